@@ -1,0 +1,251 @@
+#include "agent/channel/channel.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <google/protobuf/util/time_util.h>
+#include <random>
+
+#include "common/codec.hpp"
+#include "common/net/https_client.hpp"
+#include "common/net/tls.hpp"
+#include "common/version.hpp"
+
+namespace fleetdesk::agent::channel {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::awaitable;
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+using WebSocket = websocket::stream<asio::ssl::stream<beast::tcp_stream>>;
+
+constexpr std::chrono::seconds kConnectTimeout{15};
+// A channel that stayed up this long was healthy: the next failure starts the backoff over.
+constexpr std::chrono::seconds kHealthyAfter{60};
+
+}  // namespace
+
+struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
+  Impl(asio::io_context& io, const AgentConfig& config, Identity identity,
+       journal::Journal& journal, const collectors::SystemCollector& system)
+      : io(io), config(config), identity(std::move(identity)), journal(journal), system(system),
+        sleep(io), random(std::random_device{}()) {}
+
+  asio::io_context& io;
+  const AgentConfig& config;
+  Identity identity;
+  journal::Journal& journal;
+  const collectors::SystemCollector& system;
+  asio::steady_timer sleep;  // splay and backoff waits
+  std::mt19937_64 random;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<WebSocket> ws;
+  bool stopping = false;
+  std::chrono::seconds interval{30};
+
+  std::chrono::milliseconds Jitter(std::chrono::milliseconds upto) {
+    if (upto.count() <= 0) return std::chrono::milliseconds(0);
+    return std::chrono::milliseconds(
+        std::uniform_int_distribution<std::int64_t>(0, upto.count())(random));
+  }
+
+  awaitable<void> Wait(std::chrono::milliseconds delay) {
+    sleep.expires_after(delay);
+    co_await sleep.async_wait(kTuple);
+  }
+
+  awaitable<void> Run() {
+    auto self = shared_from_this();
+    co_await Wait(Jitter(std::chrono::duration_cast<std::chrono::milliseconds>(config.splay)));
+    int failures = 0;
+    std::size_t url_index = 0;
+    while (!stopping) {
+      const auto& url = identity.gateway_urls[url_index % identity.gateway_urls.size()];
+      auto started = std::chrono::steady_clock::now();
+      auto [status, retry_after] = co_await Session(url);
+      if (stopping) break;
+      if (std::chrono::steady_clock::now() - started > kHealthyAfter) failures = 0;
+      ++failures;
+      ++url_index;  // several gateways: try the next one
+      // Full jitter (a random wait between 0 and the exponential cap) spreads a fleet's
+      // reconnects after a server restart instead of synchronising them.
+      std::chrono::milliseconds cap = config.reconnect_min * (std::int64_t{1} << std::min(failures - 1, 20));
+      cap = std::min(cap, config.reconnect_max);
+      auto delay = std::max(Jitter(cap), retry_after);
+      spdlog::warn("channel to {} ended: {}; reconnecting in {} ms", url,
+                   status ? "closed" : status.error().message, delay.count());
+      co_await Wait(delay);
+    }
+  }
+
+  // One connection, from dial to close. Answers why it ended and any retry-after the server set.
+  awaitable<std::pair<Status, std::chrono::milliseconds>> Session(const std::string& url_text) {
+    using Out = std::pair<Status, std::chrono::milliseconds>;
+    std::chrono::milliseconds retry_after{0};
+    auto url = net::ParseUrl(url_text);
+    if (!url) co_return Out(url.error(), retry_after);
+    if (!tls) {
+      auto ctx = net::MakeClientContext({identity.ca_pem, identity.certificate_pem, identity.key_pem});
+      if (!ctx) co_return Out(ctx.error(), retry_after);
+      tls = *ctx;
+    }
+    ws = std::make_shared<WebSocket>(io, *tls);
+    auto& tcp_layer = beast::get_lowest_layer(*ws);
+    asio::ip::tcp::resolver resolver(io);
+    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url->host, url->port, kTuple);
+    if (resolve_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "resolve: " + resolve_ec.message()), retry_after);
+    tcp_layer.expires_after(kConnectTimeout);
+    auto [connect_ec, endpoint] = co_await tcp_layer.async_connect(endpoints, kTuple);
+    if (connect_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()), retry_after);
+    ws->next_layer().set_verify_callback(asio::ssl::host_name_verification(url->host));
+    if (url->host.find_first_not_of("0123456789.:") != std::string::npos) {
+      SSL_set_tlsext_host_name(ws->next_layer().native_handle(), url->host.c_str());
+    }
+    auto [tls_ec] = co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
+    if (tls_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "TLS handshake: " + tls_ec.message()), retry_after);
+    tcp_layer.expires_never();
+    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, std::string("fleetdesk-agent/") + kVersion);
+    }));
+    ws->read_message_max(16U << 20U);
+    auto [ws_ec] = co_await ws->async_handshake(url->host, url->target, kTuple);
+    if (ws_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "WebSocket handshake: " + ws_ec.message()), retry_after);
+    ws->text(true);
+
+    fleetdesk::v1::AgentMessage hello;
+    hello.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+    auto machine_id = system.MachineId();
+    if (machine_id) hello.mutable_hello()->set_machine_id(*machine_id);
+    hello.mutable_hello()->set_hostname(system.Hostname());
+    hello.mutable_hello()->set_agent_version(kVersion);
+    *hello.mutable_hello()->mutable_os() = system.Os();
+    hello.mutable_hello()->set_last_seq(journal.last_seq());
+    auto [hello_ec, hello_n] = co_await ws->async_write(asio::buffer(codec::ToJson(hello)), kTuple);
+    if (hello_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "send hello: " + hello_ec.message()), retry_after);
+
+    beast::flat_buffer buffer;
+    auto [welcome_ec, welcome_n] = co_await ws->async_read(buffer, kTuple);
+    if (welcome_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "read welcome: " + welcome_ec.message()), retry_after);
+    fleetdesk::v1::ServerMessage first;
+    if (auto s = codec::FromJson(beast::buffers_to_string(buffer.data()), &first); !s) {
+      co_return Out(s, retry_after);
+    }
+    buffer.consume(buffer.size());
+    if (first.has_error()) {
+      retry_after = std::chrono::seconds(first.error().retry_after_seconds());
+      co_return Out(MakeError(ErrorCode::kPermissionDenied, "the server refused the channel: " + first.error().message()), retry_after);
+    }
+    if (!first.has_welcome()) {
+      co_return Out(MakeError(ErrorCode::kInvalidArgument, "the server's first message is not a welcome"), retry_after);
+    }
+    const auto& welcome = first.welcome();
+    if (welcome.heartbeat_interval_seconds() > 0) {
+      interval = std::chrono::seconds(welcome.heartbeat_interval_seconds());
+    } else {
+      interval = config.report_interval;
+    }
+    if (auto s = journal.AdvanceTo(welcome.committed_seq()); !s) co_return Out(s, retry_after);
+    journal.Ack(welcome.committed_seq());
+    spdlog::info("connected to {} as agent {}; {} report(s) to resend", url_text, identity.agent_id,
+                 journal.pending_count());
+    for (const auto& json : journal.Pending()) {
+      auto [ec, n] = co_await ws->async_write(asio::buffer(json), kTuple);
+      if (ec) co_return Out(MakeError(ErrorCode::kUnavailable, "resend: " + ec.message()), retry_after);
+    }
+    auto ended = co_await (ReadLoop(ws, &retry_after) || ReportLoop(ws));
+    Status status = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
+    co_return Out(status, retry_after);
+  }
+
+  awaitable<Status> ReadLoop(std::shared_ptr<WebSocket> socket, std::chrono::milliseconds* retry_after) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await socket->async_read(buffer, kTuple);
+      if (ec) {
+        if (ec == websocket::error::closed) {
+          co_return MakeError(ErrorCode::kUnavailable,
+                              "the server closed the channel: " + std::string(socket->reason().reason.c_str()));
+        }
+        co_return MakeError(ErrorCode::kUnavailable, "read: " + ec.message());
+      }
+      fleetdesk::v1::ServerMessage message;
+      auto status = codec::FromJson(beast::buffers_to_string(buffer.data()), &message);
+      buffer.consume(buffer.size());
+      if (!status) {
+        spdlog::warn("ignoring a server message: {}", status.error().message);
+        continue;
+      }
+      if (message.has_ack()) {
+        journal.Ack(message.ack().seq());
+      } else if (message.has_error()) {
+        *retry_after = std::chrono::seconds(message.error().retry_after_seconds());
+        spdlog::warn("server: {} ({})", message.error().message(), message.error().code());
+      } else if (message.has_task()) {
+        spdlog::info("task {} ({}) received; tasks are not run by this version",
+                     message.task().id(), message.task().kind());
+      }
+    }
+  }
+
+  awaitable<Status> ReportLoop(std::shared_ptr<WebSocket> socket) {
+    asio::steady_timer timer(io);
+    bool full = true;
+    for (;;) {
+      fleetdesk::v1::Report report;
+      report.set_full(full);
+      full = false;
+      *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      *report.mutable_heartbeat() = system.Heartbeat();
+      auto json = journal.Append(&report);
+      if (!json) co_return json.error();
+      auto [ec, n] = co_await socket->async_write(asio::buffer(*json), kTuple);
+      if (ec) co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
+      timer.expires_after(interval);
+      auto [wait_ec] = co_await timer.async_wait(kTuple);
+      if (wait_ec || stopping) co_return Status{};
+    }
+  }
+};
+
+Channel::Channel(asio::io_context& io, const AgentConfig& config, Identity identity,
+                 journal::Journal& journal, const collectors::SystemCollector& system)
+    : impl_(std::make_shared<Impl>(io, config, std::move(identity), journal, system)) {}
+
+Channel::~Channel() = default;
+
+void Channel::Start() { co_spawn(impl_->io, impl_->Run(), asio::detached); }
+
+void Channel::Stop() {
+  auto impl = impl_;
+  asio::post(impl->io, [impl] {
+    impl->stopping = true;
+    impl->sleep.cancel();
+    if (impl->ws && impl->ws->is_open()) {
+      impl->ws->async_close(websocket::close_code::going_away, [impl](boost::system::error_code) {});
+    } else if (impl->ws) {
+      beast::get_lowest_layer(*impl->ws).close();
+    }
+  });
+}
+
+}  // namespace fleetdesk::agent::channel

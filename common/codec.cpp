@@ -1,0 +1,78 @@
+#include "common/codec.hpp"
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
+
+namespace fleetdesk::codec {
+
+Status CheckShape(std::string_view json, const Limits& limits) {
+  if (json.size() > limits.max_bytes) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "message is " + std::to_string(json.size()) + " bytes, more than the limit of " +
+                         std::to_string(limits.max_bytes));
+  }
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '{':
+      case '[':
+        if (++depth > limits.max_depth) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "JSON nests deeper than " + std::to_string(limits.max_depth) + " levels");
+        }
+        break;
+      case '}':
+      case ']': --depth; break;
+      default: break;
+    }
+  }
+  return {};
+}
+
+Status FromJson(std::string_view json, google::protobuf::Message* out, const Limits& limits) {
+  if (auto status = CheckShape(json, limits); !status) return status;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), out, options);
+  if (!status.ok()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "invalid " + out->GetDescriptor()->name() + " JSON: " +
+                         std::string(status.message()));
+  }
+  return {};
+}
+
+namespace {
+
+std::string Print(const google::protobuf::Message& message, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.always_print_primitive_fields = pretty;
+  std::string out;
+  // Printing a well-formed message cannot fail; a failure here is a programming error.
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) out = "{}";
+  return out;
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) { return Print(message, false); }
+
+std::string ToPrettyJson(const google::protobuf::Message& message) { return Print(message, true); }
+
+}  // namespace fleetdesk::codec

@@ -1,0 +1,44 @@
+// The protocol's JSON codec: protobuf's canonical JSON mapping, with the limits every input from
+// the network must pass before protobuf sees it. All JSON in and out of fleetdesk goes through here.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace fleetdesk::codec {
+
+struct Limits {
+  // A full report with a large package list is ~1-2 MiB; nothing legitimate is bigger.
+  std::size_t max_bytes = 4U << 20U;
+  // Our deepest message nests 5 levels; 32 leaves room for later fields and refuses bombs.
+  int max_depth = 32;
+};
+
+// Checks size and nesting without building anything; O(n) over the bytes.
+Status CheckShape(std::string_view json, const Limits& limits);
+
+// Parses JSON into `out`, ignoring unknown fields (newer peers) after CheckShape passes.
+// On error `out` may hold a partial message; the error message names what was wrong.
+Status FromJson(std::string_view json, google::protobuf::Message* out, const Limits& limits = {});
+
+template <typename M>
+Result<M> Parse(std::string_view json, const Limits& limits = {}) {
+  M message;
+  if (auto status = FromJson(json, &message, limits); !status) return status.error();
+  return message;
+}
+
+// Compact JSON, lowerCamelCase names, default values omitted.
+std::string ToJson(const google::protobuf::Message& message);
+
+// Same, with default values printed and indented: for people (`fleetdesk-agent collect`).
+std::string ToPrettyJson(const google::protobuf::Message& message);
+
+}  // namespace fleetdesk::codec

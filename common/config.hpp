@@ -1,0 +1,51 @@
+// TOML configuration, read through a ConfigReader that remembers which keys it was asked for,
+// so a key nobody asked for (a typo, an option of another version) is an error naming the key
+// and its line, as fluent-bit and Redis do for their config files.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::config {
+
+// Parses "90", "90s", "15m", "24h", "30d" into seconds.
+Result<std::chrono::seconds> ParseDuration(std::string_view text);
+
+// Not thread-safe; read a file on one thread, then hand out the plain struct it filled.
+class ConfigReader {
+ public:
+  // A missing file is an error; so is a file that is not valid TOML (the message has the line).
+  static Result<ConfigReader> LoadFile(const std::string& path);
+  static Result<ConfigReader> Parse(const std::string& text, const std::string& source_name);
+  // A reader with no keys at all, for running with defaults.
+  static ConfigReader Empty();
+
+  ConfigReader(ConfigReader&&) noexcept;
+  ConfigReader& operator=(ConfigReader&&) noexcept;
+  ~ConfigReader();
+
+  // Each getter leaves `out` as it was when the key is absent, and records an error naming the
+  // key and its line when the value has the wrong type or range. Keys may be dotted paths
+  // ("tls.names") into TOML tables.
+  void String(const std::string& key, std::string* out);
+  void Int(const std::string& key, std::int64_t min, std::int64_t max, std::int64_t* out);
+  void Bool(const std::string& key, bool* out);
+  void Duration(const std::string& key, std::chrono::seconds* out);
+  void StringList(const std::string& key, std::vector<std::string>* out);
+
+  // The first recorded error, else an error for the first key no getter asked for.
+  Status Finish() const;
+
+ private:
+  struct Impl;
+  explicit ConfigReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleetdesk::config

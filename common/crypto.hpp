@@ -1,0 +1,64 @@
+// Keys, certificates and tokens: the one place fleetdesk calls OpenSSL's X.509 and EVP APIs.
+// Every function is thread-safe and takes and returns PEM text, so callers see no OpenSSL types.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::crypto {
+
+// A new ECDSA P-256 private key, PKCS#8 PEM.
+Result<std::string> GenerateKey();
+
+// A PKCS#10 request for `key_pem`'s public key with subject CN=`common_name`.
+Result<std::string> MakeCsr(const std::string& key_pem, const std::string& common_name);
+
+struct KeyAndCertificate {
+  std::string key_pem;
+  std::string certificate_pem;
+};
+
+// A self-signed CA (ECDSA P-256, basicConstraints CA:TRUE, keyCertSign).
+Result<KeyAndCertificate> MakeCertificateAuthority(const std::string& common_name,
+                                                   std::chrono::hours validity);
+
+enum class Usage { kServer, kClient };
+
+struct SignRequest {
+  std::string csr_pem;
+  std::string common_name;         // replaces whatever subject the request asked for
+  std::vector<std::string> names;  // subjectAltNames: DNS names or IP addresses
+  Usage usage = Usage::kClient;
+  std::chrono::hours validity{24 * 365};
+};
+
+struct SignedCertificate {
+  std::string certificate_pem;
+  std::string serial_hex;
+  std::int64_t not_after_unix = 0;
+};
+
+// Checks the request's self-signature and key type (EC P-256/P-384 or RSA >= 2048), then signs.
+Result<SignedCertificate> Sign(const KeyAndCertificate& ca, const SignRequest& request);
+
+// "SHA256:<64 hex digits>" of the DER form of the first certificate in `certificate_pem`.
+Result<std::string> Fingerprint(const std::string& certificate_pem);
+
+// The subject's commonName of the first certificate in `certificate_pem`.
+Result<std::string> CommonName(const std::string& certificate_pem);
+
+// `bytes` random bytes from the OS, base64url without padding.
+std::string RandomToken(std::size_t bytes);
+
+// Lower-case hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+
+// A random (version 4) UUID.
+std::string NewUuid();
+
+}  // namespace fleetdesk::crypto

@@ -1,0 +1,338 @@
+#include "server/api/api.hpp"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "fleetdesk/v1/api.pb.h"
+#include "server/api/auth.hpp"
+#include "server/engine/clock.hpp"
+
+namespace fleetdesk::server::api {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Enrollment bodies are a CSR and three short strings; 64 KiB is generous.
+constexpr std::size_t kMaxEnrollBody = 64 * 1024;
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+http::Response Json(int status, const google::protobuf::Message& message) {
+  http::Response response;
+  response.status = status;
+  response.body = codec::ToJson(message);
+  return response;
+}
+
+Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
+
+std::map<std::string, std::string> ParseQuery(const std::string& query) {
+  std::map<std::string, std::string> out;
+  std::size_t start = 0;
+  while (start <= query.size() && !query.empty()) {
+    auto end = query.find('&', start);
+    auto part = query.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    auto eq = part.find('=');
+    if (!part.empty()) {
+      out[part.substr(0, eq)] = eq == std::string::npos ? "" : part.substr(eq + 1);
+    }
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<std::int64_t> ParseInt(const std::string& text, const std::string& what) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Invalid(what + " must be a whole number, not '" + text + "'");
+  }
+  return value;
+}
+
+// Host names as RFC 1123 allows them, at most 253 characters.
+bool ValidHostname(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+         std::string::npos;
+}
+
+// systemd's machine-id is 32 hex digits; other init systems use other forms, so allow any short
+// token of safe characters.
+bool ValidMachineId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+         std::string::npos;
+}
+
+fleetdesk::v1::Host ToProto(const store::HostRecord& h) {
+  fleetdesk::v1::Host out;
+  out.set_id(h.id);
+  out.set_agent_id(h.agent_id);
+  out.set_hostname(h.hostname);
+  out.set_machine_id(h.machine_id);
+  auto* os = out.mutable_os();
+  os->set_name(h.os_name);
+  os->set_version(h.os_version);
+  os->set_pretty_name(h.os_pretty_name);
+  os->set_kernel(h.kernel);
+  os->set_architecture(h.architecture);
+  out.set_agent_version(h.agent_version);
+  *out.mutable_first_seen() = TimeUtil::MillisecondsToTimestamp(h.first_seen_ms);
+  *out.mutable_last_seen() = TimeUtil::MillisecondsToTimestamp(h.last_seen_ms);
+  out.set_connected(h.connected);
+  out.set_uptime_seconds(h.uptime_seconds);
+  out.set_load1(h.load1);
+  out.set_load5(h.load5);
+  out.set_load15(h.load15);
+  out.set_last_seq(h.last_seq);
+  return out;
+}
+
+// The freshest view of a host: the store has what was committed, the engine what arrived since.
+store::HostRecord Freshest(const store::HostRecord& stored, engine::StateEngine& engine) {
+  auto live = engine.Find(stored.agent_id);
+  return live ? *live : stored;
+}
+
+std::string ProcessMetrics() {
+  std::ifstream stat("/proc/self/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = content.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream fields(content.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+  // Fields after the command name start at field 3 (state); utime is 14, stime 15, rss 24.
+  if (f.size() < 22) return {};
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  const double rss = std::stod(f[21]) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::ostringstream out;
+  out << "# HELP process_cpu_seconds_total User and system CPU time.\n"
+      << "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total " << cpu << "\n"
+      << "# HELP process_resident_memory_bytes Resident memory.\n"
+      << "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "
+      << static_cast<std::uint64_t>(rss) << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+int HttpStatus(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kAlreadyExists: return 409;
+    case ErrorCode::kFailedPrecondition: return 412;
+    case ErrorCode::kResourceExhausted: return 413;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+http::Response ErrorResponse(const Error& error) {
+  fleetdesk::v1::ErrorResponse body;
+  body.mutable_error()->set_code(ErrorCodeName(error.code));
+  body.mutable_error()->set_message(error.message);
+  auto response = Json(HttpStatus(error.code), body);
+  if (error.code == ErrorCode::kUnauthenticated) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  return response;
+}
+
+http::Response Api::Handle(const http::Request& request) {
+  metrics_.http_requests_total.fetch_add(1, std::memory_order_relaxed);
+  auto result = Route(request);
+  if (!result) {
+    metrics_.http_errors_total.fetch_add(1, std::memory_order_relaxed);
+    if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
+      spdlog::error("{} {}: {}", request.method, request.path, result.error().message);
+    }
+    return ErrorResponse(result.error());
+  }
+  if (result->status >= 400) metrics_.http_errors_total.fetch_add(1, std::memory_order_relaxed);
+  return std::move(*result);
+}
+
+Result<http::Response> Api::Route(const http::Request& request) {
+  const std::string& path = request.path;
+  auto only = [&](const char* method) -> Status {
+    if (request.method == method) return {};
+    return MakeError(ErrorCode::kInvalidArgument,
+                     request.method + " is not allowed on " + path + "; use " + method);
+  };
+  if (path == "/healthz") {
+    if (auto s = only("GET"); !s) return s.error();
+    return Healthz();
+  }
+  if (path == "/metrics") {
+    if (auto s = only("GET"); !s) return s.error();
+    http::Response response;
+    response.content_type = "text/plain; version=0.0.4";
+    response.body = metrics_.Render() + ProcessMetrics();
+    return response;
+  }
+  if (path == "/api/v1/ca") {
+    // The CA certificate is public; agents compare it with their pinned fingerprint before
+    // sending an enrollment token.
+    if (auto s = only("GET"); !s) return s.error();
+    http::Response response;
+    response.content_type = "application/x-pem-file";
+    response.body = pki_.ca.certificate_pem;
+    return response;
+  }
+  if (path == "/api/v1/enroll") {
+    if (auto s = only("POST"); !s) return s.error();
+    return Enroll(request);
+  }
+  if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0) {
+    if (auto s = only("GET"); !s) return s.error();
+    auto principal = Authenticate(request);
+    if (!principal) return principal.error();
+    if (path == "/api/v1/hosts") return ListHosts(request);
+    return GetHost(path.substr(std::string("/api/v1/hosts/").size()));
+  }
+  return MakeError(ErrorCode::kNotFound, "no resource at " + path);
+}
+
+Result<store::Principal> Api::Authenticate(const http::Request& request) {
+  static constexpr std::string_view kBearer = "Bearer ";
+  if (request.authorization.empty()) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "this call needs an API token: send 'Authorization: Bearer TOKEN'");
+  }
+  if (request.authorization.rfind(kBearer, 0) != 0) {
+    return MakeError(ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer TOKEN'");
+  }
+  auto token = request.authorization.substr(kBearer.size());
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto principal = (*store)->FindApiToken(auth::HashToken(token), NowMs());
+  if (!principal) return principal.error();
+  if (!*principal) {
+    return MakeError(ErrorCode::kUnauthenticated, "the API token is unknown, revoked or expired");
+  }
+  return **principal;
+}
+
+Result<http::Response> Api::Healthz() {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto version = (*store)->SchemaVersion();
+  if (!version) return version.error();
+  http::Response response;
+  response.body = R"({"status":"ok","schemaVersion":)" + std::to_string(*version) +
+                  R"(,"hosts":)" + std::to_string(engine_.size()) + "}";
+  return response;
+}
+
+Result<http::Response> Api::Enroll(const http::Request& request) {
+  if (request.body.size() > kMaxEnrollBody) {
+    return MakeError(ErrorCode::kResourceExhausted, "enrollment body is larger than 64 KiB");
+  }
+  auto parsed = codec::Parse<fleetdesk::v1::EnrollRequest>(request.body);
+  if (!parsed) return parsed.error();
+  const auto& req = *parsed;
+  if (req.token().empty()) return Invalid("token is required");
+  if (req.csr().empty()) return Invalid("csr is required (a PEM certificate request)");
+  if (!ValidHostname(req.hostname())) {
+    return Invalid("hostname must be 1 to 253 letters, digits, '-' or '.'");
+  }
+  if (!ValidMachineId(req.machine_id())) {
+    return Invalid("machineId must be 1 to 128 letters, digits, '-', '_' or '.'");
+  }
+
+  const auto agent_id = crypto::NewUuid();
+  auto certificate = crypto::Sign(pki_.ca, {req.csr(), agent_id, {}, crypto::Usage::kClient,
+                                            options_.agent_certificate_validity});
+  if (!certificate) return Invalid("csr: " + certificate.error().message);
+
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  store::NewAgent agent{agent_id,      req.machine_id(),           req.hostname(),
+                        certificate->serial_hex, certificate->not_after_unix, NowMs()};
+  auto host = (*store)->EnrollAgent(auth::HashToken(req.token()), agent);
+  if (!host) {
+    spdlog::warn("enrollment of {} from {} refused: {}", req.hostname(), request.remote_address,
+                 host.error().message);
+    return host.error();
+  }
+  engine_.Upsert(*host);
+  metrics_.enrollments_total.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("enrolled {} (machine {}) as agent {} from {}", req.hostname(), req.machine_id(),
+               agent_id, request.remote_address);
+
+  fleetdesk::v1::EnrollResponse response;
+  response.set_agent_id(agent_id);
+  response.set_certificate(certificate->certificate_pem);
+  response.set_ca_certificate(pki_.ca.certificate_pem);
+  for (const auto& url : options_.gateway_urls) response.add_gateway_urls(url);
+  if (options_.gateway_urls.empty()) {
+    std::string host = request.host;
+    // Strip the API port: "name:8443" or "[::1]:8443".
+    auto colon = host.rfind(':');
+    if (colon != std::string::npos && host.find(']', colon) == std::string::npos) {
+      host.resize(colon);
+    }
+    if (host.empty()) host = "localhost";
+    response.add_gateway_urls("wss://" + host + ":" + std::to_string(options_.agent_port) +
+                              "/agent/v1/channel");
+  }
+  return Json(200, response);
+}
+
+Result<http::Response> Api::ListHosts(const http::Request& request) {
+  auto query = ParseQuery(request.query);
+  store::HostQuery q;
+  q.limit = kDefaultPageSize;
+  for (const auto& [key, value] : query) {
+    if (key == "limit") {
+      auto limit = ParseInt(value, "limit");
+      if (!limit) return limit.error();
+      if (*limit < 1 || *limit > kMaxPageSize) {
+        return Invalid("limit must be between 1 and " + std::to_string(kMaxPageSize));
+      }
+      q.limit = static_cast<int>(*limit);
+    } else if (key == "cursor") {
+      auto after = ParseInt(value, "cursor");
+      if (!after || *after < 0) return Invalid("cursor is not one this server gave out");
+      q.after_id = *after;
+    } else {
+      return Invalid("unknown query parameter '" + key + "'; hosts takes limit and cursor");
+    }
+  }
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto page = (*store)->ListHosts(q);
+  if (!page) return page.error();
+  fleetdesk::v1::HostList list;
+  for (const auto& h : page->items) *list.add_items() = ToProto(Freshest(h, engine_));
+  if (page->next_after_id) list.set_next_cursor(std::to_string(*page->next_after_id));
+  return Json(200, list);
+}
+
+Result<http::Response> Api::GetHost(const std::string& id_text) {
+  auto id = ParseInt(id_text, "host id");
+  if (!id) return id.error();
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto host = (*store)->GetHost(*id);
+  if (!host) return host.error();
+  if (!*host) return MakeError(ErrorCode::kNotFound, "no host with id " + id_text);
+  return Json(200, ToProto(Freshest(**host, engine_)));
+}
+
+}  // namespace fleetdesk::server::api

@@ -1,0 +1,25 @@
+// Credentials: Argon2id password hashes (libsodium) and high-entropy tokens stored as SHA-256.
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::server::auth {
+
+// Argon2id with libsodium's "interactive" limits (2 passes, 64 MiB), in the PHC string form.
+Result<std::string> HashPassword(const std::string& password);
+bool VerifyPassword(const std::string& hash, const std::string& password);
+
+// A new random password for a person to type: 20 characters of base64url (120 bits).
+std::string NewPassword();
+
+// Tokens carry a kind prefix so a leaked one is recognisable in logs and by secret scanners:
+// "fdt_" API tokens, "fde_" enrollment tokens. 32 random bytes each.
+std::string NewApiToken();
+std::string NewEnrollmentToken();
+
+// Tokens have 256 bits of entropy, so a fast hash is enough to store them (no Argon2 needed).
+std::string HashToken(const std::string& token);
+
+}  // namespace fleetdesk::server::auth

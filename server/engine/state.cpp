@@ -1,0 +1,147 @@
+#include "server/engine/state.hpp"
+
+#include <algorithm>
+
+namespace fleetdesk::server::engine {
+namespace {
+
+void ApplyOs(const fleetdesk::v1::OsInfo& os, store::HostRecord* row) {
+  if (!os.name().empty()) row->os_name = os.name();
+  if (!os.version().empty()) row->os_version = os.version();
+  if (!os.pretty_name().empty()) row->os_pretty_name = os.pretty_name();
+  if (!os.kernel().empty()) row->kernel = os.kernel();
+  if (!os.architecture().empty()) row->architecture = os.architecture();
+}
+
+}  // namespace
+
+void StateEngine::Load(const std::vector<store::HostRecord>& hosts) {
+  std::lock_guard lock(mutex_);
+  hosts_.clear();
+  hosts_.reserve(hosts.size());
+  for (const auto& h : hosts) {
+    HostState state{h, h.last_seq};
+    state.row.connected = false;
+    hosts_.emplace(h.agent_id, std::move(state));
+  }
+}
+
+void StateEngine::Upsert(const store::HostRecord& host) {
+  std::lock_guard lock(mutex_);
+  // A re-keyed host keeps its row id under a new agent id; drop the old key.
+  for (auto it = hosts_.begin(); it != hosts_.end(); ++it) {
+    if (it->second.row.id == host.id && it->first != host.agent_id) {
+      hosts_.erase(it);
+      break;
+    }
+  }
+  hosts_[host.agent_id] = HostState{host, host.last_seq};
+}
+
+Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
+                                            const fleetdesk::v1::Hello& hello,
+                                            std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it == hosts_.end()) {
+    return MakeError(ErrorCode::kNotFound, "agent " + agent_id + " is not enrolled");
+  }
+  HostState& state = it->second;
+  if (state.row.revoked) {
+    return MakeError(ErrorCode::kPermissionDenied, "agent " + agent_id + " has been revoked");
+  }
+  if (!hello.machine_id().empty() && hello.machine_id() != state.row.machine_id) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "agent " + agent_id + " enrolled from machine " + state.row.machine_id +
+                         " but connected from machine " + hello.machine_id() +
+                         ": a cloned certificate");
+  }
+  if (!hello.hostname().empty()) state.row.hostname = hello.hostname();
+  if (!hello.agent_version().empty()) state.row.agent_version = hello.agent_version();
+  ApplyOs(hello.os(), &state.row);
+  state.row.connected = true;
+  state.row.last_seen_ms = now_ms;
+  return ConnectOutcome{state.row, state.row.last_seq};
+}
+
+Result<IngestOutcome> StateEngine::Ingest(const std::string& agent_id,
+                                          const fleetdesk::v1::Report& report,
+                                          std::int64_t now_ms) {
+  if (report.seq() == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "report seq must be 1 or more");
+  }
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it == hosts_.end()) {
+    return MakeError(ErrorCode::kNotFound, "agent " + agent_id + " is not enrolled");
+  }
+  HostState& state = it->second;
+  IngestOutcome out;
+  out.committed_seq = state.row.last_seq;
+  if (report.seq() <= state.row.last_seq) {
+    out.kind = IngestOutcome::Kind::kCommitted;
+    return out;
+  }
+  if (report.seq() <= state.accepted_seq) {
+    out.kind = IngestOutcome::Kind::kInFlight;
+    return out;
+  }
+  state.accepted_seq = report.seq();
+  store::HostRecord& row = state.row;
+  if (report.has_heartbeat()) {
+    const auto& hb = report.heartbeat();
+    if (!hb.hostname().empty()) row.hostname = hb.hostname();
+    ApplyOs(hb.os(), &row);
+    row.uptime_seconds = hb.uptime_seconds();
+    row.load1 = hb.load1();
+    row.load5 = hb.load5();
+    row.load15 = hb.load15();
+  }
+  row.last_seen_ms = now_ms;
+  out.row = row;
+  // The row to write carries the sequence it commits; the in-memory committed mark moves only
+  // when the writer says so.
+  out.row.last_seq = report.seq();
+  return out;
+}
+
+std::optional<store::HostRecord> StateEngine::Disconnect(const std::string& agent_id,
+                                                         std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it == hosts_.end()) return std::nullopt;
+  it->second.row.connected = false;
+  it->second.row.last_seen_ms = now_ms;
+  store::HostRecord row = it->second.row;
+  // Never let a disconnect row move last_seq: it carries the committed mark only.
+  return row;
+}
+
+std::uint64_t StateEngine::MarkCommitted(const std::string& agent_id, std::uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it == hosts_.end()) return seq;
+  auto& row = it->second.row;
+  row.last_seq = std::max(row.last_seq, seq);
+  return row.last_seq;
+}
+
+void StateEngine::ForgetUncommitted(const std::string& agent_id) {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it != hosts_.end()) it->second.accepted_seq = it->second.row.last_seq;
+}
+
+std::optional<store::HostRecord> StateEngine::Find(const std::string& agent_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find(agent_id);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.row;
+}
+
+std::size_t StateEngine::size() const {
+  std::lock_guard lock(mutex_);
+  return hosts_.size();
+}
+
+}  // namespace fleetdesk::server::engine

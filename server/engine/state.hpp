@@ -1,0 +1,69 @@
+// The state engine: the current state of every host, in memory. Network threads call it to
+// decide what a hello or report means; it never touches the database itself, it hands the rows
+// that changed to the writer. Thread-safe (one mutex; every call is short).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.hpp"
+#include "fleetdesk/v1/agent.pb.h"
+#include "server/store/model.hpp"
+
+namespace fleetdesk::server::engine {
+
+struct ConnectOutcome {
+  store::HostRecord row;         // to write: connected, hello fields
+  std::uint64_t committed_seq;   // for the Welcome
+};
+
+struct IngestOutcome {
+  enum class Kind {
+    kAccepted,    // new sequence: `row` goes to the writer, ack when committed
+    kCommitted,   // already committed: ack `committed_seq` at once
+    kInFlight,    // accepted earlier, not committed yet: its ack is on the way
+  };
+  Kind kind = Kind::kAccepted;
+  store::HostRecord row;
+  std::uint64_t committed_seq = 0;
+};
+
+class StateEngine {
+ public:
+  // Replaces the in-memory state with what the store holds; call before serving. Every host is
+  // marked disconnected: no channel survives a restart.
+  void Load(const std::vector<store::HostRecord>& hosts);
+  // A host the API just enrolled (or re-keyed).
+  void Upsert(const store::HostRecord& host);
+
+  // Errors: kNotFound (unknown agent id), kPermissionDenied (revoked, or a clone: the machine id
+  // differs from the one the agent enrolled with).
+  Result<ConnectOutcome> Connect(const std::string& agent_id, const fleetdesk::v1::Hello& hello,
+                                 std::int64_t now_ms);
+  Result<IngestOutcome> Ingest(const std::string& agent_id, const fleetdesk::v1::Report& report,
+                               std::int64_t now_ms);
+  // The row to write when a channel closes; nullopt when the agent is unknown.
+  std::optional<store::HostRecord> Disconnect(const std::string& agent_id, std::int64_t now_ms);
+
+  // The writer committed `seq`; answers the highest committed sequence to ack.
+  std::uint64_t MarkCommitted(const std::string& agent_id, std::uint64_t seq);
+  // A commit failed: forget what was accepted but not committed, so a resend is taken again.
+  void ForgetUncommitted(const std::string& agent_id);
+
+  std::optional<store::HostRecord> Find(const std::string& agent_id) const;
+  std::size_t size() const;
+
+ private:
+  struct HostState {
+    store::HostRecord row;
+    std::uint64_t accepted_seq = 0;  // highest sequence handed to the writer
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, HostState> hosts_;
+};
+
+}  // namespace fleetdesk::server::engine

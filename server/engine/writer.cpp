@@ -1,0 +1,95 @@
+#include "server/engine/writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <unordered_map>
+
+namespace fleetdesk::server::engine {
+
+Writer::Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch)
+    : store_(std::move(store)), metrics_(metrics), max_batch_(max_batch) {}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Writer::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::Submit(store::HostRecord row, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      if (done) done(MakeError(ErrorCode::kUnavailable, "the writer has stopped"));
+      return;
+    }
+    queue_.push_back(Item{std::move(row), std::move(done)});
+    metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
+                                      std::memory_order_relaxed);
+  }
+  wake_.notify_one();
+}
+
+void Writer::Run() {
+  std::vector<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {  // stopping, and everything is committed
+        stopped_ = true;
+        break;
+      }
+      if (queue_.size() <= max_batch_) {
+        batch.swap(queue_);
+      } else {
+        auto split = queue_.begin() + static_cast<std::ptrdiff_t>(max_batch_);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(split));
+        queue_.erase(queue_.begin(), split);
+      }
+      metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
+                                        std::memory_order_relaxed);
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void Writer::CommitBatch(std::vector<Item>& items) {
+  // Several rows of one host in a batch collapse to the last: it is the newest state and carries
+  // the highest sequence (the store keeps MAX(last_seq) anyway).
+  store::WriteBatch batch;
+  std::unordered_map<std::string, std::size_t> index;
+  for (auto& item : items) {
+    auto [it, fresh] = index.try_emplace(item.row.agent_id, batch.hosts.size());
+    if (fresh) {
+      batch.hosts.push_back(item.row);
+    } else {
+      auto& kept = batch.hosts[it->second];
+      auto seq = std::max(kept.last_seq, item.row.last_seq);
+      kept = item.row;
+      kept.last_seq = seq;
+    }
+  }
+  auto started = std::chrono::steady_clock::now();
+  Status status = store_->Commit(batch);
+  metrics_.commit_latency.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  metrics_.commits_total.fetch_add(1, std::memory_order_relaxed);
+  if (!status) {
+    metrics_.commit_errors_total.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("commit of {} host rows failed: {}", batch.hosts.size(), status.error().message);
+  }
+  for (auto& item : items) {
+    if (item.done) item.done(status);
+  }
+}
+
+}  // namespace fleetdesk::server::engine

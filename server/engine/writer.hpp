@@ -1,0 +1,56 @@
+// The writer: the one thread that writes state to the store, in batches (group commit). Whatever
+// queued while one transaction committed goes into the next one, so under load a commit's fsync
+// is shared by hundreds of reports, and when idle a row is committed at once.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/result.hpp"
+#include "server/engine/metrics.hpp"
+#include "server/store/store.hpp"
+
+namespace fleetdesk::server::engine {
+
+class Writer {
+ public:
+  // Called on the writer thread after the row's transaction committed (or failed). Keep it short:
+  // post the real work elsewhere.
+  using Done = std::function<void(const Status&)>;
+
+  // Owns `store` (a connection of its own). `max_batch` bounds one transaction.
+  Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch = 5000);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start();
+  // Commits everything queued so far, then stops the thread. Submit after Stop fails the row.
+  void Stop();
+  // Thread-safe. `done` may be empty.
+  void Submit(store::HostRecord row, Done done);
+
+ private:
+  struct Item {
+    store::HostRecord row;
+    Done done;
+  };
+  void Run();
+  void CommitBatch(std::vector<Item>& items);
+
+  std::unique_ptr<store::Store> store_;
+  ServerMetrics& metrics_;
+  std::size_t max_batch_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Item> queue_;
+  bool stopping_ = false;
+  bool stopped_ = false;  // the thread has left its loop; later rows fail at once
+  std::thread thread_;
+};
+
+}  // namespace fleetdesk::server::engine

@@ -1,0 +1,433 @@
+#include "server/gateway/gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "common/net/tls.hpp"
+#include "server/engine/clock.hpp"
+
+namespace fleetdesk::server::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<beast::tcp_stream>;
+using WebSocket = websocket::stream<TlsStream>;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+constexpr const char* kChannelPath = "/agent/v1/channel";
+
+std::string ServerJson(fleetdesk::v1::ServerMessage message) {
+  message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+  return codec::ToJson(message);
+}
+
+}  // namespace
+
+struct Session;
+
+struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
+  Impl(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls, GatewayOptions options,
+       engine::StateEngine& engine, engine::Writer& writer, ServerMetrics& metrics)
+      : io(io),
+        tls(std::move(tls)),
+        options(std::move(options)),
+        engine(engine),
+        writer(writer),
+        metrics(metrics),
+        acceptor(asio::make_strand(io)) {}
+
+  asio::io_context& io;
+  std::shared_ptr<asio::ssl::context> tls;
+  GatewayOptions options;
+  engine::StateEngine& engine;
+  engine::Writer& writer;
+  ServerMetrics& metrics;
+  tcp::acceptor acceptor;
+
+  std::mutex mutex;
+  // The open channel of each agent; a newer channel of the same agent replaces the older.
+  std::unordered_map<std::string, std::shared_ptr<Session>> channels;
+  std::unordered_map<Session*, std::weak_ptr<Session>> handshaking;
+  bool stopping = false;
+
+  awaitable<void> Accept();
+};
+
+// One agent connection. Everything on it runs on its strand: the read loop (a coroutine) and the
+// write queue (one async_write in flight, as Beast's chat-multi example does).
+struct Session : std::enable_shared_from_this<Session> {
+  Session(std::shared_ptr<Gateway::Impl> gateway, tcp::socket socket)
+      : gateway(std::move(gateway)),
+        ws(beast::tcp_stream(std::move(socket)), *this->gateway->tls) {}
+
+  std::shared_ptr<Gateway::Impl> gateway;
+  WebSocket ws;
+  std::string agent_id;
+  std::string remote;
+  std::deque<std::string> outbox;
+  bool closing = false;
+  std::optional<websocket::close_reason> close_reason;
+
+  awaitable<void> Run();
+  awaitable<Status> Handshake();
+  Status HandleMessage(const std::string& text, std::chrono::steady_clock::time_point received);
+  void Send(std::string text);
+  void WriteNext();
+  void Close(websocket::close_code code, const std::string& reason);
+  void Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received);
+};
+
+awaitable<void> Gateway::Impl::Accept() {
+  auto self = shared_from_this();
+  for (;;) {
+    tcp::socket socket(asio::make_strand(io));
+    auto [ec] = co_await acceptor.async_accept(socket, kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // EMFILE and friends: say so, back off a little instead of spinning.
+      spdlog::warn("gateway accept: {}", ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    auto executor = socket.get_executor();
+    auto session = std::make_shared<Session>(self, std::move(socket));
+    co_spawn(executor, session->Run(), asio::detached);
+  }
+}
+
+awaitable<Status> Session::Handshake() {
+  auto& tcp_layer = beast::get_lowest_layer(ws);
+  boost::system::error_code ec;
+  auto endpoint = tcp_layer.socket().remote_endpoint(ec);
+  if (!ec) remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  tcp_layer.expires_after(gateway->options.handshake_timeout);
+  std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::server, kTuple);
+  if (ec) co_return MakeError(ErrorCode::kUnauthenticated, "TLS handshake: " + ec.message());
+  // The CA verified the chain; the subject names the agent.
+  auto cn = crypto::CommonName(net::PeerCertificatePem(ws.next_layer().native_handle()));
+  if (!cn) co_return cn.error();
+  agent_id = *cn;
+
+  beast::flat_buffer buffer;
+  beast::http::request_parser<beast::http::empty_body> parser;
+  parser.header_limit(8192);
+  std::tie(ec, std::ignore) = co_await beast::http::async_read(ws.next_layer(), buffer, parser, kTuple);
+  if (ec) co_return MakeError(ErrorCode::kInvalidArgument, "upgrade request: " + ec.message());
+  const auto& req = parser.get();
+  if (req.target() != kChannelPath || !websocket::is_upgrade(req)) {
+    beast::http::response<beast::http::string_body> res{beast::http::status::not_found, 11};
+    res.set(beast::http::field::content_type, "text/plain");
+    res.body() = std::string("the agent channel is a WebSocket at ") + kChannelPath + "\n";
+    res.prepare_payload();
+    co_await beast::http::async_write(ws.next_layer(), res, kTuple);
+    co_return MakeError(ErrorCode::kNotFound, "request for " + std::string(req.target()));
+  }
+  // From here the WebSocket's own timeouts apply: a ping after half the idle time, and the
+  // channel closes when nothing at all (reports, pongs) arrived for three heartbeat intervals.
+  tcp_layer.expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = gateway->options.handshake_timeout;
+  timeouts.idle_timeout = gateway->options.heartbeat_interval * 3;
+  timeouts.keep_alive_pings = true;
+  ws.set_option(timeouts);
+  ws.read_message_max(gateway->options.max_message_bytes);
+  ws.auto_fragment(false);
+  std::tie(ec) = co_await ws.async_accept(req, kTuple);
+  if (ec) co_return MakeError(ErrorCode::kInvalidArgument, "WebSocket accept: " + ec.message());
+  co_return Status{};
+}
+
+awaitable<void> Session::Run() {
+  auto self = shared_from_this();
+  auto& metrics = gateway->metrics;
+  {
+    std::lock_guard lock(gateway->mutex);
+    if (gateway->stopping) co_return;
+    gateway->handshaking.emplace(this, self);
+  }
+  auto handshake = co_await Handshake();
+  {
+    std::lock_guard lock(gateway->mutex);
+    gateway->handshaking.erase(this);
+  }
+  if (!handshake) {
+    metrics.agent_handshake_failures_total.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("agent connection from {} refused: {}", remote, handshake.error().message);
+    co_return;
+  }
+
+  // The first message must be the hello.
+  beast::flat_buffer buffer;
+  auto [ec, n] = co_await ws.async_read(buffer, kTuple);
+  if (ec) co_return;
+  fleetdesk::v1::AgentMessage hello_message;
+  auto parsed = codec::FromJson(beast::buffers_to_string(buffer.data()), &hello_message);
+  buffer.consume(buffer.size());
+  if (!parsed || !hello_message.has_hello()) {
+    metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
+    std::string why = parsed ? "the first message must be a hello" : parsed.error().message;
+    spdlog::warn("agent {} at {}: {}", agent_id, remote, why);
+    Close(websocket::close_code::policy_error, why);
+    co_return;
+  }
+  auto connected = gateway->engine.Connect(agent_id, hello_message.hello(), NowMs());
+  if (!connected) {
+    metrics.agent_handshake_failures_total.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("agent {} at {} refused: {}", agent_id, remote, connected.error().message);
+    fleetdesk::v1::ServerMessage refusal;
+    refusal.mutable_error()->set_code(ErrorCodeName(connected.error().code));
+    refusal.mutable_error()->set_message(connected.error().message);
+    Send(ServerJson(refusal));
+    Close(websocket::close_code::policy_error, connected.error().message);
+    co_return;
+  }
+  std::shared_ptr<Session> replaced;
+  {
+    std::lock_guard lock(gateway->mutex);
+    auto& slot = gateway->channels[agent_id];
+    replaced = std::exchange(slot, self);
+  }
+  if (replaced) {
+    // The same agent reconnected before its old connection was noticed dead.
+    asio::dispatch(replaced->ws.get_executor(), [replaced] {
+      replaced->Close(websocket::close_code::policy_error, "replaced by a newer connection");
+    });
+  }
+  metrics.agents_connected.fetch_add(1, std::memory_order_relaxed);
+  metrics.agent_connections_total.fetch_add(1, std::memory_order_relaxed);
+  gateway->writer.Submit(connected->row, {});
+  spdlog::debug("agent {} ({}) connected from {}", agent_id, connected->row.hostname, remote);
+
+  fleetdesk::v1::ServerMessage welcome;
+  welcome.mutable_welcome()->set_agent_id(agent_id);
+  welcome.mutable_welcome()->set_committed_seq(connected->committed_seq);
+  welcome.mutable_welcome()->set_heartbeat_interval_seconds(
+      static_cast<std::uint32_t>(gateway->options.heartbeat_interval.count()));
+  Send(ServerJson(welcome));
+
+  for (;;) {
+    auto [read_ec, bytes] = co_await ws.async_read(buffer, kTuple);
+    if (read_ec) {
+      if (read_ec == websocket::error::message_too_big) {
+        metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("agent {} at {}: message larger than {} bytes; closing its channel",
+                     agent_id, remote, gateway->options.max_message_bytes);
+        Close(websocket::close_code::too_big, "message too big");
+      }
+      break;
+    }
+    auto received = std::chrono::steady_clock::now();
+    auto status = HandleMessage(beast::buffers_to_string(buffer.data()), received);
+    buffer.consume(buffer.size());
+    if (!status) {
+      metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("agent {} at {}: {}; closing its channel", agent_id, remote,
+                   status.error().message);
+      fleetdesk::v1::ServerMessage error;
+      error.mutable_error()->set_code(ErrorCodeName(status.error().code));
+      error.mutable_error()->set_message(status.error().message);
+      Send(ServerJson(error));
+      Close(websocket::close_code::policy_error, status.error().message);
+      break;
+    }
+  }
+
+  bool current = false;
+  {
+    std::lock_guard lock(gateway->mutex);
+    auto it = gateway->channels.find(agent_id);
+    if (it != gateway->channels.end() && it->second == self) {
+      gateway->channels.erase(it);
+      current = true;
+    }
+  }
+  metrics.agents_connected.fetch_sub(1, std::memory_order_relaxed);
+  // A replaced channel must not mark the agent offline: its successor is connected.
+  if (current) {
+    if (auto row = gateway->engine.Disconnect(agent_id, NowMs())) gateway->writer.Submit(*row, {});
+  }
+  spdlog::debug("agent {} disconnected", agent_id);
+}
+
+Status Session::HandleMessage(const std::string& text,
+                              std::chrono::steady_clock::time_point received) {
+  fleetdesk::v1::AgentMessage message;
+  if (auto status = codec::FromJson(text, &message, {gateway->options.max_message_bytes, 32});
+      !status) {
+    return status;
+  }
+  switch (message.body_case()) {
+    case fleetdesk::v1::AgentMessage::kReport: {
+      gateway->metrics.reports_total.fetch_add(1, std::memory_order_relaxed);
+      auto outcome = gateway->engine.Ingest(agent_id, message.report(), NowMs());
+      if (!outcome) return outcome.error();
+      using Kind = engine::IngestOutcome::Kind;
+      if (outcome->kind == Kind::kCommitted) {
+        gateway->metrics.reports_duplicate_total.fetch_add(1, std::memory_order_relaxed);
+        Ack(outcome->committed_seq, received);
+      } else if (outcome->kind == Kind::kInFlight) {
+        gateway->metrics.reports_duplicate_total.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        const std::uint64_t seq = outcome->row.last_seq;
+        gateway->writer.Submit(std::move(outcome->row), [self = shared_from_this(), seq,
+                                                          received](const Status& status) {
+          // On the writer thread: record the commit, then hop to the channel's strand to ack.
+          auto& engine = self->gateway->engine;
+          if (!status) {
+            engine.ForgetUncommitted(self->agent_id);
+            asio::post(self->ws.get_executor(), [self] {
+              self->Close(websocket::close_code::try_again_later, "store unavailable");
+            });
+            return;
+          }
+          auto committed = engine.MarkCommitted(self->agent_id, seq);
+          asio::post(self->ws.get_executor(),
+                     [self, committed, received] { self->Ack(committed, received); });
+        });
+      }
+      return {};
+    }
+    case fleetdesk::v1::AgentMessage::kTaskResult:
+      // Tasks arrive with the tasks issue; until then a result is noted and dropped.
+      spdlog::debug("agent {} sent a task result; no tasks are tracked yet", agent_id);
+      return {};
+    case fleetdesk::v1::AgentMessage::kHello:
+      return MakeError(ErrorCode::kInvalidArgument, "a second hello on one channel");
+    case fleetdesk::v1::AgentMessage::BODY_NOT_SET:
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "message has no body (expected report or taskResult)");
+  }
+  return {};
+}
+
+void Session::Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received) {
+  fleetdesk::v1::ServerMessage ack;
+  ack.mutable_ack()->set_seq(seq);
+  Send(ServerJson(ack));
+  gateway->metrics.acks_total.fetch_add(1, std::memory_order_relaxed);
+  gateway->metrics.ack_latency.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+}
+
+void Session::Send(std::string text) {
+  if (closing || !ws.is_open()) return;
+  outbox.push_back(std::move(text));
+  if (outbox.size() == 1) WriteNext();
+}
+
+void Session::WriteNext() {
+  ws.text(true);
+  ws.async_write(asio::buffer(outbox.front()),
+                 [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                   self->outbox.pop_front();
+                   if (ec) {
+                     self->outbox.clear();
+                     return;
+                   }
+                   if (!self->outbox.empty()) {
+                     self->WriteNext();
+                   } else if (self->close_reason) {
+                     self->ws.async_close(*self->close_reason, [self](boost::system::error_code) {});
+                   }
+                 });
+}
+
+void Session::Close(websocket::close_code code, const std::string& reason) {
+  if (closing) return;
+  closing = true;
+  // Control frames carry at most 125 bytes; the reason is for people reading captures.
+  close_reason.emplace(code, reason.substr(0, 120));
+  // A close frame may not overtake queued messages (an error explaining the close, say): when a
+  // write is in flight, its completion sends the close.
+  if (outbox.empty()) {
+    ws.async_close(*close_reason, [self = shared_from_this()](boost::system::error_code) {});
+  }
+}
+
+Gateway::Gateway(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
+                 GatewayOptions options, engine::StateEngine& engine, engine::Writer& writer,
+                 ServerMetrics& metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(tls), std::move(options), engine, writer,
+                                   metrics)) {}
+
+Gateway::~Gateway() = default;
+
+Status Gateway::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.address, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "agent listen address '" + impl_->options.address + "' is not an IP address");
+  }
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.address + ":" +
+                                                  std::to_string(impl_->options.port) + ": " +
+                                                  ec.message());
+  }
+  co_spawn(acceptor.get_executor(), impl_->Accept(), asio::detached);
+  return {};
+}
+
+unsigned short Gateway::port() const {
+  boost::system::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Gateway::Stop() {
+  auto impl = impl_;
+  asio::dispatch(impl->acceptor.get_executor(), [impl] {
+    boost::system::error_code ec;
+    impl->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(impl->mutex);
+    impl->stopping = true;
+    for (auto& [id, session] : impl->channels) sessions.push_back(session);
+    for (auto& [ptr, weak] : impl->handshaking) {
+      if (auto s = weak.lock()) sessions.push_back(s);
+    }
+  }
+  for (auto& session : sessions) {
+    asio::dispatch(session->ws.get_executor(), [session] {
+      if (session->ws.is_open()) {
+        session->Close(websocket::close_code::going_away, "server shutting down");
+      } else {
+        beast::get_lowest_layer(session->ws).close();
+      }
+    });
+  }
+}
+
+}  // namespace fleetdesk::server::gateway

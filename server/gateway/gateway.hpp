@@ -1,0 +1,57 @@
+// The agent gateway (:8441): mutual TLS, then one WebSocket per agent at /agent/v1/channel.
+// Reports are decoded here, judged by the state engine, committed by the writer, and acked on
+// the same channel once committed. Network threads never wait for the database.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+#include "server/engine/metrics.hpp"
+#include "server/engine/state.hpp"
+#include "server/engine/writer.hpp"
+
+namespace boost::asio {
+class io_context;
+namespace ssl {
+class context;
+}
+}  // namespace boost::asio
+
+namespace fleetdesk::server::gateway {
+
+struct GatewayOptions {
+  std::string address = "0.0.0.0";
+  unsigned short port = 8441;
+  // TLS plus WebSocket upgrade must finish within this; a stalled client is dropped.
+  std::chrono::seconds handshake_timeout{10};
+  // Told to agents in the Welcome; a channel silent for 3 intervals is closed.
+  std::chrono::seconds heartbeat_interval{30};
+  // The largest message taken from an agent (a full report with every package is ~2 MiB).
+  std::size_t max_message_bytes = 4U << 20U;
+};
+
+class Gateway {
+ public:
+  Gateway(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
+          GatewayOptions options, engine::StateEngine& engine, engine::Writer& writer,
+          ServerMetrics& metrics);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  Status Start();
+  unsigned short port() const;
+  // Stops accepting and closes every channel with "going away"; agents reconnect elsewhere or
+  // later. Reports already received are committed by the writer, which outlives the gateway.
+  void Stop();
+
+  // Opaque; public only so the sessions in gateway.cpp can name it.
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fleetdesk::server::gateway

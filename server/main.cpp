@@ -1,0 +1,324 @@
+// fleetdesk-server: the verbs of DESIGN.md's command-line contract.
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <iostream>
+#include <thread>
+
+#include "common/config.hpp"
+#include "common/crypto.hpp"
+#include "common/files.hpp"
+#include "common/log.hpp"
+#include "common/net/tls.hpp"
+#include "common/version.hpp"
+#include "server/api/api.hpp"
+#include "server/api/auth.hpp"
+#include "server/api/pki.hpp"
+#include "server/engine/clock.hpp"
+#include "server/engine/writer.hpp"
+#include "server/gateway/gateway.hpp"
+#include "server/http/http_server.hpp"
+#include "server/server_config.hpp"
+
+namespace fleetdesk::server {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr const char* kDefaultConfig = "/etc/fleetdesk/server.toml";
+
+int Fail(const std::string& message) {
+  std::cerr << "fleetdesk-server: " << message << "\n";
+  return 1;
+}
+
+// 10,000 agents need 10,000 descriptors; take what the hard limit allows, as nginx does with
+// worker_rlimit_nofile.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+Result<std::unique_ptr<store::Store>> OpenMigrated(const ServerConfig& config) {
+  auto store = store::OpenStore(config.DatabaseUrl());
+  if (!store) return store.error();
+  if (auto status = (*store)->Migrate(); !status) return status.error();
+  return store;
+}
+
+int Init(const ServerConfig& config) {
+  if (auto s = files::MakeDirectory(config.data_dir, 0700); !s) return Fail(s.error().message);
+  auto names = DefaultServerNames();
+  names.insert(names.end(), config.tls_names.begin(), config.tls_names.end());
+  if (auto s = Pki::Initialize(config.data_dir, names); !s) return Fail(s.error().message);
+  auto store = OpenMigrated(config);
+  if (!store) return Fail(store.error().message);
+  auto existing = (*store)->FindUser("admin");
+  if (!existing) return Fail(existing.error().message);
+  std::cout << "data directory: " << config.data_dir << "\n";
+  if (*existing) {
+    std::cout << "already initialized; the admin user exists (its password is not shown again)\n";
+    return 0;
+  }
+  auto password = auth::NewPassword();
+  auto hash = auth::HashPassword(password);
+  if (!hash) return Fail(hash.error().message);
+  auto added = (*store)->AddUser({0, "admin", "admin", *hash, false, NowMs()});
+  if (!added) return Fail(added.error().message);
+  std::cout << "admin user: admin\nadmin password: " << password
+            << "\n(shown once; store it now)\n";
+  return 0;
+}
+
+int CaFingerprint(const ServerConfig& config) {
+  auto pki = Pki::Load(config.data_dir);
+  if (!pki) return Fail(pki.error().message);
+  auto fingerprint = crypto::Fingerprint(pki->ca.certificate_pem);
+  if (!fingerprint) return Fail(fingerprint.error().message);
+  std::cout << *fingerprint << "\n";
+  return 0;
+}
+
+int CreateEnrollmentToken(const ServerConfig& config, const std::string& ttl, std::int64_t max_hosts) {
+  auto duration = config::ParseDuration(ttl);
+  if (!duration) return Fail("--ttl: " + duration.error().message);
+  auto store = OpenMigrated(config);
+  if (!store) return Fail(store.error().message);
+  auto token = auth::NewEnrollmentToken();
+  store::NewEnrollmentToken row;
+  row.token_hash = auth::HashToken(token);
+  row.created_ms = NowMs();
+  row.expires_ms = row.created_ms + duration->count() * 1000;
+  if (max_hosts > 0) row.max_hosts = max_hosts;
+  row.created_by = "cli";
+  if (auto s = (*store)->CreateEnrollmentToken(row); !s) return Fail(s.error().message);
+  std::cout << token << "\n";
+  return 0;
+}
+
+int AddUser(const ServerConfig& config, const std::string& name, const std::string& role,
+            const std::string& password_file) {
+  std::string password;
+  if (password_file.empty()) {
+    password = auth::NewPassword();
+  } else {
+    auto content = files::Read(password_file);
+    if (!content) return Fail(content.error().message);
+    password = *content;
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+    if (password.size() < 12) return Fail("the password must have 12 characters or more");
+  }
+  auto hash = auth::HashPassword(password);
+  if (!hash) return Fail(hash.error().message);
+  auto store = OpenMigrated(config);
+  if (!store) return Fail(store.error().message);
+  auto added = (*store)->AddUser({0, name, role, *hash, false, NowMs()});
+  if (!added) return Fail(added.error().message);
+  std::cout << "user " << name << " (" << role << ") added\n";
+  if (password_file.empty()) std::cout << "password: " << password << "\n(shown once)\n";
+  return 0;
+}
+
+int CreateApiToken(const ServerConfig& config, const std::string& user, const std::string& ttl) {
+  auto duration = config::ParseDuration(ttl);
+  if (!duration) return Fail("--ttl: " + duration.error().message);
+  auto store = OpenMigrated(config);
+  if (!store) return Fail(store.error().message);
+  auto token = auth::NewApiToken();
+  store::NewApiToken row{user, auth::HashToken(token), NowMs(), NowMs() + duration->count() * 1000};
+  if (auto s = (*store)->CreateApiToken(row); !s) return Fail(s.error().message);
+  std::cout << token << "\n";
+  return 0;
+}
+
+int Serve(const ServerConfig& config) {
+  RaiseFileLimit();
+  auto pki = Pki::Load(config.data_dir);
+  if (!pki) return Fail(pki.error().message);
+  auto writer_store = OpenMigrated(config);
+  if (!writer_store) return Fail(writer_store.error().message);
+
+  ServerMetrics metrics;
+  engine::StateEngine engine;
+  auto hosts = (*writer_store)->LoadHosts();
+  if (!hosts) return Fail(hosts.error().message);
+  engine.Load(*hosts);
+  // Channels do not survive a restart: whatever the last run left connected is offline now.
+  engine::Writer writer(std::move(*writer_store), metrics);
+  writer.Start();
+  for (const auto& h : *hosts) {
+    if (h.connected) {
+      auto row = h;
+      row.connected = false;
+      writer.Submit(row, {});
+    }
+  }
+
+  auto api_tls = net::MakeServerContext({pki->server.certificate_pem, pki->server.key_pem, ""});
+  auto agent_tls = net::MakeServerContext(
+      {pki->server.certificate_pem, pki->server.key_pem, pki->ca.certificate_pem});
+  if (!api_tls) return Fail(api_tls.error().message);
+  if (!agent_tls) return Fail(agent_tls.error().message);
+
+  const int threads = config.threads > 0 ? config.threads
+                                         : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  asio::io_context io(threads);
+  asio::thread_pool workers(static_cast<std::size_t>(config.api_workers));
+  store::StorePool stores(config.DatabaseUrl());
+
+  gateway::GatewayOptions gateway_options;
+  gateway_options.address = config.agent_listen.address;
+  gateway_options.port = config.agent_listen.port;
+  gateway_options.heartbeat_interval = config.heartbeat_interval;
+  gateway_options.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
+  gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
+  if (auto s = gateway.Start(); !s) return Fail(s.error().message);
+
+  api::ApiOptions api_options;
+  api_options.gateway_urls = config.gateway_urls;
+  api_options.agent_port = gateway.port();
+  api_options.agent_certificate_validity =
+      std::chrono::duration_cast<std::chrono::hours>(config.agent_certificate_validity);
+  api::Api api(api_options, stores, engine, *pki, metrics);
+  http::HttpServerOptions http_options;
+  http_options.address = config.api_listen.address;
+  http_options.port = config.api_listen.port;
+  http::HttpServer http_server(io, *api_tls, workers, http_options,
+                               [&api](const http::Request& r) { return api.Handle(r); });
+  if (auto s = http_server.Start(); !s) return Fail(s.error().message);
+
+  spdlog::info("fleetdesk-server {} serving: api https://{}:{} agents wss://{}:{} database {}",
+               kVersion, config.api_listen.address, http_server.port(), config.agent_listen.address,
+               gateway.port(), config.DatabaseUrl());
+
+  // Graceful stop: stop accepting, close channels (the writer commits what they sent), then let
+  // the threads run out of work.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  auto guard = asio::make_work_guard(io);
+  asio::steady_timer deadline(io);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signal);
+    sd_notify(0, "STOPPING=1");
+    http_server.Stop();
+    gateway.Stop();
+    guard.reset();
+    // Agents that do not answer the close handshake must not hold the stop forever.
+    deadline.expires_after(std::chrono::seconds(10));
+    deadline.async_wait([&io](boost::system::error_code e) {
+      if (!e) io.stop();
+    });
+  });
+
+  // The watchdog: systemd restarts us when the event loop stops answering.
+  asio::steady_timer watchdog(io);
+  std::uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+    auto period = std::chrono::microseconds(watchdog_usec / 2);
+    std::function<void()> tick = [&] {
+      sd_notify(0, "WATCHDOG=1");
+      watchdog.expires_after(period);
+      watchdog.async_wait([&](boost::system::error_code e) {
+        if (!e && guard.owns_work()) tick();
+      });
+    };
+    tick();
+  }
+  sd_notify(0, "READY=1");
+  // Tests and scripts wait for this line.
+  spdlog::info("ready");
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  deadline.cancel();
+  workers.join();
+  writer.Stop();  // commits whatever the channels handed over
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace fleetdesk::server
+
+int main(int argc, char** argv) {
+  using namespace fleetdesk::server;
+  CLI::App app{"fleetdesk-server: the fleetdesk asset database, incident desk and agent gateway"};
+  app.set_version_flag("--version", std::string("fleetdesk-server ") + fleetdesk::kVersion);
+  std::string config_path = kDefaultConfig;
+  std::string data_dir;
+  std::string api_listen;
+  std::string agent_listen;
+  std::string log_level;
+  app.add_option("--config", config_path, "config file")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "data directory (overrides data_dir)");
+  app.add_option("--api-listen", api_listen, "API address, ADDRESS:PORT (overrides api.listen)");
+  app.add_option("--agent-listen", agent_listen,
+                 "agent gateway address, ADDRESS:PORT (overrides agents.listen)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+
+  app.add_subcommand("serve", "run the server (the default)");
+  app.add_subcommand("init", "make the data directory, CA and schema; print the admin password once");
+  app.add_subcommand("ca-fingerprint", "print the CA certificate's fingerprint, SHA256:<hex>");
+  auto* enroll_token = app.add_subcommand("enroll-token", "enrollment tokens")->require_subcommand(1);
+  std::string enroll_ttl = "24h";
+  std::int64_t max_hosts = 0;
+  auto* enroll_create = enroll_token->add_subcommand("create", "print a new enrollment token");
+  enroll_create->add_option("--ttl", enroll_ttl, "lifetime (s, m, h, d)")->capture_default_str();
+  enroll_create->add_option("--max-hosts", max_hosts, "hosts it may enroll (0: no limit)");
+  auto* user = app.add_subcommand("user", "users")->require_subcommand(1);
+  auto* user_add = user->add_subcommand("add", "add a user");
+  std::string user_name;
+  std::string role;
+  std::string password_file;
+  user_add->add_option("NAME", user_name)->required();
+  user_add->add_option("--role", role)->required()->check(
+      CLI::IsMember({"admin", "operator", "requester", "viewer"}));
+  user_add->add_option("--password-file", password_file, "file holding the password");
+  auto* api_token = app.add_subcommand("api-token", "API tokens")->require_subcommand(1);
+  auto* api_create = api_token->add_subcommand("create", "print a new API token");
+  std::string token_user;
+  std::string token_ttl = "30d";
+  api_create->add_option("--user", token_user)->required();
+  api_create->add_option("--ttl", token_ttl, "lifetime (s, m, h, d)")->capture_default_str();
+  app.require_subcommand(0, 1);
+  CLI11_PARSE(app, argc, argv);
+
+  const bool explicit_config = app.get_option("--config")->count() > 0;
+  auto config = LoadServerConfig(config_path, explicit_config);
+  if (!config) return Fail(config.error().message);
+  if (!data_dir.empty()) config->data_dir = data_dir;
+  if (!log_level.empty()) config->log_level = log_level;
+  for (auto [text, out] : {std::pair{&api_listen, &config->api_listen},
+                           std::pair{&agent_listen, &config->agent_listen}}) {
+    if (text->empty()) continue;
+    auto parsed = ParseListen(*text);
+    if (!parsed) return Fail(parsed.error().message);
+    *out = *parsed;
+  }
+  if (auto s = fleetdesk::log::SetupLogging("fleetdesk-server", config->log_level); !s) {
+    return Fail(s.error().message);
+  }
+
+  if (app.got_subcommand("init")) return Init(*config);
+  if (app.got_subcommand("ca-fingerprint")) return CaFingerprint(*config);
+  if (enroll_token->got_subcommand(enroll_create)) {
+    return CreateEnrollmentToken(*config, enroll_ttl, max_hosts);
+  }
+  if (user->got_subcommand(user_add)) return AddUser(*config, user_name, role, password_file);
+  if (api_token->got_subcommand(api_create)) return CreateApiToken(*config, token_user, token_ttl);
+  return Serve(*config);
+}

@@ -1,0 +1,76 @@
+#include "server/server_config.hpp"
+
+#include <charconv>
+
+#include "common/config.hpp"
+#include "common/files.hpp"
+
+namespace fleetdesk::server {
+
+Result<ListenAddress> ParseListen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "listen address '" + text + "' must be ADDRESS:PORT, e.g. 0.0.0.0:8443");
+  }
+  ListenAddress out;
+  out.address = text.substr(0, colon);
+  if (out.address.size() >= 2 && out.address.front() == '[' && out.address.back() == ']') {
+    out.address = out.address.substr(1, out.address.size() - 2);
+  }
+  auto port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535 ||
+      out.address.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "listen address '" + text + "' must be ADDRESS:PORT with a port up to 65535");
+  }
+  out.port = static_cast<unsigned short>(port);
+  return out;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) {
+  ServerConfig config;
+  auto reader = files::Exists(path) || must_exist ? config::ConfigReader::LoadFile(path)
+                                                  : config::ConfigReader::Empty();
+  if (!reader) return reader.error();
+  auto& r = *reader;
+  r.String("data_dir", &config.data_dir);
+  r.String("database", &config.database);
+  r.String("log_level", &config.log_level);
+  std::int64_t threads = config.threads;
+  r.Int("threads", 0, 256, &threads);
+  config.threads = static_cast<int>(threads);
+  std::int64_t workers = config.api_workers;
+  r.Int("api.workers", 1, 256, &workers);
+  config.api_workers = static_cast<int>(workers);
+  std::string api_listen;
+  std::string agent_listen;
+  r.String("api.listen", &api_listen);
+  r.String("agents.listen", &agent_listen);
+  r.StringList("agents.gateway_urls", &config.gateway_urls);
+  r.Duration("agents.heartbeat_interval", &config.heartbeat_interval);
+  r.Duration("agents.certificate_validity", &config.agent_certificate_validity);
+  r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
+  r.StringList("tls.names", &config.tls_names);
+  if (auto status = r.Finish(); !status) return status.error();
+  if (!api_listen.empty()) {
+    auto parsed = ParseListen(api_listen);
+    if (!parsed) return MakeError(ErrorCode::kInvalidArgument, path + ": api.listen: " + parsed.error().message);
+    config.api_listen = *parsed;
+  }
+  if (!agent_listen.empty()) {
+    auto parsed = ParseListen(agent_listen);
+    if (!parsed) {
+      return MakeError(ErrorCode::kInvalidArgument, path + ": agents.listen: " + parsed.error().message);
+    }
+    config.agent_listen = *parsed;
+  }
+  if (config.heartbeat_interval < std::chrono::seconds(1)) {
+    return MakeError(ErrorCode::kInvalidArgument, path + ": agents.heartbeat_interval must be 1s or more");
+  }
+  return config;
+}
+
+}  // namespace fleetdesk::server

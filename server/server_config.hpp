@@ -1,0 +1,41 @@
+// /etc/fleetdesk/server.toml, read into a plain struct. packaging/config/server.toml documents
+// every key; an unknown key is an error naming it and its line.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::server {
+
+struct ListenAddress {
+  std::string address;
+  unsigned short port = 0;
+};
+
+// "0.0.0.0:8443", "[::]:8443", "127.0.0.1:0".
+Result<ListenAddress> ParseListen(const std::string& text);
+
+struct ServerConfig {
+  std::string data_dir = "/var/lib/fleetdesk";
+  std::string database;  // empty: <data_dir>/fleetdesk.db
+  std::string log_level = "info";
+  int threads = 0;  // network threads; 0: one per core
+  int api_workers = 4;
+  ListenAddress api_listen{"0.0.0.0", 8443};
+  ListenAddress agent_listen{"0.0.0.0", 8441};
+  std::vector<std::string> gateway_urls;
+  std::chrono::seconds heartbeat_interval{30};
+  std::chrono::seconds agent_certificate_validity{std::chrono::hours(24 * 365)};
+  std::int64_t max_message_bytes = 4 << 20;
+  std::vector<std::string> tls_names;  // extra names for the server certificate
+
+  std::string DatabaseUrl() const { return database.empty() ? data_dir + "/fleetdesk.db" : database; }
+};
+
+// Reads `path`; a missing file at the default path means defaults, elsewhere an error.
+Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist);
+
+}  // namespace fleetdesk::server
