@@ -23,8 +23,8 @@ Error ServerError(const std::string& what, const net::HttpsResponse& response) {
   ErrorCode code = response.status == 401   ? ErrorCode::kUnauthenticated
                    : response.status == 403 ? ErrorCode::kPermissionDenied
                                             : ErrorCode::kInvalidArgument;
-  return MakeError(code, what + ": the server answered " + std::to_string(response.status) + ": " +
-                             message);
+  return MakeError(
+      code, what + ": the server answered " + std::to_string(response.status) + ": " + message);
 }
 
 }  // namespace
@@ -46,17 +46,18 @@ std::string NormalizeFingerprint(const std::string& text) {
 Result<Identity> LoadIdentity(const std::string& state_dir) {
   auto enrollment = files::Read(In(state_dir, "enrollment.json"));
   if (!enrollment) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "this agent is not enrolled (no " + In(state_dir, "enrollment.json") +
-                         "); run 'fleetdesk-agent enroll' first");
+    return MakeError(ErrorCode::kFailedPrecondition, "this agent is not enrolled (no " +
+                                                         In(state_dir, "enrollment.json") +
+                                                         "); run 'fleetdesk-agent enroll' first");
   }
   fleetdesk::v1::EnrollResponse saved;
   if (auto s = codec::FromJson(*enrollment, &saved); !s) return s.error();
   Identity id;
   id.agent_id = saved.agent_id();
   id.gateway_urls.assign(saved.gateway_urls().begin(), saved.gateway_urls().end());
-  for (auto [name, out] : {std::pair{"key.pem", &id.key_pem}, std::pair{"cert.pem", &id.certificate_pem},
-                           std::pair{"ca.pem", &id.ca_pem}}) {
+  for (auto [name, out] :
+       {std::pair{"key.pem", &id.key_pem}, std::pair{"cert.pem", &id.certificate_pem},
+        std::pair{"ca.pem", &id.ca_pem}}) {
     auto content = files::Read(In(state_dir, name));
     if (!content) return content.error();
     *out = std::move(*content);
@@ -84,11 +85,13 @@ Result<Identity> Enroll(const EnrollOptions& options) {
   if (!ca_response) return ca_response.error();
   if (ca_response->status != 200) return ServerError("fetching the CA", *ca_response);
   auto fingerprint = crypto::Fingerprint(ca_response->body);
-  if (!fingerprint) return MakeError(ErrorCode::kInvalidArgument, "the server's CA: " + fingerprint.error().message);
+  if (!fingerprint)
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the server's CA: " + fingerprint.error().message);
   if (*fingerprint != pinned) {
-    return MakeError(ErrorCode::kPermissionDenied,
-                     "the server's CA has fingerprint " + *fingerprint + ", not the pinned " + pinned +
-                         "; refusing to send the enrollment token");
+    return MakeError(ErrorCode::kPermissionDenied, "the server's CA has fingerprint " +
+                                                       *fingerprint + ", not the pinned " + pinned +
+                                                       "; refusing to send the enrollment token");
   }
   const std::string ca_pem = ca_response->body;
 
@@ -121,14 +124,17 @@ Result<Identity> Enroll(const EnrollOptions& options) {
 
   // 3. Everything on disk, the key and certificate readable by us alone.
   if (auto s = files::MakeDirectory(options.state_dir, 0700); !s) return s.error();
-  Identity id{enrolled->agent_id(), *key, enrolled->certificate(), ca_pem,
+  Identity id{enrolled->agent_id(),
+              *key,
+              enrolled->certificate(),
+              ca_pem,
               {enrolled->gateway_urls().begin(), enrolled->gateway_urls().end()}};
   fleetdesk::v1::EnrollResponse saved = *enrolled;
   saved.clear_certificate();
   saved.clear_ca_certificate();
-  for (auto [name, content, mode] :
-       {std::tuple{"key.pem", &id.key_pem, 0600U}, std::tuple{"cert.pem", &id.certificate_pem, 0600U},
-        std::tuple{"ca.pem", &id.ca_pem, 0644U}}) {
+  for (auto [name, content, mode] : {std::tuple{"key.pem", &id.key_pem, 0600U},
+                                     std::tuple{"cert.pem", &id.certificate_pem, 0600U},
+                                     std::tuple{"ca.pem", &id.ca_pem, 0644U}}) {
     if (auto s = files::WriteAtomically(In(options.state_dir, name), *content, mode); !s) {
       return s.error();
     }

@@ -23,7 +23,7 @@ struct Identity {
 Result<Identity> LoadIdentity(const std::string& state_dir);
 
 struct EnrollOptions {
-  std::string server_url;      // the API, e.g. https://fleetdesk.example:8443
+  std::string server_url;  // the API, e.g. https://fleetdesk.example:8443
   std::string token;
   std::string ca_fingerprint;  // "SHA256:<hex>" as `fleetdesk-server ca-fingerprint` prints it
   std::string state_dir;

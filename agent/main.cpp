@@ -1,4 +1,5 @@
 // fleetdesk-agent: the verbs of DESIGN.md's command-line contract.
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -6,7 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <google/protobuf/util/time_util.h>
 #include <iostream>
 
 #include "agent/agent_config.hpp"
@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
   std::string fingerprint;
   enroll->add_option("--server", server, "the server's API URL, https://HOST:8443")->required();
   enroll->add_option("--token", token, "an enrollment token")->required();
-  enroll->add_option("--ca-fingerprint", fingerprint,
-                     "the server CA's fingerprint, as 'fleetdesk-server ca-fingerprint' prints it")
+  enroll
+      ->add_option("--ca-fingerprint", fingerprint,
+                   "the server CA's fingerprint, as 'fleetdesk-server ca-fingerprint' prints it")
       ->required();
   app.add_subcommand("collect", "print one full report as JSON, then exit");
   app.add_subcommand("check", "run the link checks once, print results, exit");

@@ -7,9 +7,9 @@ namespace fleetdesk::codec {
 
 Status CheckShape(std::string_view json, const Limits& limits) {
   if (json.size() > limits.max_bytes) {
-    return MakeError(ErrorCode::kResourceExhausted,
-                     "message is " + std::to_string(json.size()) + " bytes, more than the limit of " +
-                         std::to_string(limits.max_bytes));
+    return MakeError(ErrorCode::kResourceExhausted, "message is " + std::to_string(json.size()) +
+                                                        " bytes, more than the limit of " +
+                                                        std::to_string(limits.max_bytes));
   }
   int depth = 0;
   bool in_string = false;
@@ -26,17 +26,23 @@ Status CheckShape(std::string_view json, const Limits& limits) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '{':
       case '[':
         if (++depth > limits.max_depth) {
-          return MakeError(ErrorCode::kInvalidArgument,
-                           "JSON nests deeper than " + std::to_string(limits.max_depth) + " levels");
+          return MakeError(
+              ErrorCode::kInvalidArgument,
+              "JSON nests deeper than " + std::to_string(limits.max_depth) + " levels");
         }
         break;
       case '}':
-      case ']': --depth; break;
-      default: break;
+      case ']':
+        --depth;
+        break;
+      default:
+        break;
     }
   }
   return {};
@@ -49,9 +55,8 @@ Status FromJson(std::string_view json, google::protobuf::Message* out, const Lim
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), out, options);
   if (!status.ok()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "invalid " + out->GetDescriptor()->name() + " JSON: " +
-                         std::string(status.message()));
+    return MakeError(ErrorCode::kInvalidArgument, "invalid " + out->GetDescriptor()->name() +
+                                                      " JSON: " + std::string(status.message()));
   }
   return {};
 }

@@ -1,5 +1,6 @@
 // The protocol's JSON codec: protobuf's canonical JSON mapping, with the limits every input from
-// the network must pass before protobuf sees it. All JSON in and out of fleetdesk goes through here.
+// the network must pass before protobuf sees it. All JSON in and out of fleetdesk goes through
+// here.
 #pragma once
 
 #include <cstddef>

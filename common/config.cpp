@@ -1,7 +1,8 @@
 #include "common/config.hpp"
 
-#include <charconv>
 #include <toml++/toml.h>
+
+#include <charconv>
 
 namespace fleetdesk::config {
 
@@ -23,8 +24,8 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   } else if (unit == "d") {
     scale = 86400;
   } else {
-    return MakeError(ErrorCode::kInvalidArgument, "'" + std::string(text) +
-                                                      "' has an unknown unit; use s, m, h or d");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + std::string(text) + "' has an unknown unit; use s, m, h or d");
   }
   return std::chrono::seconds(number * scale);
 }
@@ -42,7 +43,8 @@ struct ConfigReader::Impl {
   void Fail(const toml::node& node, const std::string& key, const std::string& what) {
     if (failed) return;
     failed = true;
-    first_error = MakeError(ErrorCode::kInvalidArgument, Where(node) + ": key '" + key + "' " + what);
+    first_error =
+        MakeError(ErrorCode::kInvalidArgument, Where(node) + ": key '" + key + "' " + what);
   }
   const toml::node* Find(const std::string& key) {
     asked.insert(key);
@@ -51,7 +53,8 @@ struct ConfigReader::Impl {
   // Walks the document; the first leaf no getter asked for is the unknown key.
   std::string FirstUnknown(const toml::table& t, const std::string& prefix, int* line) const {
     for (const auto& [k, v] : t) {
-      std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      std::string path =
+          prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       if (asked.count(path) != 0) continue;
       if (const auto* sub = v.as_table()) {
         auto found = FirstUnknown(*sub, path, line);
@@ -76,9 +79,9 @@ Result<ConfigReader> ConfigReader::Parse(const std::string& text, const std::str
   try {
     impl->table = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     source_name + ":" + std::to_string(e.source().begin.line) + ": " +
-                         std::string(e.description()));
+    return MakeError(ErrorCode::kInvalidArgument, source_name + ":" +
+                                                      std::to_string(e.source().begin.line) + ": " +
+                                                      std::string(e.description()));
   }
   return ConfigReader(std::move(impl));
 }
@@ -182,8 +185,8 @@ Status ConfigReader::Finish() const {
   int line = 0;
   auto unknown = impl_->FirstUnknown(impl_->table, "", &line);
   if (!unknown.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     impl_->source + ":" + std::to_string(line) + ": unknown key '" + unknown + "'");
+    return MakeError(ErrorCode::kInvalidArgument, impl_->source + ":" + std::to_string(line) +
+                                                      ": unknown key '" + unknown + "'");
   }
   return {};
 }

@@ -101,7 +101,8 @@ Result<X509Ptr> NewCertificate(const std::string& common_name, std::chrono::hour
                   std::chrono::duration_cast<std::chrono::seconds>(validity).count());
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   return cert;
 }
 
@@ -124,7 +125,8 @@ Result<std::string> MakeCsr(const std::string& key_pem, const std::string& commo
   X509_REQ_set_version(req.get(), 0);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_REQ_set_pubkey(req.get(), key->get());
   if (X509_REQ_sign(req.get(), key->get(), EVP_sha256()) <= 0) {
     return OpenSslError("cannot sign certificate request");
@@ -171,7 +173,8 @@ Result<SignedCertificate> Sign(const KeyAndCertificate& ca, const SignRequest& r
       return MakeError(ErrorCode::kInvalidArgument, "csr key must be EC P-256 or P-384");
     }
   } else if (EVP_PKEY_is_a(public_key.get(), "RSA")) {
-    if (bits < 2048) return MakeError(ErrorCode::kInvalidArgument, "csr RSA key is under 2048 bits");
+    if (bits < 2048)
+      return MakeError(ErrorCode::kInvalidArgument, "csr RSA key is under 2048 bits");
   } else {
     return MakeError(ErrorCode::kInvalidArgument, "csr key must be EC or RSA");
   }
@@ -192,8 +195,8 @@ Result<SignedCertificate> Sign(const KeyAndCertificate& ca, const SignRequest& r
   if (auto s = AddExtension(c, ca_cert->get(), NID_key_usage, "critical,digitalSignature"); !s) {
     return s.error();
   }
-  if (auto s = AddExtension(c, ca_cert->get(), NID_ext_key_usage,
-                            server ? "serverAuth" : "clientAuth");
+  if (auto s =
+          AddExtension(c, ca_cert->get(), NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
       !s) {
     return s.error();
   }

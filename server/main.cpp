@@ -89,7 +89,8 @@ int CaFingerprint(const ServerConfig& config) {
   return 0;
 }
 
-int CreateEnrollmentToken(const ServerConfig& config, const std::string& ttl, std::int64_t max_hosts) {
+int CreateEnrollmentToken(const ServerConfig& config, const std::string& ttl,
+                          std::int64_t max_hosts) {
   auto duration = config::ParseDuration(ttl);
   if (!duration) return Fail("--ttl: " + duration.error().message);
   auto store = OpenMigrated(config);
@@ -172,8 +173,9 @@ int Serve(const ServerConfig& config) {
   if (!api_tls) return Fail(api_tls.error().message);
   if (!agent_tls) return Fail(agent_tls.error().message);
 
-  const int threads = config.threads > 0 ? config.threads
-                                         : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const int threads = config.threads > 0
+                          ? config.threads
+                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   asio::io_context io(threads);
   asio::thread_pool workers(static_cast<std::size_t>(config.api_workers));
   store::StorePool stores(config.DatabaseUrl());
@@ -271,9 +273,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
 
   app.add_subcommand("serve", "run the server (the default)");
-  app.add_subcommand("init", "make the data directory, CA and schema; print the admin password once");
+  app.add_subcommand("init",
+                     "make the data directory, CA and schema; print the admin password once");
   app.add_subcommand("ca-fingerprint", "print the CA certificate's fingerprint, SHA256:<hex>");
-  auto* enroll_token = app.add_subcommand("enroll-token", "enrollment tokens")->require_subcommand(1);
+  auto* enroll_token =
+      app.add_subcommand("enroll-token", "enrollment tokens")->require_subcommand(1);
   std::string enroll_ttl = "24h";
   std::int64_t max_hosts = 0;
   auto* enroll_create = enroll_token->add_subcommand("create", "print a new enrollment token");
@@ -285,8 +289,9 @@ int main(int argc, char** argv) {
   std::string role;
   std::string password_file;
   user_add->add_option("NAME", user_name)->required();
-  user_add->add_option("--role", role)->required()->check(
-      CLI::IsMember({"admin", "operator", "requester", "viewer"}));
+  user_add->add_option("--role", role)
+      ->required()
+      ->check(CLI::IsMember({"admin", "operator", "requester", "viewer"}));
   user_add->add_option("--password-file", password_file, "file holding the password");
   auto* api_token = app.add_subcommand("api-token", "API tokens")->require_subcommand(1);
   auto* api_create = api_token->add_subcommand("create", "print a new API token");

@@ -57,18 +57,22 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) 
   if (auto status = r.Finish(); !status) return status.error();
   if (!api_listen.empty()) {
     auto parsed = ParseListen(api_listen);
-    if (!parsed) return MakeError(ErrorCode::kInvalidArgument, path + ": api.listen: " + parsed.error().message);
+    if (!parsed)
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": api.listen: " + parsed.error().message);
     config.api_listen = *parsed;
   }
   if (!agent_listen.empty()) {
     auto parsed = ParseListen(agent_listen);
     if (!parsed) {
-      return MakeError(ErrorCode::kInvalidArgument, path + ": agents.listen: " + parsed.error().message);
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": agents.listen: " + parsed.error().message);
     }
     config.agent_listen = *parsed;
   }
   if (config.heartbeat_interval < std::chrono::seconds(1)) {
-    return MakeError(ErrorCode::kInvalidArgument, path + ": agents.heartbeat_interval must be 1s or more");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": agents.heartbeat_interval must be 1s or more");
   }
   return config;
 }

@@ -32,7 +32,9 @@ struct ServerConfig {
   std::int64_t max_message_bytes = 4 << 20;
   std::vector<std::string> tls_names;  // extra names for the server certificate
 
-  std::string DatabaseUrl() const { return database.empty() ? data_dir + "/fleetdesk.db" : database; }
+  std::string DatabaseUrl() const {
+    return database.empty() ? data_dir + "/fleetdesk.db" : database;
+  }
 };
 
 // Reads `path`; a missing file at the default path means defaults, elsewhere an error.

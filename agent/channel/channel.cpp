@@ -1,5 +1,6 @@
 #include "agent/channel/channel.hpp"
 
+#include <google/protobuf/util/time_util.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -18,7 +19,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <google/protobuf/util/time_util.h>
 #include <random>
 
 #include "common/codec.hpp"
@@ -47,8 +47,13 @@ constexpr std::chrono::seconds kHealthyAfter{60};
 struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   Impl(asio::io_context& io, const AgentConfig& config, Identity identity,
        journal::Journal& journal, const collectors::SystemCollector& system)
-      : io(io), config(config), identity(std::move(identity)), journal(journal), system(system),
-        sleep(io), random(std::random_device{}()) {}
+      : io(io),
+        config(config),
+        identity(std::move(identity)),
+        journal(journal),
+        system(system),
+        sleep(io),
+        random(std::random_device{}()) {}
 
   asio::io_context& io;
   const AgentConfig& config;
@@ -88,7 +93,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       ++url_index;  // several gateways: try the next one
       // Full jitter (a random wait between 0 and the exponential cap) spreads a fleet's
       // reconnects after a server restart instead of synchronising them.
-      std::chrono::milliseconds cap = config.reconnect_min * (std::int64_t{1} << std::min(failures - 1, 20));
+      std::chrono::milliseconds cap =
+          config.reconnect_min * (std::int64_t{1} << std::min(failures - 1, 20));
       cap = std::min(cap, config.reconnect_max);
       auto delay = std::max(Jitter(cap), retry_after);
       spdlog::warn("channel to {} ended: {}; reconnecting in {} ms", url,
@@ -104,7 +110,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     auto url = net::ParseUrl(url_text);
     if (!url) co_return Out(url.error(), retry_after);
     if (!tls) {
-      auto ctx = net::MakeClientContext({identity.ca_pem, identity.certificate_pem, identity.key_pem});
+      auto ctx =
+          net::MakeClientContext({identity.ca_pem, identity.certificate_pem, identity.key_pem});
       if (!ctx) co_return Out(ctx.error(), retry_after);
       tls = *ctx;
     }
@@ -112,16 +119,23 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     auto& tcp_layer = beast::get_lowest_layer(*ws);
     asio::ip::tcp::resolver resolver(io);
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url->host, url->port, kTuple);
-    if (resolve_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "resolve: " + resolve_ec.message()), retry_after);
+    if (resolve_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "resolve: " + resolve_ec.message()),
+                    retry_after);
     tcp_layer.expires_after(kConnectTimeout);
     auto [connect_ec, endpoint] = co_await tcp_layer.async_connect(endpoints, kTuple);
-    if (connect_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()), retry_after);
+    if (connect_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()),
+                    retry_after);
     ws->next_layer().set_verify_callback(asio::ssl::host_name_verification(url->host));
     if (url->host.find_first_not_of("0123456789.:") != std::string::npos) {
       SSL_set_tlsext_host_name(ws->next_layer().native_handle(), url->host.c_str());
     }
-    auto [tls_ec] = co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
-    if (tls_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "TLS handshake: " + tls_ec.message()), retry_after);
+    auto [tls_ec] =
+        co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
+    if (tls_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "TLS handshake: " + tls_ec.message()),
+                    retry_after);
     tcp_layer.expires_never();
     ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
@@ -129,7 +143,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     }));
     ws->read_message_max(16U << 20U);
     auto [ws_ec] = co_await ws->async_handshake(url->host, url->target, kTuple);
-    if (ws_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "WebSocket handshake: " + ws_ec.message()), retry_after);
+    if (ws_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "WebSocket handshake: " + ws_ec.message()),
+                    retry_after);
     ws->text(true);
 
     fleetdesk::v1::AgentMessage hello;
@@ -141,11 +157,15 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     *hello.mutable_hello()->mutable_os() = system.Os();
     hello.mutable_hello()->set_last_seq(journal.last_seq());
     auto [hello_ec, hello_n] = co_await ws->async_write(asio::buffer(codec::ToJson(hello)), kTuple);
-    if (hello_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "send hello: " + hello_ec.message()), retry_after);
+    if (hello_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "send hello: " + hello_ec.message()),
+                    retry_after);
 
     beast::flat_buffer buffer;
     auto [welcome_ec, welcome_n] = co_await ws->async_read(buffer, kTuple);
-    if (welcome_ec) co_return Out(MakeError(ErrorCode::kUnavailable, "read welcome: " + welcome_ec.message()), retry_after);
+    if (welcome_ec)
+      co_return Out(MakeError(ErrorCode::kUnavailable, "read welcome: " + welcome_ec.message()),
+                    retry_after);
     fleetdesk::v1::ServerMessage first;
     if (auto s = codec::FromJson(beast::buffers_to_string(buffer.data()), &first); !s) {
       co_return Out(s, retry_after);
@@ -153,10 +173,14 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     buffer.consume(buffer.size());
     if (first.has_error()) {
       retry_after = std::chrono::seconds(first.error().retry_after_seconds());
-      co_return Out(MakeError(ErrorCode::kPermissionDenied, "the server refused the channel: " + first.error().message()), retry_after);
+      co_return Out(MakeError(ErrorCode::kPermissionDenied,
+                              "the server refused the channel: " + first.error().message()),
+                    retry_after);
     }
     if (!first.has_welcome()) {
-      co_return Out(MakeError(ErrorCode::kInvalidArgument, "the server's first message is not a welcome"), retry_after);
+      co_return Out(
+          MakeError(ErrorCode::kInvalidArgument, "the server's first message is not a welcome"),
+          retry_after);
     }
     const auto& welcome = first.welcome();
     if (welcome.heartbeat_interval_seconds() > 0) {
@@ -170,21 +194,24 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
                  journal.pending_count());
     for (const auto& json : journal.Pending()) {
       auto [ec, n] = co_await ws->async_write(asio::buffer(json), kTuple);
-      if (ec) co_return Out(MakeError(ErrorCode::kUnavailable, "resend: " + ec.message()), retry_after);
+      if (ec)
+        co_return Out(MakeError(ErrorCode::kUnavailable, "resend: " + ec.message()), retry_after);
     }
     auto ended = co_await (ReadLoop(ws, &retry_after) || ReportLoop(ws));
     Status status = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
     co_return Out(status, retry_after);
   }
 
-  awaitable<Status> ReadLoop(std::shared_ptr<WebSocket> socket, std::chrono::milliseconds* retry_after) {
+  awaitable<Status> ReadLoop(std::shared_ptr<WebSocket> socket,
+                             std::chrono::milliseconds* retry_after) {
     beast::flat_buffer buffer;
     for (;;) {
       auto [ec, n] = co_await socket->async_read(buffer, kTuple);
       if (ec) {
         if (ec == websocket::error::closed) {
-          co_return MakeError(ErrorCode::kUnavailable,
-                              "the server closed the channel: " + std::string(socket->reason().reason.c_str()));
+          co_return MakeError(
+              ErrorCode::kUnavailable,
+              "the server closed the channel: " + std::string(socket->reason().reason.c_str()));
         }
         co_return MakeError(ErrorCode::kUnavailable, "read: " + ec.message());
       }
@@ -241,7 +268,8 @@ void Channel::Stop() {
     impl->stopping = true;
     impl->sleep.cancel();
     if (impl->ws && impl->ws->is_open()) {
-      impl->ws->async_close(websocket::close_code::going_away, [impl](boost::system::error_code) {});
+      impl->ws->async_close(websocket::close_code::going_away,
+                            [impl](boost::system::error_code) {});
     } else if (impl->ws) {
       beast::get_lowest_layer(*impl->ws).close();
     }

@@ -28,6 +28,11 @@ Result<std::string> Journal::Append(fleetdesk::v1::Report* report) {
     return s.error();
   }
   last_seq_ = seq;
+  // Make room first, so this report already counts the one it displaced.
+  if (pending_.size() >= max_pending_) {
+    pending_.pop_front();
+    ++evicted_;
+  }
   report->set_seq(seq);
   report->mutable_journal()->set_evicted_reports(evicted_);
   report->mutable_journal()->set_pending_reports(pending_.size());
@@ -35,10 +40,6 @@ Result<std::string> Journal::Append(fleetdesk::v1::Report* report) {
   message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
   *message.mutable_report() = *report;
   std::string json = codec::ToJson(message);
-  if (pending_.size() >= max_pending_) {
-    pending_.pop_front();
-    ++evicted_;
-  }
   pending_.emplace_back(seq, json);
   return json;
 }

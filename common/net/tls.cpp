@@ -17,8 +17,8 @@ constexpr const char* kTls12Ciphers =
 Status Harden(ssl::context& ctx) {
   SSL_CTX* native = ctx.native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Idle connections give their 34 KiB of record buffers back; with 10,000 agents mostly idle
   // between heartbeats this is most of the per-connection memory.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
@@ -35,8 +35,10 @@ Result<std::shared_ptr<ssl::context>> MakeServerContext(const ServerTlsOptions& 
   if (auto status = Harden(*ctx); !status) return status.error();
   boost::system::error_code ec;
   ctx->use_certificate_chain(boost::asio::buffer(options.certificate_chain_pem), ec);
-  if (!ec) ctx->use_private_key(boost::asio::buffer(options.private_key_pem), ssl::context::pem, ec);
-  if (ec) return MakeError(ErrorCode::kInvalidArgument, "server certificate or key: " + ec.message());
+  if (!ec)
+    ctx->use_private_key(boost::asio::buffer(options.private_key_pem), ssl::context::pem, ec);
+  if (ec)
+    return MakeError(ErrorCode::kInvalidArgument, "server certificate or key: " + ec.message());
   if (!options.client_ca_pem.empty()) {
     ctx->add_certificate_authority(boost::asio::buffer(options.client_ca_pem), ec);
     if (ec) return MakeError(ErrorCode::kInvalidArgument, "client CA: " + ec.message());
@@ -44,7 +46,8 @@ Result<std::shared_ptr<ssl::context>> MakeServerContext(const ServerTlsOptions& 
     // Session resumption across our own processes is not needed; tickets would only cost memory.
     SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_TICKET);
     static const unsigned char kSessionContext[] = "fleetdesk-gateway";
-    SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
+    SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext,
+                                   sizeof kSessionContext - 1);
   }
   return ctx;
 }
@@ -65,7 +68,8 @@ Result<std::shared_ptr<ssl::context>> MakeClientContext(const ClientTlsOptions& 
     if (!ec) {
       ctx->use_private_key(boost::asio::buffer(options.private_key_pem), ssl::context::pem, ec);
     }
-    if (ec) return MakeError(ErrorCode::kInvalidArgument, "client certificate or key: " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kInvalidArgument, "client certificate or key: " + ec.message());
   }
   return ctx;
 }

@@ -17,9 +17,11 @@ struct ServerTlsOptions {
   std::string client_ca_pem;
 };
 
-Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(const ServerTlsOptions& options);
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
+    const ServerTlsOptions& options);
 
-Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientContext(const ClientTlsOptions& options);
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientContext(
+    const ClientTlsOptions& options);
 
 // The PEM of the peer's leaf certificate on a connected TLS stream's native handle, or "".
 std::string PeerCertificatePem(void* ssl_native_handle);

@@ -2,12 +2,12 @@
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <unistd.h>
 
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
@@ -32,7 +32,9 @@ http::Response Json(int status, const google::protobuf::Message& message) {
   return response;
 }
 
-Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
+Error Invalid(std::string message) {
+  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 std::map<std::string, std::string> ParseQuery(const std::string& query) {
   std::map<std::string, std::string> out;
@@ -62,7 +64,8 @@ Result<std::int64_t> ParseInt(const std::string& text, const std::string& what) 
 // Host names as RFC 1123 allows them, at most 253 characters.
 bool ValidHostname(const std::string& name) {
   if (name.empty() || name.size() > 253) return false;
-  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
+  return name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
          std::string::npos;
 }
 
@@ -70,7 +73,8 @@ bool ValidHostname(const std::string& name) {
 // token of safe characters.
 bool ValidMachineId(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
-  return id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+  return id.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
          std::string::npos;
 }
 
@@ -129,15 +133,24 @@ std::string ProcessMetrics() {
 
 int HttpStatus(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kAlreadyExists: return 409;
-    case ErrorCode::kFailedPrecondition: return 412;
-    case ErrorCode::kResourceExhausted: return 413;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kFailedPrecondition:
+      return 412;
+    case ErrorCode::kResourceExhausted:
+      return 413;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -158,7 +171,8 @@ http::Response Api::Handle(const http::Request& request) {
   auto result = Route(request);
   if (!result) {
     metrics_.http_errors_total.fetch_add(1, std::memory_order_relaxed);
-    if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
+    if (result.error().code == ErrorCode::kInternal ||
+        result.error().code == ErrorCode::kUnavailable) {
       spdlog::error("{} {}: {}", request.method, request.path, result.error().message);
     }
     return ErrorResponse(result.error());
@@ -215,7 +229,8 @@ Result<store::Principal> Api::Authenticate(const http::Request& request) {
                      "this call needs an API token: send 'Authorization: Bearer TOKEN'");
   }
   if (request.authorization.rfind(kBearer, 0) != 0) {
-    return MakeError(ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer TOKEN'");
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "the Authorization header must be 'Bearer TOKEN'");
   }
   auto token = request.authorization.substr(kBearer.size());
   auto store = stores_.Acquire();
@@ -234,8 +249,8 @@ Result<http::Response> Api::Healthz() {
   auto version = (*store)->SchemaVersion();
   if (!version) return version.error();
   http::Response response;
-  response.body = R"({"status":"ok","schemaVersion":)" + std::to_string(*version) +
-                  R"(,"hosts":)" + std::to_string(engine_.size()) + "}";
+  response.body = R"({"status":"ok","schemaVersion":)" + std::to_string(*version) + R"(,"hosts":)" +
+                  std::to_string(engine_.size()) + "}";
   return response;
 }
 
@@ -256,14 +271,19 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
   }
 
   const auto agent_id = crypto::NewUuid();
-  auto certificate = crypto::Sign(pki_.ca, {req.csr(), agent_id, {}, crypto::Usage::kClient,
-                                            options_.agent_certificate_validity});
+  auto certificate = crypto::Sign(
+      pki_.ca,
+      {req.csr(), agent_id, {}, crypto::Usage::kClient, options_.agent_certificate_validity});
   if (!certificate) return Invalid("csr: " + certificate.error().message);
 
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  store::NewAgent agent{agent_id,      req.machine_id(),           req.hostname(),
-                        certificate->serial_hex, certificate->not_after_unix, NowMs()};
+  store::NewAgent agent{agent_id,
+                        req.machine_id(),
+                        req.hostname(),
+                        certificate->serial_hex,
+                        certificate->not_after_unix,
+                        NowMs()};
   auto host = (*store)->EnrollAgent(auth::HashToken(req.token()), agent);
   if (!host) {
     spdlog::warn("enrollment of {} from {} refused: {}", req.hostname(), request.remote_address,

@@ -25,7 +25,11 @@ class Api {
  public:
   Api(ApiOptions options, store::StorePool& stores, engine::StateEngine& engine, const Pki& pki,
       ServerMetrics& metrics)
-      : options_(std::move(options)), stores_(stores), engine_(engine), pki_(pki), metrics_(metrics) {}
+      : options_(std::move(options)),
+        stores_(stores),
+        engine_(engine),
+        pki_(pki),
+        metrics_(metrics) {}
 
   // Thread-safe. Always answers: errors become the JSON error contract of docs/API.md.
   http::Response Handle(const http::Request& request);

@@ -58,8 +58,8 @@ Status Pki::Initialize(const std::string& data_dir, const std::vector<std::strin
   if (!key) return key.error();
   auto csr = crypto::MakeCsr(*key, "fleetdesk-server");
   if (!csr) return csr.error();
-  auto signed_cert = crypto::Sign(
-      ca, {*csr, "fleetdesk-server", names, crypto::Usage::kServer, kServerValidity});
+  auto signed_cert =
+      crypto::Sign(ca, {*csr, "fleetdesk-server", names, crypto::Usage::kServer, kServerValidity});
   if (!signed_cert) return signed_cert.error();
   if (auto s = files::WriteAtomically(PathIn(data_dir, "server.key"), *key, 0600); !s) return s;
   // The chain file carries the CA too, so a client pinning the CA sees it in the handshake.

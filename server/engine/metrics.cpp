@@ -50,8 +50,7 @@ std::string ServerMetrics::Render() const {
          commit_errors_total);
   metric("fleetdesk_writer_queue_depth", "gauge", "Rows waiting for the writer.",
          writer_queue_depth);
-  metric("fleetdesk_http_requests_total", "counter", "API requests answered.",
-         http_requests_total);
+  metric("fleetdesk_http_requests_total", "counter", "API requests answered.", http_requests_total);
   metric("fleetdesk_http_errors_total", "counter", "API requests answered with status >= 400.",
          http_errors_total);
   metric("fleetdesk_enrollments_total", "counter", "Agents enrolled.", enrollments_total);

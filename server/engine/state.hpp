@@ -17,15 +17,15 @@
 namespace fleetdesk::server::engine {
 
 struct ConnectOutcome {
-  store::HostRecord row;         // to write: connected, hello fields
-  std::uint64_t committed_seq;   // for the Welcome
+  store::HostRecord row;        // to write: connected, hello fields
+  std::uint64_t committed_seq;  // for the Welcome
 };
 
 struct IngestOutcome {
   enum class Kind {
-    kAccepted,    // new sequence: `row` goes to the writer, ack when committed
-    kCommitted,   // already committed: ack `committed_seq` at once
-    kInFlight,    // accepted earlier, not committed yet: its ack is on the way
+    kAccepted,   // new sequence: `row` goes to the writer, ack when committed
+    kCommitted,  // already committed: ack `committed_seq` at once
+    kInFlight,   // accepted earlier, not committed yet: its ack is on the way
   };
   Kind kind = Kind::kAccepted;
   store::HostRecord row;

@@ -12,7 +12,9 @@ Writer::Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std:
 
 Writer::~Writer() { Stop(); }
 
-void Writer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Writer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Writer::Stop() {
   {

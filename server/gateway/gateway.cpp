@@ -136,7 +136,8 @@ awaitable<Status> Session::Handshake() {
   beast::flat_buffer buffer;
   beast::http::request_parser<beast::http::empty_body> parser;
   parser.header_limit(8192);
-  std::tie(ec, std::ignore) = co_await beast::http::async_read(ws.next_layer(), buffer, parser, kTuple);
+  std::tie(ec, std::ignore) =
+      co_await beast::http::async_read(ws.next_layer(), buffer, parser, kTuple);
   if (ec) co_return MakeError(ErrorCode::kInvalidArgument, "upgrade request: " + ec.message());
   const auto& req = parser.get();
   if (req.target() != kChannelPath || !websocket::is_upgrade(req)) {
@@ -155,6 +156,7 @@ awaitable<Status> Session::Handshake() {
   timeouts.idle_timeout = gateway->options.heartbeat_interval * 3;
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
+  // The read loop enforces max_message_bytes itself; this only bounds the hello.
   ws.read_message_max(gateway->options.max_message_bytes);
   ws.auto_fragment(false);
   std::tie(ec) = co_await ws.async_accept(req, kTuple);
@@ -230,17 +232,23 @@ awaitable<void> Session::Run() {
       static_cast<std::uint32_t>(gateway->options.heartbeat_interval.count()));
   Send(ServerJson(welcome));
 
+  ws.read_message_max(0);  // from here the loop below counts
+  boost::system::error_code end;
+  const std::size_t max_bytes = gateway->options.max_message_bytes;
   for (;;) {
-    auto [read_ec, bytes] = co_await ws.async_read(buffer, kTuple);
-    if (read_ec) {
-      if (read_ec == websocket::error::message_too_big) {
-        metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("agent {} at {}: message larger than {} bytes; closing its channel",
-                     agent_id, remote, gateway->options.max_message_bytes);
-        Close(websocket::close_code::too_big, "message too big");
-      }
+    // Read in pieces and count, rather than leave the limit to read_message_max: Beast reports
+    // an oversized message as whatever its teardown hit, and we want to say what happened.
+    auto [read_ec, bytes] = co_await ws.async_read_some(buffer, 64 * 1024, kTuple);
+    end = read_ec;
+    if (read_ec) break;
+    if (buffer.size() > max_bytes) {
+      metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("agent {} at {}: message larger than {} bytes; closing its channel", agent_id,
+                   remote, max_bytes);
+      Close(websocket::close_code::too_big, "message too big");
       break;
     }
+    if (!ws.is_message_done()) continue;
     auto received = std::chrono::steady_clock::now();
     auto status = HandleMessage(beast::buffers_to_string(buffer.data()), received);
     buffer.consume(buffer.size());
@@ -271,7 +279,8 @@ awaitable<void> Session::Run() {
   if (current) {
     if (auto row = gateway->engine.Disconnect(agent_id, NowMs())) gateway->writer.Submit(*row, {});
   }
-  spdlog::debug("agent {} disconnected", agent_id);
+  spdlog::debug("agent {} disconnected: {}", agent_id,
+                end ? end.message() : "closed by the server");
 }
 
 Status Session::HandleMessage(const std::string& text,
@@ -295,7 +304,7 @@ Status Session::HandleMessage(const std::string& text,
       } else {
         const std::uint64_t seq = outcome->row.last_seq;
         gateway->writer.Submit(std::move(outcome->row), [self = shared_from_this(), seq,
-                                                          received](const Status& status) {
+                                                         received](const Status& status) {
           // On the writer thread: record the commit, then hop to the channel's strand to ack.
           auto& engine = self->gateway->engine;
           if (!status) {
@@ -342,19 +351,19 @@ void Session::Send(std::string text) {
 
 void Session::WriteNext() {
   ws.text(true);
-  ws.async_write(asio::buffer(outbox.front()),
-                 [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                   self->outbox.pop_front();
-                   if (ec) {
-                     self->outbox.clear();
-                     return;
-                   }
-                   if (!self->outbox.empty()) {
-                     self->WriteNext();
-                   } else if (self->close_reason) {
-                     self->ws.async_close(*self->close_reason, [self](boost::system::error_code) {});
-                   }
-                 });
+  ws.async_write(asio::buffer(outbox.front()), [self = shared_from_this()](
+                                                   boost::system::error_code ec, std::size_t) {
+    self->outbox.pop_front();
+    if (ec) {
+      self->outbox.clear();
+      return;
+    }
+    if (!self->outbox.empty()) {
+      self->WriteNext();
+    } else if (self->close_reason) {
+      self->ws.async_close(*self->close_reason, [self](boost::system::error_code) {});
+    }
+  });
 }
 
 void Session::Close(websocket::close_code code, const std::string& reason) {

@@ -147,8 +147,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       Request request = ToRequest(req, remote);
       // Handlers may block on the database: run them on the worker pool, then come back here.
       Response response = co_await co_spawn(
-          workers,
-          [this, &request]() -> awaitable<Response> { co_return handler(request); },
+          workers, [this, &request]() -> awaitable<Response> { co_return handler(request); },
           use_awaitable);
       auto out = ToBeast(std::move(response), version, keep_alive);
       beast::get_lowest_layer(*stream).expires_after(options.request_timeout);
@@ -213,9 +212,8 @@ void HttpServer::Stop() {
   // Idle keep-alive connections would hold the process until their timeout; cut them now. A
   // request being handled finishes: its handler runs on the worker pool and the write fails.
   for (const auto& stream : impl->connections) {
-    asio::dispatch(beast::get_lowest_layer(*stream).get_executor(), [stream] {
-      beast::get_lowest_layer(*stream).cancel();
-    });
+    asio::dispatch(beast::get_lowest_layer(*stream).get_executor(),
+                   [stream] { beast::get_lowest_layer(*stream).cancel(); });
   }
 }
 

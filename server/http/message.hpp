@@ -12,7 +12,7 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without the query, not percent-decoded
   std::string query;   // after '?', not decoded
-  std::string host;  // the Host header, as the client addressed us
+  std::string host;    // the Host header, as the client addressed us
   std::string authorization;
   std::string content_type;
   std::string body;

@@ -4,8 +4,8 @@ namespace fleetdesk::server::store::sqlite {
 
 Result<Database> Database::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -73,8 +73,8 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  ErrorCode code = (rc & 0xFF) == SQLITE_CONSTRAINT ? ErrorCode::kAlreadyExists
-                                                     : ErrorCode::kUnavailable;
+  ErrorCode code =
+      (rc & 0xFF) == SQLITE_CONSTRAINT ? ErrorCode::kAlreadyExists : ErrorCode::kUnavailable;
   return MakeError(code, std::string("sqlite: ") + sqlite3_errmsg(db_));
 }
 

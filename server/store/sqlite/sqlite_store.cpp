@@ -269,9 +269,9 @@ class SqliteStore final : public Store {
       return MakeError(ErrorCode::kPermissionDenied, "enrollment token has expired");
     }
     if (!token->IsNull(2) && token->Int(3) >= token->Int(2)) {
-      return MakeError(ErrorCode::kPermissionDenied,
-                       "enrollment token is used up: it allowed " + std::to_string(token->Int(2)) +
-                           " host(s)");
+      return MakeError(
+          ErrorCode::kPermissionDenied,
+          "enrollment token is used up: it allowed " + std::to_string(token->Int(2)) + " host(s)");
     }
     auto use = db_.Prepare("UPDATE enrollment_tokens SET used_count = used_count + 1 WHERE id = ?");
     if (!use) return use.error();
@@ -326,7 +326,8 @@ class SqliteStore final : public Store {
 
   Result<std::int64_t> AddUser(const UserRecord& user) override {
     auto s = db_.Prepare(
-        "INSERT INTO users (name, role, password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, ?)");
+        "INSERT INTO users (name, role, password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, "
+        "?)");
     if (!s) return s.error();
     auto status = s->Bind(1, user.name)
                       .Bind(2, user.role)

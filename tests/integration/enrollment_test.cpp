@@ -1,0 +1,115 @@
+// Enrollment through the real binaries: tokens, pinning, and what lands in the state dir.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "tests/support/fleet.hpp"
+
+using namespace fleetdesk::testing;
+
+namespace {
+
+CommandResult EnrollAgent(const TestServer& server, const TempDir& dir, const std::string& token,
+                          const std::string& fingerprint) {
+  return Run({FLEETDESK_AGENT_BINARY, "--state-dir", dir / "state", "enroll", "--server",
+              server.ApiUrl(), "--token", token, "--ca-fingerprint", fingerprint});
+}
+
+unsigned Mode(const std::string& path) {
+  struct stat st {};
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+}  // namespace
+
+TEST_CASE("a bad enrollment token is refused with a clear error", "[integration][enroll]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto result = EnrollAgent(server, dir, "fde_made_up", server.fingerprint());
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err,
+             Catch::Contains("401") && Catch::Contains("enrollment token is not known"));
+  CHECK_FALSE(fleetdesk::testing::ReadFile(dir / "state/key.pem").size() > 0);
+}
+
+TEST_CASE("an expired token and a used-up token are refused saying which",
+          "[integration][enroll]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto expired = server.Cli({"enroll-token", "create", "--ttl", "0s"});
+  auto result = EnrollAgent(server, dir, expired, server.fingerprint());
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("403") && Catch::Contains("expired"));
+
+  auto once = server.Cli({"enroll-token", "create", "--max-hosts", "1"});
+  TempDir first;
+  TempDir second;
+  // Two enrollments from this one machine re-key one host; the token still counts two uses.
+  REQUIRE(EnrollAgent(server, first, once, server.fingerprint()).exit_code == 0);
+  auto again = EnrollAgent(server, second, once, server.fingerprint());
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("used up"));
+}
+
+TEST_CASE("a wrong CA fingerprint makes the agent refuse to send its token",
+          "[integration][enroll]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto token = server.Cli({"enroll-token", "create"});
+  auto result = EnrollAgent(server, dir, token, "SHA256:" + std::string(64, '0'));
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::Contains("refusing to send the enrollment token"));
+  // The token was never sent, so it still works.
+  CHECK(EnrollAgent(server, dir, token, server.fingerprint()).exit_code == 0);
+}
+
+TEST_CASE("enrollment leaves the agent's key on the host, readable by it alone",
+          "[integration][enroll]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto token = server.Cli({"enroll-token", "create"});
+  auto result = EnrollAgent(server, dir, token, server.fingerprint());
+  REQUIRE(result.exit_code == 0);
+  CHECK(Mode(dir / "state") == 0700);
+  CHECK(Mode(dir / "state/key.pem") == 0600);
+  CHECK(Mode(dir / "state/cert.pem") == 0600);
+  auto key = fleetdesk::testing::ReadFile(dir / "state/key.pem");
+  CHECK_THAT(key, Catch::Contains("PRIVATE KEY"));
+  // The server never saw the key: nothing in its data dir or log holds it.
+  CHECK_THAT(server.process().Log(), !Catch::Contains(key.substr(30, 40)));
+  CHECK(Mode(server.dir() / "data/ca.key") == 0600);
+  CHECK(Mode(server.dir() / "data/server.key") == 0600);
+}
+
+TEST_CASE("the server's command line answers --help, --version and bad config clearly",
+          "[integration][cli]") {
+  auto version = Run({FLEETDESK_SERVER_BINARY, "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, Catch::Contains("fleetdesk-server 0.1.0"));
+  CHECK(Run({FLEETDESK_AGENT_BINARY, "--help"}).exit_code == 0);
+  TempDir dir;
+  WriteFile(dir / "server.toml", "data_dir = \"/tmp/x\"\n[api]\nlisen = \"0.0.0.0:1\"\n");
+  auto bad = Run({FLEETDESK_SERVER_BINARY, "--config", dir / "server.toml", "init"});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("server.toml:3: unknown key 'api.lisen'"));
+  WriteFile(dir / "agent.toml", "report_interval = \"soon\"\n");
+  auto agent = Run({FLEETDESK_AGENT_BINARY, "--config", dir / "agent.toml", "collect"});
+  CHECK(agent.exit_code == 1);
+  CHECK_THAT(agent.err, Catch::Contains("agent.toml:1: key 'report_interval'"));
+}
+
+TEST_CASE("collect prints one full report as JSON", "[integration][cli]") {
+  TempDir dir;
+  auto root = MakeMachineRoot(dir, "collect-me", "33333333333333333333333333333333");
+  WriteFile(dir / "agent.toml", "root = \"" + root + "\"\n");
+  auto result = Run({FLEETDESK_AGENT_BINARY, "--config", dir / "agent.toml", "collect"});
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out,
+             Catch::Contains("\"hostname\": \"collect-me\"") && Catch::Contains("\"full\": true"));
+}

@@ -1,0 +1,225 @@
+#include "server/api/api.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "fleetdesk/v1/api.pb.h"
+#include "server/api/auth.hpp"
+#include "server/engine/clock.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fleetdesk::server;
+using fleetdesk::testing::TempDir;
+
+namespace {
+
+// A server's API without the network: real store, real CA, real handlers.
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<store::StorePool> stores;
+  engine::StateEngine engine;
+  ServerMetrics metrics;
+  Pki pki;
+  std::unique_ptr<api::Api> api;
+  std::string token;
+
+  Fixture() {
+    REQUIRE(Pki::Initialize(dir.path(), {"localhost"}).ok());
+    pki = *Pki::Load(dir.path());
+    stores = std::make_unique<store::StorePool>(dir / "fleetdesk.db");
+    auto s = stores->Acquire();
+    REQUIRE((*s)->Migrate().ok());
+    REQUIRE((*s)->AddUser({0, "admin", "admin", "x", false, 0}).ok());
+    token = auth::NewApiToken();
+    REQUIRE((*s)->CreateApiToken({"admin", auth::HashToken(token), 0, NowMs() + 60'000}).ok());
+    api = std::make_unique<api::Api>(api::ApiOptions{}, *stores, engine, pki, metrics);
+  }
+
+  std::string EnrollmentToken(std::int64_t ttl_ms, std::optional<std::int64_t> max_hosts = {}) {
+    auto t = auth::NewEnrollmentToken();
+    auto s = stores->Acquire();
+    REQUIRE(
+        (*s)->CreateEnrollmentToken({auth::HashToken(t), NowMs(), NowMs() + ttl_ms, max_hosts, ""})
+            .ok());
+    return t;
+  }
+
+  http::Response Call(const std::string& method, const std::string& target,
+                      const std::string& body = "", bool authorized = true) {
+    http::Request r;
+    r.method = method;
+    auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.body = body;
+    r.host = "fleet.example:8443";
+    if (authorized) r.authorization = "Bearer " + token;
+    return api->Handle(r);
+  }
+
+  std::string EnrollBody(const std::string& enrollment_token, const std::string& machine = "m1") {
+    auto key = fleetdesk::crypto::GenerateKey();
+    fleetdesk::v1::EnrollRequest req;
+    req.set_token(enrollment_token);
+    req.set_csr(*fleetdesk::crypto::MakeCsr(*key, "web-1"));
+    req.set_hostname("web-1");
+    req.set_machine_id(machine);
+    return fleetdesk::codec::ToJson(req);
+  }
+
+  std::size_t HostCount() { return (*stores->Acquire())->LoadHosts()->size(); }
+};
+
+fleetdesk::v1::ErrorResponse ErrorOf(const http::Response& r) {
+  auto e = fleetdesk::codec::Parse<fleetdesk::v1::ErrorResponse>(r.body);
+  REQUIRE(e.ok());
+  return *e;
+}
+
+}  // namespace
+
+TEST_CASE("enroll with a good token answers a certificate our CA signed for a new agent id",
+          "[server][api]") {
+  Fixture f;
+  auto response = f.Call("POST", "/api/v1/enroll", f.EnrollBody(f.EnrollmentToken(60'000)), false);
+  REQUIRE(response.status == 200);
+  auto body = fleetdesk::codec::Parse<fleetdesk::v1::EnrollResponse>(response.body);
+  REQUIRE(body.ok());
+  CHECK(*fleetdesk::crypto::CommonName(body->certificate()) == body->agent_id());
+  CHECK(body->ca_certificate() == f.pki.ca.certificate_pem);
+  REQUIRE(body->gateway_urls_size() == 1);
+  // Agents reach the gateway by the name they reached the API by.
+  CHECK(body->gateway_urls(0) == "wss://fleet.example:8441/agent/v1/channel");
+  CHECK(f.engine.Find(body->agent_id()).has_value());
+  CHECK(f.HostCount() == 1);
+}
+
+TEST_CASE("enroll with an unknown token answers 401 and says so", "[server][api]") {
+  Fixture f;
+  auto response = f.Call("POST", "/api/v1/enroll", f.EnrollBody("fde_nonsense"), false);
+  CHECK(response.status == 401);
+  CHECK(ErrorOf(response).error().code() == "unauthenticated");
+  CHECK_THAT(ErrorOf(response).error().message(), Catch::Contains("not known"));
+  CHECK(f.HostCount() == 0);
+}
+
+TEST_CASE("enroll with an expired or used-up token answers 403 saying which", "[server][api]") {
+  Fixture f;
+  auto expired = f.Call("POST", "/api/v1/enroll", f.EnrollBody(f.EnrollmentToken(-1)), false);
+  CHECK(expired.status == 403);
+  CHECK_THAT(ErrorOf(expired).error().message(), Catch::Contains("expired"));
+
+  auto once = f.EnrollmentToken(60'000, 1);
+  REQUIRE(f.Call("POST", "/api/v1/enroll", f.EnrollBody(once, "m1"), false).status == 200);
+  auto used = f.Call("POST", "/api/v1/enroll", f.EnrollBody(once, "m2"), false);
+  CHECK(used.status == 403);
+  CHECK_THAT(ErrorOf(used).error().message(), Catch::Contains("used up"));
+  CHECK(f.HostCount() == 1);
+}
+
+TEST_CASE("a malformed enrollment answers 400 naming the problem and stores nothing",
+          "[server][api]") {
+  Fixture f;
+  auto token = f.EnrollmentToken(60'000);
+  struct Case {
+    std::string body;
+    std::string says;
+  };
+  auto good = fleetdesk::codec::Parse<fleetdesk::v1::EnrollRequest>(f.EnrollBody(token));
+  auto with = [&](auto mutate) {
+    auto r = *good;
+    mutate(r);
+    return fleetdesk::codec::ToJson(r);
+  };
+  for (const auto& c : {
+           Case{"{not json", "invalid EnrollRequest JSON"},
+           Case{R"({"token":5})", "token"},
+           Case{with([](auto& r) { r.clear_csr(); }), "csr is required"},
+           Case{with([](auto& r) { r.set_csr("garbage"); }), "csr"},
+           Case{with([](auto& r) { r.set_hostname("bad host/name"); }), "hostname"},
+           Case{with([](auto& r) { r.set_machine_id(""); }), "machineId"},
+           Case{with([](auto& r) { r.clear_token(); }), "token is required"},
+       }) {
+    auto response = f.Call("POST", "/api/v1/enroll", c.body, false);
+    INFO(c.body);
+    CHECK(response.status == 400);
+    CHECK(ErrorOf(response).error().code() == "invalid_argument");
+    CHECK_THAT(ErrorOf(response).error().message(), Catch::Contains(c.says));
+  }
+  CHECK(f.HostCount() == 0);
+  // The token was not spent by the failures.
+  CHECK(f.Call("POST", "/api/v1/enroll", f.EnrollBody(token), false).status == 200);
+}
+
+TEST_CASE("hosts need a bearer token", "[server][api]") {
+  Fixture f;
+  auto none = f.Call("GET", "/api/v1/hosts", "", false);
+  CHECK(none.status == 401);
+  CHECK_THAT(ErrorOf(none).error().message(), Catch::Contains("Bearer"));
+  http::Request bad;
+  bad.method = "GET";
+  bad.path = "/api/v1/hosts";
+  bad.authorization = "Bearer fdt_wrong";
+  auto wrong = f.api->Handle(bad);
+  CHECK(wrong.status == 401);
+  CHECK(f.Call("GET", "/api/v1/hosts").status == 200);
+}
+
+TEST_CASE("the hosts list pages with a cursor and a host reads by id", "[server][api]") {
+  Fixture f;
+  auto token = f.EnrollmentToken(60'000);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(f.Call("POST", "/api/v1/enroll", f.EnrollBody(token, "m" + std::to_string(i)), false)
+                .status == 200);
+  }
+  auto first =
+      fleetdesk::codec::Parse<fleetdesk::v1::HostList>(f.Call("GET", "/api/v1/hosts?limit=2").body);
+  REQUIRE(first->items_size() == 2);
+  REQUIRE_FALSE(first->next_cursor().empty());
+  auto second = fleetdesk::codec::Parse<fleetdesk::v1::HostList>(
+      f.Call("GET", "/api/v1/hosts?limit=2&cursor=" + first->next_cursor()).body);
+  REQUIRE(second->items_size() == 1);
+  CHECK(second->next_cursor().empty());
+
+  auto id = std::to_string(second->items(0).id());
+  auto one = f.Call("GET", "/api/v1/hosts/" + id);
+  REQUIRE(one.status == 200);
+  CHECK(fleetdesk::codec::Parse<fleetdesk::v1::Host>(one.body)->machine_id() == "m2");
+  CHECK(f.Call("GET", "/api/v1/hosts/9999").status == 404);
+  CHECK(f.Call("GET", "/api/v1/hosts/abc").status == 400);
+}
+
+TEST_CASE("bad list parameters answer 400 naming them", "[server][api]") {
+  Fixture f;
+  CHECK_THAT(ErrorOf(f.Call("GET", "/api/v1/hosts?limit=0")).error().message(),
+             Catch::Contains("limit must be between 1 and 1000"));
+  CHECK_THAT(ErrorOf(f.Call("GET", "/api/v1/hosts?colour=red")).error().message(),
+             Catch::Contains("colour"));
+  CHECK_THAT(ErrorOf(f.Call("GET", "/api/v1/hosts?cursor=x")).error().message(),
+             Catch::Contains("cursor"));
+}
+
+TEST_CASE("unknown paths answer 404 and wrong methods 400, in the error contract",
+          "[server][api]") {
+  Fixture f;
+  auto missing = f.Call("GET", "/api/v1/nothing");
+  CHECK(missing.status == 404);
+  CHECK(ErrorOf(missing).error().code() == "not_found");
+  CHECK(f.Call("DELETE", "/api/v1/enroll").status == 400);
+}
+
+TEST_CASE("healthz and metrics answer without a token", "[server][api]") {
+  Fixture f;
+  auto health = f.Call("GET", "/healthz", "", false);
+  CHECK(health.status == 200);
+  CHECK_THAT(health.body, Catch::Contains(R"("status":"ok")"));
+  f.Call("GET", "/api/v1/nothing");
+  auto metrics = f.Call("GET", "/metrics", "", false);
+  CHECK(metrics.status == 200);
+  CHECK_THAT(metrics.content_type, Catch::StartsWith("text/plain"));
+  CHECK_THAT(metrics.body, Catch::Contains("# TYPE fleetdesk_reports_total counter"));
+  CHECK_THAT(metrics.body, Catch::Contains("fleetdesk_http_errors_total 1"));
+  CHECK_THAT(metrics.body, Catch::Contains("fleetdesk_ack_latency_seconds_bucket{le=\"+Inf\"}"));
+  CHECK_THAT(metrics.body, Catch::Contains("process_resident_memory_bytes"));
+}

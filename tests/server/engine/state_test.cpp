@@ -1,0 +1,117 @@
+#include "server/engine/state.hpp"
+
+#include <catch2/catch.hpp>
+
+using fleetdesk::ErrorCode;
+using fleetdesk::server::engine::IngestOutcome;
+using fleetdesk::server::engine::StateEngine;
+using fleetdesk::server::store::HostRecord;
+
+namespace {
+
+HostRecord Host(const std::string& agent_id, std::uint64_t last_seq = 0) {
+  HostRecord h;
+  h.id = 1;
+  h.agent_id = agent_id;
+  h.machine_id = "machine-1";
+  h.hostname = "web-1";
+  h.last_seq = last_seq;
+  h.connected = true;  // as a crashed server may have left it
+  return h;
+}
+
+fleetdesk::v1::Report Report(std::uint64_t seq) {
+  fleetdesk::v1::Report r;
+  r.set_seq(seq);
+  r.mutable_heartbeat()->set_load1(1.5);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("loading the store's hosts marks every one disconnected", "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a", 4)});
+  auto found = engine.Find("a");
+  REQUIRE(found.has_value());
+  CHECK_FALSE(found->connected);
+  CHECK(found->last_seq == 4);
+}
+
+TEST_CASE("a new sequence is accepted, a committed one acked at once, an in-flight one waited for",
+          "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a", 4)});
+  auto old = engine.Ingest("a", Report(3), 1000);
+  REQUIRE(old.ok());
+  CHECK(old->kind == IngestOutcome::Kind::kCommitted);
+  CHECK(old->committed_seq == 4);
+
+  auto fresh = engine.Ingest("a", Report(5), 1000);
+  REQUIRE(fresh.ok());
+  CHECK(fresh->kind == IngestOutcome::Kind::kAccepted);
+  CHECK(fresh->row.last_seq == 5);
+  CHECK(fresh->row.load1 == 1.5);
+  // Not committed yet: the engine still reports 4 as committed.
+  CHECK(engine.Find("a")->last_seq == 4);
+
+  auto again = engine.Ingest("a", Report(5), 1000);
+  CHECK(again->kind == IngestOutcome::Kind::kInFlight);
+
+  CHECK(engine.MarkCommitted("a", 5) == 5);
+  CHECK(engine.Ingest("a", Report(5), 1000)->kind == IngestOutcome::Kind::kCommitted);
+}
+
+TEST_CASE("a failed commit lets the same sequence be accepted again", "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a", 0)});
+  REQUIRE(engine.Ingest("a", Report(1), 1)->kind == IngestOutcome::Kind::kAccepted);
+  engine.ForgetUncommitted("a");
+  CHECK(engine.Ingest("a", Report(1), 1)->kind == IngestOutcome::Kind::kAccepted);
+}
+
+TEST_CASE("a report with sequence zero is refused", "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a")});
+  auto outcome = engine.Ingest("a", Report(0), 1);
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("a hello from another machine id is refused as a clone", "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a")});
+  fleetdesk::v1::Hello hello;
+  hello.set_machine_id("machine-2");
+  auto outcome = engine.Connect("a", hello, 1);
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code == ErrorCode::kPermissionDenied);
+  CHECK_THAT(outcome.error().message, Catch::Contains("clone"));
+  hello.set_machine_id("machine-1");
+  hello.set_hostname("web-1b");
+  auto ok = engine.Connect("a", hello, 2);
+  REQUIRE(ok.ok());
+  CHECK(ok->row.connected);
+  CHECK(ok->row.hostname == "web-1b");
+}
+
+TEST_CASE("an unknown or revoked agent is refused", "[server][engine]") {
+  StateEngine engine;
+  auto revoked = Host("r");
+  revoked.revoked = true;
+  engine.Load({revoked});
+  fleetdesk::v1::Hello hello;
+  CHECK(engine.Connect("nobody", hello, 1).error().code == ErrorCode::kNotFound);
+  CHECK(engine.Connect("r", hello, 1).error().code == ErrorCode::kPermissionDenied);
+}
+
+TEST_CASE("a disconnect keeps the committed sequence", "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a", 7)});
+  REQUIRE(engine.Ingest("a", Report(8), 1).ok());
+  auto row = engine.Disconnect("a", 5);
+  REQUIRE(row.has_value());
+  CHECK_FALSE(row->connected);
+  CHECK(row->last_seq == 7);
+  CHECK_FALSE(engine.Disconnect("nobody", 5).has_value());
+}

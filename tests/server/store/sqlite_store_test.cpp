@@ -1,0 +1,158 @@
+#include <catch2/catch.hpp>
+
+#include "server/store/store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace fleetdesk::server::store;
+using fleetdesk::ErrorCode;
+using fleetdesk::testing::TempDir;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000'000;
+
+std::unique_ptr<Store> Open(const TempDir& dir) {
+  auto store = OpenStore(dir / "fleetdesk.db");
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Migrate().ok());
+  return std::move(*store);
+}
+
+NewAgent Agent(const std::string& id, const std::string& machine) {
+  return NewAgent{id, machine, "host-" + machine, "01AB", 1'900'000'000, kNow};
+}
+
+void AddToken(Store& store, const std::string& hash, std::int64_t expires,
+              std::optional<std::int64_t> max_hosts = std::nullopt) {
+  REQUIRE(store.CreateEnrollmentToken({hash, kNow, expires, max_hosts, "test"}).ok());
+}
+
+}  // namespace
+
+TEST_CASE("migrations run once and record the schema version", "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  CHECK(*store->SchemaVersion() == 1);
+  REQUIRE(store->Migrate().ok());
+  CHECK(*store->SchemaVersion() == 1);
+  // A second connection to the same file sees the same schema.
+  auto again = Open(dir);
+  CHECK(*again->SchemaVersion() == 1);
+}
+
+TEST_CASE("enrollment creates a host and counts the token's use", "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  AddToken(*store, "h1", kNow + 60'000, 2);
+  auto host = store->EnrollAgent("h1", Agent("agent-a", "m1"));
+  REQUIRE(host.ok());
+  CHECK(host->id > 0);
+  CHECK(host->agent_id == "agent-a");
+  CHECK(host->hostname == "host-m1");
+  CHECK(host->first_seen_ms == kNow);
+  auto loaded = store->LoadHosts();
+  REQUIRE(loaded->size() == 1);
+  REQUIRE(store->EnrollAgent("h1", Agent("agent-b", "m2")).ok());
+  auto third = store->EnrollAgent("h1", Agent("agent-c", "m3"));
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.error().code == ErrorCode::kPermissionDenied);
+  CHECK_THAT(third.error().message, Catch::Contains("used up") && Catch::Contains("2 host"));
+  CHECK(store->LoadHosts()->size() == 2);
+}
+
+TEST_CASE("an unknown or expired token is refused with its reason and stores nothing",
+          "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  AddToken(*store, "old", kNow - 1);
+  auto unknown = store->EnrollAgent("nope", Agent("a", "m1"));
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code == ErrorCode::kUnauthenticated);
+  CHECK_THAT(unknown.error().message, Catch::Contains("not known"));
+  auto expired = store->EnrollAgent("old", Agent("a", "m1"));
+  REQUIRE_FALSE(expired.ok());
+  CHECK(expired.error().code == ErrorCode::kPermissionDenied);
+  CHECK_THAT(expired.error().message, Catch::Contains("expired"));
+  CHECK(store->LoadHosts()->empty());
+}
+
+TEST_CASE("a machine that enrolls again keeps its host row under a new agent id",
+          "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  AddToken(*store, "t", kNow + 60'000);
+  auto first = store->EnrollAgent("t", Agent("agent-1", "m1"));
+  REQUIRE(first.ok());
+  REQUIRE(store
+              ->Commit({{[&] {
+                auto row = *first;
+                row.last_seq = 9;
+                return row;
+              }()}})
+              .ok());
+  auto second = store->EnrollAgent("t", Agent("agent-2", "m1"));
+  REQUIRE(second.ok());
+  CHECK(second->id == first->id);
+  CHECK(second->agent_id == "agent-2");
+  CHECK(second->last_seq == 0);  // a new identity starts a new sequence
+  CHECK(store->LoadHosts()->size() == 1);
+}
+
+TEST_CASE("a commit writes every host of the batch and never lowers the sequence",
+          "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  AddToken(*store, "t", kNow + 60'000);
+  auto a = *store->EnrollAgent("t", Agent("a", "m1"));
+  auto b = *store->EnrollAgent("t", Agent("b", "m2"));
+  a.last_seq = 5;
+  a.hostname = "renamed";
+  a.connected = true;
+  b.last_seq = 3;
+  REQUIRE(store->Commit({{a, b}}).ok());
+  a.last_seq = 2;  // a stale row arriving late
+  REQUIRE(store->Commit({{a}}).ok());
+  auto got = store->GetHost(a.id);
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->last_seq == 5);
+  CHECK((*got)->hostname == "renamed");
+  CHECK((*got)->connected);
+  CHECK((*store->GetHost(b.id))->last_seq == 3);
+  CHECK_FALSE(store->GetHost(999)->has_value());
+}
+
+TEST_CASE("hosts page by cursor", "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  AddToken(*store, "t", kNow + 60'000);
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(store->EnrollAgent("t", Agent("a" + std::to_string(i), "m" + std::to_string(i))).ok());
+  }
+  auto page1 = store->ListHosts({0, 2});
+  REQUIRE(page1->items.size() == 2);
+  REQUIRE(page1->next_after_id.has_value());
+  auto page2 = store->ListHosts({*page1->next_after_id, 2});
+  auto page3 = store->ListHosts({*page2->next_after_id, 2});
+  CHECK(page2->items.front().id > page1->items.back().id);
+  CHECK(page3->items.size() == 1);
+  CHECK_FALSE(page3->next_after_id.has_value());
+}
+
+TEST_CASE("API tokens find their user until they expire", "[server][store]") {
+  TempDir dir;
+  auto store = Open(dir);
+  REQUIRE(store->AddUser({0, "alice", "operator", "hash", false, kNow}).ok());
+  auto dup = store->AddUser({0, "alice", "viewer", "hash", false, kNow});
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code == ErrorCode::kAlreadyExists);
+  REQUIRE(store->CreateApiToken({"alice", "tok", kNow, kNow + 1000}).ok());
+  auto found = store->FindApiToken("tok", kNow);
+  REQUIRE(found->has_value());
+  CHECK((*found)->user_name == "alice");
+  CHECK((*found)->role == "operator");
+  CHECK_FALSE(store->FindApiToken("tok", kNow + 1000)->has_value());
+  CHECK_FALSE(store->FindApiToken("other", kNow)->has_value());
+  auto missing = store->CreateApiToken({"bob", "t2", kNow, kNow + 1});
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+}

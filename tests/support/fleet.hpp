@@ -1,0 +1,76 @@
+// A real fleetdesk-server in a temp directory on loopback, for integration tests.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace fleetdesk::testing {
+
+class TestServer {
+ public:
+  // `agents_config` lines go into the generated server.toml's [agents] table.
+  explicit TestServer(const std::string& agents_config = "");
+  ~TestServer();
+
+  // Starts the server (after `init` the first time) and waits until it is ready.
+  void Start();
+  // SIGTERM; answers the exit code.
+  int Stop();
+  void Kill();
+
+  // Runs `fleetdesk-server` with this server's config and `args`; answers stdout, trimmed.
+  std::string Cli(const std::vector<std::string>& args) const;
+  CommandResult CliResult(const std::vector<std::string>& args) const;
+
+  std::string ApiUrl() const { return "https://localhost:" + std::to_string(api_port_); }
+  std::string GatewayUrl() const {
+    return "wss://localhost:" + std::to_string(agent_port_) + "/agent/v1/channel";
+  }
+  const std::string& fingerprint() const { return fingerprint_; }
+  const std::string& ca_pem() const { return ca_pem_; }
+  const std::string& api_token() const { return api_token_; }
+  const TempDir& dir() const { return dir_; }
+  Process& process() { return *process_; }
+
+  // GET with the admin's API token; answers status and body.
+  std::pair<int, std::string> Get(const std::string& path, const std::string& token = "") const;
+
+ private:
+  TempDir dir_;
+  std::string config_path_;
+  std::unique_ptr<Process> process_;
+  int api_port_ = 0;
+  int agent_port_ = 0;
+  int starts_ = 0;
+  std::string fingerprint_;
+  std::string ca_pem_;
+  std::string api_token_;
+};
+
+// A real fleetdesk-agent enrolled with `server`, run in its own state dir.
+class TestAgent {
+ public:
+  explicit TestAgent(TestServer& server, const std::string& machine_root = "");
+  ~TestAgent();
+  void Start();
+  int Stop();
+  const std::string& agent_id() const { return agent_id_; }
+  Process& process() { return *process_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+  std::string agent_id_;
+  int starts_ = 0;
+};
+
+// A fake machine root with hostname, machine-id and os-release, for agents that must differ
+// from the real host (several agents on one machine).
+std::string MakeMachineRoot(const TempDir& dir, const std::string& hostname,
+                            const std::string& machine_id);
+
+}  // namespace fleetdesk::testing

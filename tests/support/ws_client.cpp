@@ -1,0 +1,121 @@
+#include "tests/support/ws_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "common/net/https_client.hpp"
+#include "common/net/tls.hpp"
+
+namespace fleetdesk::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+struct WsClient::Impl {
+  asio::io_context io;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::unique_ptr<websocket::stream<asio::ssl::stream<beast::tcp_stream>>> ws;
+  beast::flat_buffer buffer;
+
+  // Runs the io_context until `done` or the timeout; on timeout closes the socket.
+  bool RunUntil(const bool& done, std::chrono::milliseconds timeout) {
+    io.restart();
+    io.run_for(timeout);
+    if (done) return true;
+    beast::get_lowest_layer(*ws).close();
+    io.restart();
+    io.run();
+    return false;
+  }
+};
+
+WsClient::WsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WsClient::~WsClient() = default;
+
+Result<std::unique_ptr<WsClient>> WsClient::Connect(const std::string& url_text,
+                                                    const net::ClientTlsOptions& options,
+                                                    std::chrono::milliseconds timeout) {
+  auto url = net::ParseUrl(url_text);
+  if (!url) return url.error();
+  auto impl = std::make_unique<Impl>();
+  auto ctx = net::MakeClientContext(options);
+  if (!ctx) return ctx.error();
+  impl->tls = *ctx;
+  impl->ws = std::make_unique<websocket::stream<asio::ssl::stream<beast::tcp_stream>>>(impl->io,
+                                                                                       *impl->tls);
+  asio::ip::tcp::resolver resolver(impl->io);
+  boost::system::error_code ec;
+  auto endpoints = resolver.resolve(url->host, url->port, ec);
+  if (ec) return MakeError(ErrorCode::kUnavailable, "resolve: " + ec.message());
+  bool done = false;
+  std::string step = "connect";
+  auto& ws = *impl->ws;
+  beast::get_lowest_layer(ws).async_connect(endpoints, [&](boost::system::error_code e, auto) {
+    if (e) {
+      ec = e;
+      done = true;
+      return;
+    }
+    step = "TLS handshake";
+    ws.next_layer().async_handshake(
+        asio::ssl::stream_base::client, [&](boost::system::error_code e2) {
+          if (e2) {
+            ec = e2;
+            done = true;
+            return;
+          }
+          step = "WebSocket handshake";
+          ws.async_handshake(url->host, url->target, [&](boost::system::error_code e3) {
+            ec = e3;
+            done = true;
+          });
+        });
+  });
+  if (!impl->RunUntil(done, timeout))
+    return MakeError(ErrorCode::kUnavailable, step + ": timed out");
+  if (ec) return MakeError(ErrorCode::kUnavailable, step + ": " + ec.message());
+  ws.text(true);
+  return std::unique_ptr<WsClient>(new WsClient(std::move(impl)));
+}
+
+Status WsClient::Send(const std::string& text) {
+  bool done = false;
+  boost::system::error_code ec;
+  impl_->ws->async_write(asio::buffer(text), [&](boost::system::error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
+  if (!impl_->RunUntil(done, std::chrono::seconds(5))) {
+    return MakeError(ErrorCode::kUnavailable, "send: timed out");
+  }
+  if (ec) return MakeError(ErrorCode::kUnavailable, "send: " + ec.message());
+  return {};
+}
+
+Result<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
+  bool done = false;
+  boost::system::error_code ec;
+  impl_->ws->async_read(impl_->buffer, [&](boost::system::error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
+  if (!impl_->RunUntil(done, timeout)) return MakeError(ErrorCode::kUnavailable, "read: timed out");
+  if (ec == websocket::error::closed) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "closed: " + std::string(impl_->ws->reason().reason.c_str()));
+  }
+  if (ec) return MakeError(ErrorCode::kUnavailable, "read: " + ec.message());
+  auto text = beast::buffers_to_string(impl_->buffer.data());
+  impl_->buffer.consume(impl_->buffer.size());
+  return text;
+}
+
+}  // namespace fleetdesk::testing

@@ -1,0 +1,33 @@
+// A blocking WebSocket-over-TLS client for tests that speak the agent protocol by hand (to send
+// what a real agent never would). Each call has a timeout.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/net/tls_options.hpp"
+#include "common/result.hpp"
+
+namespace fleetdesk::testing {
+
+class WsClient {
+ public:
+  // Errors name the step that failed: "connect", "TLS handshake", "WebSocket handshake".
+  static Result<std::unique_ptr<WsClient>> Connect(
+      const std::string& url, const net::ClientTlsOptions& tls,
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  ~WsClient();
+
+  Status Send(const std::string& text);
+  // The next message; an error when the channel closed ("closed: <reason>") or on timeout.
+  Result<std::string> Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  struct Impl;
+
+ private:
+  explicit WsClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleetdesk::testing
