@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures (once) and builds fleetdesk with Ninja and ccache.
+#   BUILD_DIR           build directory (default: build)
+#   FLEETDESK_SANITIZE  "address;undefined" or "thread" for a sanitizer build
+#   BUILD_TYPE          CMake build type (default: RelWithDebInfo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+if [ ! -f "$build_dir/build.ninja" ]; then
+  cmake -S . -B "$build_dir" -G Ninja \
+    -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+    -DFLEETDESK_SANITIZE="${FLEETDESK_SANITIZE:-}" >/dev/null
+fi
+# Two cores: one Beast translation unit alone wants most of a gigabyte and half a minute.
+ninja -C "$build_dir" -j "${JOBS:-$(nproc)}"

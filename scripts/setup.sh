@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running fleetdesk need, from Debian 12's packages.
+# Idempotent: installs only what is missing, and runs apt-get update only then.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  # libraries
+  libboost1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
+  libsystemd-dev libsqlite3-dev libpq-dev libtomlplusplus-dev libcli11-dev libsodium-dev
+  # tests
+  catch2 curl jq openssl sqlite3 systemd
+  # packages
+  dpkg-dev file
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. unit and integration tests (Catch2 via CTest) on the release build;
+#   2. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build
+#      (skip with FLEETDESK_SKIP_SANITIZE=1);
+#   3. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
+#   4. clang-format on every source file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+
+scripts/setup.sh
+scripts/build.sh
+(cd build && ctest -j "$(nproc)" --output-on-failure --timeout 300)
+
+scripts/check-packages.sh build
+scripts/format.sh --check
+
+if [ "${FLEETDESK_SKIP_SANITIZE:-0}" != "1" ]; then
+  BUILD_DIR=build-asan FLEETDESK_SANITIZE="address;undefined" BUILD_TYPE=Debug scripts/build.sh
+  # The server and agent binaries under test are the sanitized ones; any report fails the test.
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest -j "$(nproc)" --output-on-failure --timeout 600)
+fi
+echo "test.sh: all passed in $(( $(date +%s) - started )) s"
