@@ -1,0 +1,386 @@
+// fleetdesk-fleet-sim: a fleet of simulated agents for the ingest benchmark. Each simulated agent
+// enrolls through the real API, then holds a real mutual-TLS WebSocket to the gateway from its own
+// 127.x.y.z source address and sends heartbeat reports as a real agent does. Prints one table.
+//
+// Phases: enroll N agents; connect them all (hello/welcome) and let them idle, to measure the
+// server's memory per idle agent; then every agent reports once per --interval for --duration,
+// while ack latencies are recorded and the server's CPU time is sampled.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "common/files.hpp"
+#include "common/net/https_client.hpp"
+#include "common/net/tls.hpp"
+#include "fleetdesk/v1/api.pb.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+struct Options {
+  std::string api = "https://localhost:8443";
+  std::string gateway_host = "127.0.0.1";
+  std::string gateway_port = "8441";
+  std::string ca_file;
+  std::string token;
+  int agents = 1000;
+  double interval = 1.0;   // seconds between one agent's reports
+  double duration = 30.0;  // seconds of reporting measured
+  double idle = 5.0;       // seconds all agents sit connected before reporting
+  int server_pid = 0;
+  int threads = 1;
+  int enroll_threads = 2;
+  int connect_parallel = 500;  // connections in handshake at once (listen backlog is 4096)
+};
+
+struct Agent {
+  std::string id;
+  std::string certificate_pem;
+  asio::ip::address source;
+};
+
+struct Stats {
+  std::mutex mutex;
+  std::vector<double> latencies_ms;  // one per acked report, measured window only
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> acked{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<int> connected{0};
+  std::atomic<int> connecting{0};
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> reporting{false};
+  std::atomic<bool> done{false};
+};
+
+// The one private key every simulated agent's certificate was issued for.
+std::string g_key_pem;
+
+struct ProcSample {
+  double cpu_seconds = 0;
+  double rss_bytes = 0;
+};
+
+ProcSample SampleProcess(int pid) {
+  ProcSample s;
+  if (pid <= 0) return s;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = content.rfind(')');
+  if (close == std::string::npos) return s;
+  std::istringstream fields(content.substr(close + 2));
+  std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+  if (f.size() < 22) return s;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  s.rss_bytes = std::stod(f[21]) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  return s;
+}
+
+// 127.1.0.1, 127.1.0.2, ...: 200 agents per source address.
+asio::ip::address SourceFor(int i) {
+  int address = i / 200;
+  return asio::ip::make_address_v4("127." + std::to_string(1 + address / 250) + "." +
+                                   std::to_string(address % 250) + ".1");
+}
+
+std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
+  // One key serves every simulated agent: the server signs a certificate per agent id.
+  auto key = fleetdesk::crypto::GenerateKey();
+  auto csr = fleetdesk::crypto::MakeCsr(*key, "sim");
+  std::vector<Agent> agents(static_cast<std::size_t>(o.agents));
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < o.enroll_threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < o.agents; i = next++) {
+        fleetdesk::v1::EnrollRequest req;
+        req.set_token(o.token);
+        req.set_csr(*csr);
+        req.set_hostname("sim-" + std::to_string(i));
+        req.set_machine_id("sim-machine-" + std::to_string(i));
+        fleetdesk::net::HttpsRequest post;
+        post.method = "POST";
+        post.url = o.api + "/api/v1/enroll";
+        post.body = fleetdesk::codec::ToJson(req);
+        post.tls.ca_pem = ca_pem;
+        auto response = fleetdesk::net::Fetch(post);
+        if (!response || response->status != 200) {
+          if (failures++ < 3) {
+            std::cerr << "enroll " << i << ": "
+                      << (response ? response->body : response.error().message) << "\n";
+          }
+          continue;
+        }
+        auto body = fleetdesk::codec::Parse<fleetdesk::v1::EnrollResponse>(response->body);
+        agents[static_cast<std::size_t>(i)] = {body->agent_id(), body->certificate(), SourceFor(i)};
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (failures > 0) {
+    std::cerr << failures << " enrollments failed\n";
+    std::exit(1);
+  }
+  g_key_pem = *key;
+  return agents;
+}
+
+awaitable<void> RunAgent(const Options& o, Agent agent, std::string ca_pem, Stats& stats, int index,
+                         asio::steady_timer& start_reporting) {
+  auto ex = co_await asio::this_coro::executor;
+  auto ctx = fleetdesk::net::MakeClientContext({ca_pem, agent.certificate_pem, g_key_pem});
+  if (!ctx) {
+    ++stats.errors;
+    co_return;
+  }
+  websocket::stream<asio::ssl::stream<beast::tcp_stream>> ws(ex, **ctx);
+  auto& socket = beast::get_lowest_layer(ws).socket();
+  boost::system::error_code ec;
+  socket.open(asio::ip::tcp::v4(), ec);
+  socket.bind({agent.source, 0}, ec);
+  if (ec) {
+    ++stats.errors;
+    co_return;
+  }
+  asio::ip::tcp::endpoint server(asio::ip::make_address(o.gateway_host),
+                                 static_cast<unsigned short>(std::stoi(o.gateway_port)));
+  while (stats.connecting.load() >= o.connect_parallel) {
+    asio::steady_timer wait(ex, std::chrono::milliseconds(5));
+    co_await wait.async_wait(kTuple);
+  }
+  ++stats.connecting;
+  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(60));
+  std::tie(ec) = co_await beast::get_lowest_layer(ws).async_connect(server, kTuple);
+  if (!ec)
+    std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
+  beast::get_lowest_layer(ws).expires_never();
+  if (!ec) std::tie(ec) = co_await ws.async_handshake("localhost", "/agent/v1/channel", kTuple);
+  std::string hello = R"({"protocolVersion":1,"hello":{"machineId":"sim-machine-)" +
+                      std::to_string(index) + R"(","hostname":"sim-)" + std::to_string(index) +
+                      R"(","agentVersion":"sim"}})";
+  if (!ec) std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(hello), kTuple);
+  beast::flat_buffer buffer;
+  if (!ec) std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
+  --stats.connecting;
+  if (ec) {
+    if (stats.errors++ < 3) std::cerr << "agent " << index << " connect: " << ec.message() << "\n";
+    co_return;
+  }
+  buffer.consume(buffer.size());
+  ++stats.connected;
+
+  // Wait for the reporting phase; then report with a random phase so load is even.
+  co_await start_reporting.async_wait(kTuple);
+  std::mt19937 random(static_cast<unsigned>(index));
+  auto interval =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.interval));
+  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 interval * std::uniform_real_distribution<double>(0, 1)(random));
+  std::deque<std::pair<std::uint64_t, Clock::time_point>> in_flight;
+  std::uint64_t seq = 0;
+  bool reading = false;
+  bool failed = false;
+  asio::steady_timer timer(ex);
+
+  // Acks arrive on their own; one reader coroutine per agent drains them.
+  auto reader = [&]() -> awaitable<void> {
+    reading = true;
+    beast::flat_buffer in;
+    for (;;) {
+      auto [rec, n] = co_await ws.async_read(in, kTuple);
+      if (rec) break;
+      auto text = beast::buffers_to_string(in.data());
+      in.consume(in.size());
+      auto at = text.find(R"("seq":")");
+      if (at == std::string::npos) continue;
+      std::uint64_t acked = std::stoull(text.substr(at + 7));
+      auto now = Clock::now();
+      std::vector<double> local;
+      while (!in_flight.empty() && in_flight.front().first <= acked) {
+        local.push_back(
+            std::chrono::duration<double, std::milli>(now - in_flight.front().second).count());
+        in_flight.pop_front();
+      }
+      stats.acked += local.size();
+      if (stats.measuring.load()) {
+        std::lock_guard lock(stats.mutex);
+        stats.latencies_ms.insert(stats.latencies_ms.end(), local.begin(), local.end());
+      }
+    }
+    reading = false;
+    failed = true;
+  };
+  asio::co_spawn(ex, reader(), asio::detached);
+
+  while (!stats.done.load() && !failed) {
+    timer.expires_at(next);
+    co_await timer.async_wait(kTuple);
+    next += interval;
+    if (stats.done.load()) break;
+    ++seq;
+    std::string report =
+        R"({"protocolVersion":1,"report":{"seq":")" + std::to_string(seq) +
+        R"(","collectedAt":"2026-11-21T10:00:00Z","heartbeat":{"hostname":"sim-)" +
+        std::to_string(index) +
+        R"json(","os":{"name":"Debian GNU/Linux","version":"12","prettyName":"Debian GNU/Linux 12 (bookworm)","kernel":"6.1.0-27-amd64","architecture":"x86_64"},"uptimeSeconds":"123456","load1":0.15,"load5":0.1,"load15":0.05},"journal":{}}})json";
+    in_flight.emplace_back(seq, Clock::now());
+    auto [wec, n] = co_await ws.async_write(asio::buffer(report), kTuple);
+    if (wec) {
+      ++stats.errors;
+      break;
+    }
+    ++stats.sent;
+  }
+  co_await ws.async_close(websocket::close_code::normal, kTuple);
+  while (reading) {
+    timer.expires_after(std::chrono::milliseconds(10));
+    co_await timer.async_wait(kTuple);
+  }
+  --stats.connected;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"fleetdesk-fleet-sim: simulated agents for the ingest benchmark"};
+  app.add_option("--api", o.api, "the server's API URL");
+  app.add_option("--gateway-host", o.gateway_host);
+  app.add_option("--gateway-port", o.gateway_port);
+  app.add_option("--ca", o.ca_file, "the server's CA certificate")->required();
+  app.add_option("--token", o.token, "an enrollment token allowing --agents hosts")->required();
+  app.add_option("--agents", o.agents)->capture_default_str();
+  app.add_option("--interval", o.interval, "seconds between one agent's reports")
+      ->capture_default_str();
+  app.add_option("--duration", o.duration, "seconds of reporting to measure")
+      ->capture_default_str();
+  app.add_option("--idle", o.idle, "seconds connected and idle before reporting")
+      ->capture_default_str();
+  app.add_option("--server-pid", o.server_pid, "the server's pid, for CPU and RSS");
+  app.add_option("--threads", o.threads)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+
+  auto ca_pem = fleetdesk::files::Read(o.ca_file);
+  if (!ca_pem) {
+    std::cerr << ca_pem.error().message << "\n";
+    return 1;
+  }
+  auto baseline = SampleProcess(o.server_pid);
+  auto enroll_start = Clock::now();
+  auto agents = Enroll(o, *ca_pem);
+  double enroll_s = std::chrono::duration<double>(Clock::now() - enroll_start).count();
+  std::cerr << "enrolled " << agents.size() << " agents in " << enroll_s << " s\n";
+
+  Stats stats;
+  asio::io_context io;
+  asio::steady_timer start_reporting(io, Clock::time_point::max());
+  auto connect_start = Clock::now();
+  for (int i = 0; i < o.agents; ++i) {
+    asio::co_spawn(
+        asio::make_strand(io),
+        RunAgent(o, agents[static_cast<std::size_t>(i)], *ca_pem, stats, i, start_reporting),
+        asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) threads.emplace_back([&io] { io.run(); });
+
+  while (stats.connected.load() + static_cast<int>(stats.errors.load()) < o.agents) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (Clock::now() - connect_start > std::chrono::minutes(5)) break;
+  }
+  double connect_s = std::chrono::duration<double>(Clock::now() - connect_start).count();
+  std::cerr << "connected " << stats.connected << " in " << connect_s << " s; idling " << o.idle
+            << " s\n";
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.idle));
+  auto idle = SampleProcess(o.server_pid);
+
+  asio::post(io, [&] { start_reporting.cancel(); });
+  // Warm up one interval, then measure.
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.interval + 1));
+  stats.measuring = true;
+  auto before = SampleProcess(o.server_pid);
+  auto acked_before = stats.acked.load();
+  auto t0 = Clock::now();
+  double peak_rss = 0;
+  while (Clock::now() - t0 < std::chrono::duration<double>(o.duration)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    peak_rss = std::max(peak_rss, SampleProcess(o.server_pid).rss_bytes);
+  }
+  auto after = SampleProcess(o.server_pid);
+  double window = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto acked = stats.acked.load() - acked_before;
+  stats.measuring = false;
+  stats.done = true;
+  asio::post(io, [] {});
+  for (auto& t : threads) t.join();
+
+  std::vector<double> lat;
+  {
+    std::lock_guard lock(stats.mutex);
+    lat = stats.latencies_ms;
+  }
+  double cpu = (after.cpu_seconds - before.cpu_seconds) / window * 100.0;
+  auto mib = [](double b) { return b / (1024.0 * 1024.0); };
+  double per_agent_kib = (idle.rss_bytes - baseline.rss_bytes) / 1024.0 / std::max(1, o.agents);
+  std::printf(
+      "| agents | connected | reports/s | ack p50 ms | ack p99 ms | ack max ms | server CPU %% | "
+      "server RSS idle MiB | server RSS load MiB | RSS per idle agent KiB | errors |\n");
+  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("| %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %llu |\n",
+              o.agents, stats.connected.load(), static_cast<double>(acked) / window,
+              Percentile(lat, 0.50), Percentile(lat, 0.99),
+              lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()), cpu,
+              mib(idle.rss_bytes), mib(peak_rss), per_agent_kib,
+              static_cast<unsigned long long>(stats.errors.load()));
+  std::fprintf(
+      stderr, "enroll %.1f s, connect %.1f s, measured %.1f s, server RSS before agents %.1f MiB\n",
+      enroll_s, connect_s, window, mib(baseline.rss_bytes));
+  return 0;
+}
