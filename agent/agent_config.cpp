@@ -21,7 +21,13 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
   r.Duration("reconnect.min", &min);
   r.Duration("reconnect.max", &max);
   r.Int("max_pending_reports", 1, 1000000, &config.max_pending_reports);
+  r.String("encoding", &config.encoding);
   if (auto status = r.Finish(); !status) return status.error();
+  if (config.encoding != "protobuf" && config.encoding != "json") {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        path + ": encoding must be \"protobuf\" or \"json\", not \"" + config.encoding + "\"");
+  }
   if (config.report_interval < std::chrono::seconds(1)) {
     return MakeError(ErrorCode::kInvalidArgument, path + ": report_interval must be 1s or more");
   }

@@ -61,6 +61,19 @@ Status FromJson(std::string_view json, google::protobuf::Message* out, const Lim
   return {};
 }
 
+Status FromBinary(std::string_view bytes, google::protobuf::Message* out, const Limits& limits) {
+  if (bytes.size() > limits.max_bytes) {
+    return MakeError(ErrorCode::kResourceExhausted, "message is " + std::to_string(bytes.size()) +
+                                                        " bytes, more than the limit of " +
+                                                        std::to_string(limits.max_bytes));
+  }
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "invalid " + out->GetDescriptor()->name() + " protobuf message");
+  }
+  return {};
+}
+
 namespace {
 
 std::string Print(const google::protobuf::Message& message, bool pretty) {

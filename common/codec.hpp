@@ -36,6 +36,11 @@ Result<M> Parse(std::string_view json, const Limits& limits = {}) {
   return message;
 }
 
+// Parses the binary protobuf form (the channel's negotiated "protobuf" encoding) within the size
+// limit; protobuf's own recursion limit bounds nesting.
+Status FromBinary(std::string_view bytes, google::protobuf::Message* out,
+                  const Limits& limits = {});
+
 // Compact JSON, lowerCamelCase names, default values omitted.
 std::string ToJson(const google::protobuf::Message& message);
 

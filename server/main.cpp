@@ -9,7 +9,9 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "common/config.hpp"
@@ -209,23 +211,35 @@ int Serve(const ServerConfig& config) {
   // the threads run out of work.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto guard = asio::make_work_guard(io);
-  asio::steady_timer deadline(io);
+  asio::steady_timer watchdog(io);
+  // Agents that do not answer the close handshake must not hold the stop forever: a thread
+  // outside the event loop (a timer inside it would itself keep the loop alive) ends it.
+  std::mutex stop_mutex;
+  std::condition_variable stop_changed;
+  bool stop_requested = false;
+  bool loop_finished = false;
+  std::thread stop_guard([&] {
+    std::unique_lock lock(stop_mutex);
+    stop_changed.wait(lock, [&] { return stop_requested || loop_finished; });
+    if (!stop_changed.wait_for(lock, std::chrono::seconds(10), [&] { return loop_finished; })) {
+      spdlog::warn("channels did not close within 10 s; stopping anyway");
+      io.stop();
+    }
+  });
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: stopping", signal);
     sd_notify(0, "STOPPING=1");
     http_server.Stop();
     gateway.Stop();
+    watchdog.cancel();
     guard.reset();
-    // Agents that do not answer the close handshake must not hold the stop forever.
-    deadline.expires_after(std::chrono::seconds(10));
-    deadline.async_wait([&io](boost::system::error_code e) {
-      if (!e) io.stop();
-    });
+    std::lock_guard lock(stop_mutex);
+    stop_requested = true;
+    stop_changed.notify_all();
   });
 
   // The watchdog: systemd restarts us when the event loop stops answering.
-  asio::steady_timer watchdog(io);
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
     auto period = std::chrono::microseconds(watchdog_usec / 2);
@@ -246,7 +260,12 @@ int Serve(const ServerConfig& config) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
-  deadline.cancel();
+  {
+    std::lock_guard lock(stop_mutex);
+    loop_finished = true;
+    stop_changed.notify_all();
+  }
+  stop_guard.join();
   workers.join();
   writer.Stop();  // commits whatever the channels handed over
   spdlog::info("stopped");

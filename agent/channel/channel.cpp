@@ -6,24 +6,22 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <random>
 
 #include "common/codec.hpp"
 #include "common/net/https_client.hpp"
 #include "common/net/tls.hpp"
+#include "common/net/tls_stream.hpp"
 #include "common/version.hpp"
 
 namespace fleetdesk::agent::channel {
@@ -36,7 +34,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
-using WebSocket = websocket::stream<asio::ssl::stream<beast::tcp_stream>>;
+using WebSocket = websocket::stream<net::TlsStream>;
 
 constexpr std::chrono::seconds kConnectTimeout{15};
 // A channel that stayed up this long was healthy: the next failure starts the backoff over.
@@ -65,7 +63,22 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<WebSocket> ws;
   bool stopping = false;
+  bool binary = false;  // negotiated in the welcome
   std::chrono::seconds interval{30};
+
+  // Sends a serialized AgentMessage in the negotiated encoding.
+  awaitable<boost::system::error_code> SendMessage(WebSocket& socket, const std::string& bytes) {
+    if (binary) {
+      socket.binary(true);
+      auto [ec, n] = co_await socket.async_write(asio::buffer(bytes), kTuple);
+      co_return ec;
+    }
+    fleetdesk::v1::AgentMessage message;
+    message.ParseFromString(bytes);
+    socket.text(true);
+    auto [ec, n] = co_await socket.async_write(asio::buffer(codec::ToJson(message)), kTuple);
+    co_return ec;
+  }
 
   std::chrono::milliseconds Jitter(std::chrono::milliseconds upto) {
     if (upto.count() <= 0) return std::chrono::milliseconds(0);
@@ -115,28 +128,34 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       if (!ctx) co_return Out(ctx.error(), retry_after);
       tls = *ctx;
     }
-    ws = std::make_shared<WebSocket>(io, *tls);
-    auto& tcp_layer = beast::get_lowest_layer(*ws);
+    ws = std::make_shared<WebSocket>(io.get_executor(), *tls);
+    auto& socket = beast::get_lowest_layer(*ws);
+    // Dial, TLS, upgrade, hello and welcome must all be done by the deadline; past it the socket
+    // closes and the step under way fails.
+    struct Deadline {
+      asio::steady_timer timer;
+      ~Deadline() { timer.cancel(); }
+    } deadline{asio::steady_timer(io, kConnectTimeout)};
+    deadline.timer.async_wait([socket_owner = ws](boost::system::error_code e) {
+      if (e) return;
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(*socket_owner).close(ignored);
+    });
     asio::ip::tcp::resolver resolver(io);
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(url->host, url->port, kTuple);
     if (resolve_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "resolve: " + resolve_ec.message()),
                     retry_after);
-    tcp_layer.expires_after(kConnectTimeout);
-    auto [connect_ec, endpoint] = co_await tcp_layer.async_connect(endpoints, kTuple);
+    auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, kTuple);
     if (connect_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()),
                     retry_after);
-    ws->next_layer().set_verify_callback(asio::ssl::host_name_verification(url->host));
-    if (url->host.find_first_not_of("0123456789.:") != std::string::npos) {
-      SSL_set_tlsext_host_name(ws->next_layer().native_handle(), url->host.c_str());
-    }
+    ws->next_layer().SetServerName(url->host);
     auto [tls_ec] =
         co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
     if (tls_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "TLS handshake: " + tls_ec.message()),
                     retry_after);
-    tcp_layer.expires_never();
     ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(beast::http::field::user_agent, std::string("fleetdesk-agent/") + kVersion);
@@ -146,7 +165,6 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     if (ws_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "WebSocket handshake: " + ws_ec.message()),
                     retry_after);
-    ws->text(true);
 
     fleetdesk::v1::AgentMessage hello;
     hello.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
@@ -156,6 +174,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     hello.mutable_hello()->set_agent_version(kVersion);
     *hello.mutable_hello()->mutable_os() = system.Os();
     hello.mutable_hello()->set_last_seq(journal.last_seq());
+    if (config.encoding == "protobuf") hello.mutable_hello()->add_encodings("protobuf");
+    binary = false;
+    ws->text(true);
     auto [hello_ec, hello_n] = co_await ws->async_write(asio::buffer(codec::ToJson(hello)), kTuple);
     if (hello_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "send hello: " + hello_ec.message()),
@@ -182,20 +203,28 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
           MakeError(ErrorCode::kInvalidArgument, "the server's first message is not a welcome"),
           retry_after);
     }
+    deadline.timer.cancel();
     const auto& welcome = first.welcome();
     if (welcome.heartbeat_interval_seconds() > 0) {
       interval = std::chrono::seconds(welcome.heartbeat_interval_seconds());
     } else {
       interval = config.report_interval;
     }
+    binary = welcome.encoding() == "protobuf";
+    // A silent server (half-open connection) is noticed after three intervals, as the server
+    // notices a silent agent.
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
+    timeouts.idle_timeout = interval * 3;
+    timeouts.keep_alive_pings = true;
+    ws->set_option(timeouts);
     if (auto s = journal.AdvanceTo(welcome.committed_seq()); !s) co_return Out(s, retry_after);
     journal.Ack(welcome.committed_seq());
     spdlog::info("connected to {} as agent {}; {} report(s) to resend", url_text, identity.agent_id,
                  journal.pending_count());
-    for (const auto& json : journal.Pending()) {
-      auto [ec, n] = co_await ws->async_write(asio::buffer(json), kTuple);
-      if (ec)
+    for (const auto& bytes : journal.Pending()) {
+      if (auto ec = co_await SendMessage(*ws, bytes)) {
         co_return Out(MakeError(ErrorCode::kUnavailable, "resend: " + ec.message()), retry_after);
+      }
     }
     auto ended = co_await (ReadLoop(ws, &retry_after) || ReportLoop(ws));
     Status status = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
@@ -216,7 +245,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         co_return MakeError(ErrorCode::kUnavailable, "read: " + ec.message());
       }
       fleetdesk::v1::ServerMessage message;
-      auto status = codec::FromJson(beast::buffers_to_string(buffer.data()), &message);
+      auto payload = beast::buffers_to_string(buffer.data());
+      auto status = socket->got_text() ? codec::FromJson(payload, &message)
+                                       : codec::FromBinary(payload, &message);
       buffer.consume(buffer.size());
       if (!status) {
         spdlog::warn("ignoring a server message: {}", status.error().message);
@@ -243,10 +274,11 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       full = false;
       *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
       *report.mutable_heartbeat() = system.Heartbeat();
-      auto json = journal.Append(&report);
-      if (!json) co_return json.error();
-      auto [ec, n] = co_await socket->async_write(asio::buffer(*json), kTuple);
-      if (ec) co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
+      auto bytes = journal.Append(&report);
+      if (!bytes) co_return bytes.error();
+      if (auto ec = co_await SendMessage(*socket, *bytes)) {
+        co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
+      }
       timer.expires_after(interval);
       auto [wait_ec] = co_await timer.async_wait(kTuple);
       if (wait_ec || stopping) co_return Status{};

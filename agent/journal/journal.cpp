@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "common/codec.hpp"
 #include "common/files.hpp"
 
 namespace fleetdesk::agent::journal {
@@ -39,9 +38,9 @@ Result<std::string> Journal::Append(fleetdesk::v1::Report* report) {
   fleetdesk::v1::AgentMessage message;
   message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
   *message.mutable_report() = *report;
-  std::string json = codec::ToJson(message);
-  pending_.emplace_back(seq, json);
-  return json;
+  std::string bytes = message.SerializeAsString();
+  pending_.emplace_back(seq, bytes);
+  return bytes;
 }
 
 void Journal::Ack(std::uint64_t seq) {
@@ -58,7 +57,7 @@ Status Journal::AdvanceTo(std::uint64_t seq) {
 std::vector<std::string> Journal::Pending() const {
   std::vector<std::string> out;
   out.reserve(pending_.size());
-  for (const auto& [seq, json] : pending_) out.push_back(json);
+  for (const auto& [seq, bytes] : pending_) out.push_back(bytes);
   return out;
 }
 

@@ -18,12 +18,12 @@ class Journal {
   // Reads <state_dir>/seq (absent: 0). `max_pending` bounds what is kept unacked.
   static Result<Journal> Open(const std::string& state_dir, std::size_t max_pending);
 
-  // Gives `report` the next sequence number, persists it, and keeps the encoded message until
-  // acked. Answers the JSON to send.
+  // Gives `report` the next sequence number, persists it, and keeps the message until acked.
+  // Answers the AgentMessage carrying it, serialized (binary protobuf).
   Result<std::string> Append(fleetdesk::v1::Report* report);
   // The server committed everything up to `seq`.
   void Ack(std::uint64_t seq);
-  // Unacked messages, oldest first, to resend after reconnecting.
+  // Unacked messages (serialized AgentMessages), oldest first, to resend after reconnecting.
   std::vector<std::string> Pending() const;
 
   // The server has committed `seq` although our file says less (a state dir restored from an

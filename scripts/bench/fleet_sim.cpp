@@ -5,6 +5,7 @@
 // Phases: enroll N agents; connect them all (hello/welcome) and let them idle, to measure the
 // server's memory per idle agent; then every agent reports once per --interval for --duration,
 // while ack latencies are recorded and the server's CPU time is sampled.
+#include <openssl/pem.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -22,9 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <deque>
 #include <fstream>
@@ -39,6 +38,7 @@
 #include "common/files.hpp"
 #include "common/net/https_client.hpp"
 #include "common/net/tls.hpp"
+#include "common/net/tls_stream.hpp"
 #include "fleetdesk/v1/api.pb.h"
 
 namespace {
@@ -65,11 +65,19 @@ struct Options {
   int threads = 1;
   int enroll_threads = 2;
   int connect_parallel = 500;  // connections in handshake at once (listen backlog is 4096)
+  std::string encoding = "protobuf";
+};
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PKeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 };
 
 struct Agent {
   std::string id;
-  std::string certificate_pem;
+  std::shared_ptr<X509> certificate;
   asio::ip::address source;
 };
 
@@ -86,8 +94,10 @@ struct Stats {
   std::atomic<bool> done{false};
 };
 
-// The one private key every simulated agent's certificate was issued for.
-std::string g_key_pem;
+// The one private key every simulated agent's certificate was issued for, and the one TLS
+// context (trusting the server's CA) every connection is made from.
+std::unique_ptr<EVP_PKEY, PKeyFree> g_key;
+std::shared_ptr<asio::ssl::context> g_context;
 
 struct ProcSample {
   double cpu_seconds = 0;
@@ -147,7 +157,11 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
           continue;
         }
         auto body = fleetdesk::codec::Parse<fleetdesk::v1::EnrollResponse>(response->body);
-        agents[static_cast<std::size_t>(i)] = {body->agent_id(), body->certificate(), SourceFor(i)};
+        BIO* bio = BIO_new_mem_buf(body->certificate().data(),
+                                   static_cast<int>(body->certificate().size()));
+        std::shared_ptr<X509> cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr), X509Free{});
+        BIO_free(bio);
+        agents[static_cast<std::size_t>(i)] = {body->agent_id(), cert, SourceFor(i)};
       }
     });
   }
@@ -156,43 +170,42 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
     std::cerr << failures << " enrollments failed\n";
     std::exit(1);
   }
-  g_key_pem = *key;
+  BIO* bio = BIO_new_mem_buf(key->data(), static_cast<int>(key->size()));
+  g_key.reset(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  g_context = *fleetdesk::net::MakeClientContext({ca_pem, "", ""});
   return agents;
 }
 
-awaitable<void> RunAgent(const Options& o, Agent agent, std::string ca_pem, Stats& stats, int index,
+awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
                          asio::steady_timer& start_reporting) {
   auto ex = co_await asio::this_coro::executor;
-  auto ctx = fleetdesk::net::MakeClientContext({ca_pem, agent.certificate_pem, g_key_pem});
-  if (!ctx) {
-    ++stats.errors;
-    co_return;
-  }
-  websocket::stream<asio::ssl::stream<beast::tcp_stream>> ws(ex, **ctx);
-  auto& socket = beast::get_lowest_layer(ws).socket();
-  boost::system::error_code ec;
-  socket.open(asio::ip::tcp::v4(), ec);
-  socket.bind({agent.source, 0}, ec);
-  if (ec) {
-    ++stats.errors;
-    co_return;
-  }
-  asio::ip::tcp::endpoint server(asio::ip::make_address(o.gateway_host),
-                                 static_cast<unsigned short>(std::stoi(o.gateway_port)));
   while (stats.connecting.load() >= o.connect_parallel) {
     asio::steady_timer wait(ex, std::chrono::milliseconds(5));
     co_await wait.async_wait(kTuple);
   }
   ++stats.connecting;
-  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(60));
-  std::tie(ec) = co_await beast::get_lowest_layer(ws).async_connect(server, kTuple);
-  if (!ec)
+  // One context (the CA) for the whole fleet; each connection presents its own certificate.
+  websocket::stream<fleetdesk::net::TlsStream> ws(ex, *g_context);
+  SSL* ssl = ws.next_layer().native_handle();
+  SSL_use_certificate(ssl, agent.certificate.get());
+  SSL_use_PrivateKey(ssl, g_key.get());
+  ws.next_layer().SetServerName("localhost");
+  auto& socket = beast::get_lowest_layer(ws);
+  boost::system::error_code ec;
+  socket.open(asio::ip::tcp::v4(), ec);
+  if (!ec) socket.bind({agent.source, 0}, ec);
+  asio::ip::tcp::endpoint server(asio::ip::make_address(o.gateway_host),
+                                 static_cast<unsigned short>(std::stoi(o.gateway_port)));
+  if (!ec) std::tie(ec) = co_await socket.async_connect(server, kTuple);
+  if (!ec) {
     std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
-  beast::get_lowest_layer(ws).expires_never();
+  }
   if (!ec) std::tie(ec) = co_await ws.async_handshake("localhost", "/agent/v1/channel", kTuple);
   std::string hello = R"({"protocolVersion":1,"hello":{"machineId":"sim-machine-)" +
                       std::to_string(index) + R"(","hostname":"sim-)" + std::to_string(index) +
-                      R"(","agentVersion":"sim"}})";
+                      R"(","agentVersion":"sim")" +
+                      (o.encoding == "protobuf" ? R"(,"encodings":["protobuf"]}})" : "}}");
   if (!ec) std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(hello), kTuple);
   beast::flat_buffer buffer;
   if (!ec) std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
@@ -213,6 +226,7 @@ awaitable<void> RunAgent(const Options& o, Agent agent, std::string ca_pem, Stat
                                  interval * std::uniform_real_distribution<double>(0, 1)(random));
   std::deque<std::pair<std::uint64_t, Clock::time_point>> in_flight;
   std::uint64_t seq = 0;
+  fleetdesk::v1::AgentMessage binary_template;
   bool reading = false;
   bool failed = false;
   asio::steady_timer timer(ex);
@@ -226,9 +240,16 @@ awaitable<void> RunAgent(const Options& o, Agent agent, std::string ca_pem, Stat
       if (rec) break;
       auto text = beast::buffers_to_string(in.data());
       in.consume(in.size());
-      auto at = text.find(R"("seq":")");
-      if (at == std::string::npos) continue;
-      std::uint64_t acked = std::stoull(text.substr(at + 7));
+      std::uint64_t acked = 0;
+      if (ws.got_text()) {
+        auto at = text.find(R"("seq":")");
+        if (at == std::string::npos) continue;
+        acked = std::stoull(text.substr(at + 7));
+      } else {
+        fleetdesk::v1::ServerMessage message;
+        if (!message.ParseFromString(text) || !message.has_ack()) continue;
+        acked = message.ack().seq();
+      }
       auto now = Clock::now();
       std::vector<double> local;
       while (!in_flight.empty() && in_flight.front().first <= acked) {
@@ -258,6 +279,15 @@ awaitable<void> RunAgent(const Options& o, Agent agent, std::string ca_pem, Stat
         R"(","collectedAt":"2026-11-21T10:00:00Z","heartbeat":{"hostname":"sim-)" +
         std::to_string(index) +
         R"json(","os":{"name":"Debian GNU/Linux","version":"12","prettyName":"Debian GNU/Linux 12 (bookworm)","kernel":"6.1.0-27-amd64","architecture":"x86_64"},"uptimeSeconds":"123456","load1":0.15,"load5":0.1,"load15":0.05},"journal":{}}})json";
+    if (o.encoding == "protobuf") {
+      // Parsed once per agent; afterwards only the sequence changes, as in a real agent.
+      if (!binary_template.has_report()) (void)fleetdesk::codec::FromJson(report, &binary_template);
+      binary_template.mutable_report()->set_seq(seq);
+      report = binary_template.SerializeAsString();
+      ws.binary(true);
+    } else {
+      ws.text(true);
+    }
     in_flight.emplace_back(seq, Clock::now());
     auto [wec, n] = co_await ws.async_write(asio::buffer(report), kTuple);
     if (wec) {
@@ -300,6 +330,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--server-pid", o.server_pid, "the server's pid, for CPU and RSS");
   app.add_option("--threads", o.threads)->capture_default_str();
+  app.add_option("--encoding", o.encoding, "protobuf or json")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   rlimit limit{};
@@ -317,16 +348,17 @@ int main(int argc, char** argv) {
   auto agents = Enroll(o, *ca_pem);
   double enroll_s = std::chrono::duration<double>(Clock::now() - enroll_start).count();
   std::cerr << "enrolled " << agents.size() << " agents in " << enroll_s << " s\n";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto enrolled = SampleProcess(o.server_pid);
 
   Stats stats;
   asio::io_context io;
   asio::steady_timer start_reporting(io, Clock::time_point::max());
   auto connect_start = Clock::now();
   for (int i = 0; i < o.agents; ++i) {
-    asio::co_spawn(
-        asio::make_strand(io),
-        RunAgent(o, agents[static_cast<std::size_t>(i)], *ca_pem, stats, i, start_reporting),
-        asio::detached);
+    asio::co_spawn(asio::make_strand(io),
+                   RunAgent(o, agents[static_cast<std::size_t>(i)], stats, i, start_reporting),
+                   asio::detached);
   }
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) threads.emplace_back([&io] { io.run(); });
@@ -340,6 +372,7 @@ int main(int argc, char** argv) {
             << " s\n";
   std::this_thread::sleep_for(std::chrono::duration<double>(o.idle));
   auto idle = SampleProcess(o.server_pid);
+  const int connected_at_idle = stats.connected.load();
 
   asio::post(io, [&] { start_reporting.cancel(); });
   // Warm up one interval, then measure.
@@ -368,17 +401,26 @@ int main(int argc, char** argv) {
   }
   double cpu = (after.cpu_seconds - before.cpu_seconds) / window * 100.0;
   auto mib = [](double b) { return b / (1024.0 * 1024.0); };
+  // Per agent: what enrolling and connecting it added; per connection: what connecting alone
+  // added (the channel: socket, TLS, WebSocket, session).
   double per_agent_kib = (idle.rss_bytes - baseline.rss_bytes) / 1024.0 / std::max(1, o.agents);
+  double per_connection_kib =
+      (idle.rss_bytes - enrolled.rss_bytes) / 1024.0 / std::max(1, connected_at_idle);
   std::printf(
-      "| agents | connected | reports/s | ack p50 ms | ack p99 ms | ack max ms | server CPU %% | "
-      "server RSS idle MiB | server RSS load MiB | RSS per idle agent KiB | errors |\n");
-  std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-  std::printf("| %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %llu |\n",
-              o.agents, stats.connected.load(), static_cast<double>(acked) / window,
-              Percentile(lat, 0.50), Percentile(lat, 0.99),
-              lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()), cpu,
-              mib(idle.rss_bytes), mib(peak_rss), per_agent_kib,
-              static_cast<unsigned long long>(stats.errors.load()));
+      "| agents | encoding | connected | reports/s | ack p50 ms | ack p99 ms | ack max ms | server "
+      "CPU %% | "
+      "server RSS idle MiB | server RSS load MiB | RSS per agent KiB | RSS per connection KiB | "
+      "errors |\n");
+  std::printf(
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+      "|\n");
+  std::printf(
+      "| %d | %s | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %.1f | %llu |\n",
+      o.agents, o.encoding.c_str(), connected_at_idle, static_cast<double>(acked) / window,
+      Percentile(lat, 0.50), Percentile(lat, 0.99),
+      lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()), cpu, mib(idle.rss_bytes),
+      mib(peak_rss), per_agent_kib, per_connection_kib,
+      static_cast<unsigned long long>(stats.errors.load()));
   std::fprintf(
       stderr, "enroll %.1f s, connect %.1f s, measured %.1f s, server RSS before agents %.1f MiB\n",
       enroll_s, connect_s, window, mib(baseline.rss_bytes));

@@ -2,21 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -24,6 +23,7 @@
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
 #include "common/net/tls.hpp"
+#include "common/net/tls_stream.hpp"
 #include "server/engine/clock.hpp"
 
 namespace fleetdesk::server::gateway {
@@ -35,15 +35,11 @@ namespace websocket = beast::websocket;
 using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<beast::tcp_stream>;
-using WebSocket = websocket::stream<TlsStream>;
+using WebSocket = websocket::stream<net::TlsStream>;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 constexpr const char* kChannelPath = "/agent/v1/channel";
 
-std::string ServerJson(fleetdesk::v1::ServerMessage message) {
-  message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
-  return codec::ToJson(message);
-}
+constexpr const char* kProtobufEncoding = "protobuf";
 
 }  // namespace
 
@@ -71,7 +67,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   std::mutex mutex;
   // The open channel of each agent; a newer channel of the same agent replaces the older.
   std::unordered_map<std::string, std::shared_ptr<Session>> channels;
-  std::unordered_map<Session*, std::weak_ptr<Session>> handshaking;
+  // Every live session, from accept to close, so Stop reaches those still handshaking too.
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   bool stopping = false;
 
   awaitable<void> Accept();
@@ -81,21 +78,26 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
 // write queue (one async_write in flight, as Beast's chat-multi example does).
 struct Session : std::enable_shared_from_this<Session> {
   Session(std::shared_ptr<Gateway::Impl> gateway, tcp::socket socket)
-      : gateway(std::move(gateway)),
-        ws(beast::tcp_stream(std::move(socket)), *this->gateway->tls) {}
+      : gateway(std::move(gateway)), ws(std::move(socket), *this->gateway->tls) {}
 
   std::shared_ptr<Gateway::Impl> gateway;
   WebSocket ws;
   std::string agent_id;
   std::string remote;
-  std::deque<std::string> outbox;
+  // Each queued message with whether it goes as a text (JSON) frame. A list, not a deque: an
+  // empty std::deque already holds 600 bytes, times every idle agent; and unlike a vector it
+  // never moves the message being written.
+  std::list<std::pair<std::string, bool>> outbox;
+  // Negotiated in the hello: binary protobuf frames instead of JSON text after the Welcome.
+  bool binary = false;
   bool closing = false;
   std::optional<websocket::close_reason> close_reason;
 
   awaitable<void> Run();
   awaitable<Status> Handshake();
-  Status HandleMessage(const std::string& text, std::chrono::steady_clock::time_point received);
-  void Send(std::string text);
+  Status HandleMessage(std::string_view payload, bool text,
+                       std::chrono::steady_clock::time_point received);
+  void Send(fleetdesk::v1::ServerMessage message);
   void WriteNext();
   void Close(websocket::close_code code, const std::string& reason);
   void Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received);
@@ -121,11 +123,21 @@ awaitable<void> Gateway::Impl::Accept() {
 }
 
 awaitable<Status> Session::Handshake() {
-  auto& tcp_layer = beast::get_lowest_layer(ws);
+  auto& socket = beast::get_lowest_layer(ws);
   boost::system::error_code ec;
-  auto endpoint = tcp_layer.socket().remote_endpoint(ec);
+  auto endpoint = socket.remote_endpoint(ec);
   if (!ec) remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  tcp_layer.expires_after(gateway->options.handshake_timeout);
+  // TLS and the upgrade request must be done by the deadline; past it the socket is closed and
+  // whatever is pending fails.
+  struct Deadline {
+    asio::steady_timer timer;
+    ~Deadline() { timer.cancel(); }
+  } deadline{asio::steady_timer(ws.get_executor(), gateway->options.handshake_timeout)};
+  deadline.timer.async_wait([&socket](boost::system::error_code e) {
+    if (e) return;  // cancelled: the handshake finished (and `socket` may be gone)
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  });
   std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::server, kTuple);
   if (ec) co_return MakeError(ErrorCode::kUnauthenticated, "TLS handshake: " + ec.message());
   // The CA verified the chain; the subject names the agent.
@@ -150,7 +162,6 @@ awaitable<Status> Session::Handshake() {
   }
   // From here the WebSocket's own timeouts apply: a ping after half the idle time, and the
   // channel closes when nothing at all (reports, pongs) arrived for three heartbeat intervals.
-  tcp_layer.expires_never();
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = gateway->options.handshake_timeout;
   timeouts.idle_timeout = gateway->options.heartbeat_interval * 3;
@@ -170,13 +181,17 @@ awaitable<void> Session::Run() {
   {
     std::lock_guard lock(gateway->mutex);
     if (gateway->stopping) co_return;
-    gateway->handshaking.emplace(this, self);
+    gateway->sessions.emplace(this, self);
   }
+  // Leaves the registry however the session ends.
+  struct Deregister {
+    Session* session;
+    ~Deregister() {
+      std::lock_guard lock(session->gateway->mutex);
+      session->gateway->sessions.erase(session);
+    }
+  } deregister{this};
   auto handshake = co_await Handshake();
-  {
-    std::lock_guard lock(gateway->mutex);
-    gateway->handshaking.erase(this);
-  }
   if (!handshake) {
     metrics.agent_handshake_failures_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("agent connection from {} refused: {}", remote, handshake.error().message);
@@ -186,14 +201,33 @@ awaitable<void> Session::Run() {
   // The first message must be the hello.
   beast::flat_buffer buffer;
   auto [ec, n] = co_await ws.async_read(buffer, kTuple);
-  if (ec) co_return;
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("agent {} at {}: hello larger than {} bytes", agent_id, remote,
+                   gateway->options.max_message_bytes);
+    }
+    co_return;
+  }
   fleetdesk::v1::AgentMessage hello_message;
-  auto parsed = codec::FromJson(beast::buffers_to_string(buffer.data()), &hello_message);
+  // The hello is always JSON, so any agent version can be told what went wrong.
+  auto parsed = codec::FromJson(beast::buffers_to_string(buffer.data()), &hello_message,
+                                {gateway->options.max_message_bytes, 32});
   buffer.consume(buffer.size());
+  if (parsed && hello_message.protocol_version() > fleetdesk::v1::PROTOCOL_VERSION_1) {
+    parsed = MakeError(ErrorCode::kFailedPrecondition,
+                       "protocol version " + std::to_string(hello_message.protocol_version()) +
+                           " is newer than this server's 1; upgrade the server first");
+  }
   if (!parsed || !hello_message.has_hello()) {
     metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
     std::string why = parsed ? "the first message must be a hello" : parsed.error().message;
     spdlog::warn("agent {} at {}: {}", agent_id, remote, why);
+    fleetdesk::v1::ServerMessage error;
+    error.mutable_error()->set_code(parsed ? "invalid_argument"
+                                           : ErrorCodeName(parsed.error().code));
+    error.mutable_error()->set_message(why);
+    Send(error);
     Close(websocket::close_code::policy_error, why);
     co_return;
   }
@@ -204,7 +238,7 @@ awaitable<void> Session::Run() {
     fleetdesk::v1::ServerMessage refusal;
     refusal.mutable_error()->set_code(ErrorCodeName(connected.error().code));
     refusal.mutable_error()->set_message(connected.error().message);
-    Send(ServerJson(refusal));
+    Send(refusal);
     Close(websocket::close_code::policy_error, connected.error().message);
     co_return;
   }
@@ -230,7 +264,12 @@ awaitable<void> Session::Run() {
   welcome.mutable_welcome()->set_committed_seq(connected->committed_seq);
   welcome.mutable_welcome()->set_heartbeat_interval_seconds(
       static_cast<std::uint32_t>(gateway->options.heartbeat_interval.count()));
-  Send(ServerJson(welcome));
+  const auto& offered = hello_message.hello().encodings();
+  const bool use_binary =
+      std::find(offered.begin(), offered.end(), kProtobufEncoding) != offered.end();
+  welcome.mutable_welcome()->set_encoding(use_binary ? kProtobufEncoding : "json");
+  Send(welcome);
+  binary = use_binary;
 
   ws.read_message_max(0);  // from here the loop below counts
   boost::system::error_code end;
@@ -250,7 +289,10 @@ awaitable<void> Session::Run() {
     }
     if (!ws.is_message_done()) continue;
     auto received = std::chrono::steady_clock::now();
-    auto status = HandleMessage(beast::buffers_to_string(buffer.data()), received);
+    auto data = buffer.cdata();
+    auto status =
+        HandleMessage(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                      ws.got_text(), received);
     buffer.consume(buffer.size());
     if (!status) {
       metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
@@ -259,7 +301,7 @@ awaitable<void> Session::Run() {
       fleetdesk::v1::ServerMessage error;
       error.mutable_error()->set_code(ErrorCodeName(status.error().code));
       error.mutable_error()->set_message(status.error().message);
-      Send(ServerJson(error));
+      Send(error);
       Close(websocket::close_code::policy_error, status.error().message);
       break;
     }
@@ -283,13 +325,14 @@ awaitable<void> Session::Run() {
                 end ? end.message() : "closed by the server");
 }
 
-Status Session::HandleMessage(const std::string& text,
+Status Session::HandleMessage(std::string_view payload, bool text,
                               std::chrono::steady_clock::time_point received) {
   fleetdesk::v1::AgentMessage message;
-  if (auto status = codec::FromJson(text, &message, {gateway->options.max_message_bytes, 32});
-      !status) {
-    return status;
-  }
+  // Each frame says its own encoding: text is JSON, binary is protobuf.
+  const codec::Limits limits{gateway->options.max_message_bytes, 32};
+  auto status = text ? codec::FromJson(payload, &message, limits)
+                     : codec::FromBinary(payload, &message, limits);
+  if (!status) return status;
   switch (message.body_case()) {
     case fleetdesk::v1::AgentMessage::kReport: {
       gateway->metrics.reports_total.fetch_add(1, std::memory_order_relaxed);
@@ -310,6 +353,12 @@ Status Session::HandleMessage(const std::string& text,
           if (!status) {
             engine.ForgetUncommitted(self->agent_id);
             asio::post(self->ws.get_executor(), [self] {
+              fleetdesk::v1::ServerMessage error;
+              error.mutable_error()->set_code("unavailable");
+              error.mutable_error()->set_message("the server cannot store reports right now");
+              // The store is failing for everyone: spread the fleet's reconnects out.
+              error.mutable_error()->set_retry_after_seconds(30);
+              self->Send(error);
               self->Close(websocket::close_code::try_again_later, "store unavailable");
             });
             return;
@@ -337,33 +386,39 @@ Status Session::HandleMessage(const std::string& text,
 void Session::Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received) {
   fleetdesk::v1::ServerMessage ack;
   ack.mutable_ack()->set_seq(seq);
-  Send(ServerJson(ack));
+  Send(std::move(ack));
   gateway->metrics.acks_total.fetch_add(1, std::memory_order_relaxed);
   gateway->metrics.ack_latency.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
 }
 
-void Session::Send(std::string text) {
+void Session::Send(fleetdesk::v1::ServerMessage message) {
   if (closing || !ws.is_open()) return;
-  outbox.push_back(std::move(text));
+  message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+  if (binary) {
+    outbox.emplace_back(message.SerializeAsString(), false);
+  } else {
+    outbox.emplace_back(codec::ToJson(message), true);
+  }
   if (outbox.size() == 1) WriteNext();
 }
 
 void Session::WriteNext() {
-  ws.text(true);
-  ws.async_write(asio::buffer(outbox.front()), [self = shared_from_this()](
-                                                   boost::system::error_code ec, std::size_t) {
-    self->outbox.pop_front();
-    if (ec) {
-      self->outbox.clear();
-      return;
-    }
-    if (!self->outbox.empty()) {
-      self->WriteNext();
-    } else if (self->close_reason) {
-      self->ws.async_close(*self->close_reason, [self](boost::system::error_code) {});
-    }
-  });
+  ws.text(outbox.front().second);
+  ws.async_write(asio::buffer(outbox.front().first),
+                 [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                   self->outbox.pop_front();
+                   if (ec) {
+                     self->outbox.clear();
+                     return;
+                   }
+                   if (!self->outbox.empty()) {
+                     self->WriteNext();
+                   } else if (self->close_reason) {
+                     self->ws.async_close(*self->close_reason,
+                                          [self](boost::system::error_code) {});
+                   }
+                 });
 }
 
 void Session::Close(websocket::close_code code, const std::string& reason) {
@@ -423,8 +478,7 @@ void Gateway::Stop() {
   {
     std::lock_guard lock(impl->mutex);
     impl->stopping = true;
-    for (auto& [id, session] : impl->channels) sessions.push_back(session);
-    for (auto& [ptr, weak] : impl->handshaking) {
+    for (auto& [ptr, weak] : impl->sessions) {
       if (auto s = weak.lock()) sessions.push_back(s);
     }
   }

@@ -37,9 +37,10 @@ TEST_CASE("acked reports are dropped and unacked ones kept for resending", "[age
   journal->Ack(3);
   auto pending = journal->Pending();
   REQUIRE(pending.size() == 2);
-  auto first = fleetdesk::codec::Parse<fleetdesk::v1::AgentMessage>(pending[0]);
-  CHECK(first->report().seq() == 4);
-  CHECK(first->protocol_version() == 1);
+  fleetdesk::v1::AgentMessage first;
+  REQUIRE(first.ParseFromString(pending[0]));
+  CHECK(first.report().seq() == 4);
+  CHECK(first.protocol_version() == 1);
 }
 
 TEST_CASE("past its bound the journal evicts the oldest and counts it", "[agent][journal]") {

@@ -50,6 +50,7 @@ std::unique_ptr<WsClient> ConnectRaw(const fleetdesk::agent::Identity& id,
                                      const std::string& machine) {
   auto client =
       WsClient::Connect(id.gateway_urls.front(), {id.ca_pem, id.certificate_pem, id.key_pem});
+  INFO((client.ok() ? std::string() : client.error().message));
   REQUIRE(client.ok());
   REQUIRE((*client)
               ->Send(R"({"protocolVersion":1,"hello":{"machineId":")" + machine +
@@ -214,8 +215,9 @@ TEST_CASE("reports are acked after commit and a repeated sequence is not stored 
   CHECK(FindHost(server, id.agent_id)->last_seq() == 2);
 }
 
-TEST_CASE("a second connection of the same machine replaces the first; another machine is a clone",
-          "[integration]") {
+TEST_CASE(
+    "a second connection of the same machine replaces the first, and another machine is a clone",
+    "[integration]") {
   TestServer server;
   server.Start();
   TempDir dir;
