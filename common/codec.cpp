@@ -76,10 +76,10 @@ Status FromBinary(std::string_view bytes, google::protobuf::Message* out, const 
 
 namespace {
 
-std::string Print(const google::protobuf::Message& message, bool pretty) {
+std::string Print(const google::protobuf::Message& message, bool pretty, bool defaults) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
-  options.always_print_primitive_fields = pretty;
+  options.always_print_primitive_fields = defaults;
   std::string out;
   // Printing a well-formed message cannot fail; a failure here is a programming error.
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
@@ -89,8 +89,16 @@ std::string Print(const google::protobuf::Message& message, bool pretty) {
 
 }  // namespace
 
-std::string ToJson(const google::protobuf::Message& message) { return Print(message, false); }
+std::string ToJson(const google::protobuf::Message& message) {
+  return Print(message, false, false);
+}
 
-std::string ToPrettyJson(const google::protobuf::Message& message) { return Print(message, true); }
+std::string ToApiJson(const google::protobuf::Message& message) {
+  return Print(message, false, true);
+}
+
+std::string ToPrettyJson(const google::protobuf::Message& message) {
+  return Print(message, true, true);
+}
 
 }  // namespace fleetdesk::codec

@@ -44,6 +44,9 @@ Status FromBinary(std::string_view bytes, google::protobuf::Message* out,
 // Compact JSON, lowerCamelCase names, default values omitted.
 std::string ToJson(const google::protobuf::Message& message);
 
+// Compact JSON with every field, default values included: the REST API's form.
+std::string ToApiJson(const google::protobuf::Message& message);
+
 // Same, with default values printed and indented: for people (`fleetdesk-agent collect`).
 std::string ToPrettyJson(const google::protobuf::Message& message);
 

@@ -17,6 +17,7 @@ enum class ErrorCode {
   kPermissionDenied,  // the credential does not allow this
   kFailedPrecondition,
   kResourceExhausted,  // a limit was reached (size, count, rate)
+  kMethodNotAllowed,   // the resource exists but not with this method
   kUnavailable,        // a dependency (database, peer) cannot be reached now
   kInternal,
 };

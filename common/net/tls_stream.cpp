@@ -76,8 +76,8 @@ TlsStream::Step TlsStream::Run(Kind kind, asio::mutable_buffer read_into, const 
       break;
     case Kind::kRead:
       if (read_into.size() == 0) break;
-      result = SSL_read(ssl_, read_into.data(), static_cast<int>(std::min<std::size_t>(
-                                                    read_into.size(), INT32_MAX)));
+      result = SSL_read(ssl_, read_into.data(),
+                        static_cast<int>(std::min<std::size_t>(read_into.size(), INT32_MAX)));
       if (result > 0) step.bytes = static_cast<std::size_t>(result);
       break;
     case Kind::kWrite:

@@ -57,8 +57,8 @@ class TlsStream {
     } else {
       SSL_set_accept_state(ssl_);
     }
-    return boost::asio::async_compose<Token, void(error_code)>(
-        Op<Kind::kHandshake>{*this, {}, {}}, token, socket_);
+    return boost::asio::async_compose<Token, void(error_code)>(Op<Kind::kHandshake>{*this, {}, {}},
+                                                               token, socket_);
   }
 
   // Sends close_notify; does not wait for the peer's.
@@ -204,8 +204,8 @@ struct TeardownOp {
 
 template <typename Handler>
 void async_teardown(boost::beast::role_type, TlsStream& stream, Handler&& handler) {
-  boost::asio::async_compose<Handler, void(boost::system::error_code)>(
-      TeardownOp{stream}, handler, stream.next_layer());
+  boost::asio::async_compose<Handler, void(boost::system::error_code)>(TeardownOp{stream}, handler,
+                                                                       stream.next_layer());
 }
 
 }  // namespace fleetdesk::net

@@ -25,10 +25,12 @@ constexpr std::size_t kMaxEnrollBody = 64 * 1024;
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
+// REST answers carry every field, defaults too ("items": [], "connected": false), so clients
+// need not know proto3's omission rules.
 http::Response Json(int status, const google::protobuf::Message& message) {
   http::Response response;
   response.status = status;
-  response.body = codec::ToJson(message);
+  response.body = codec::ToApiJson(message);
   return response;
 }
 
@@ -147,6 +149,8 @@ int HttpStatus(ErrorCode code) {
       return 412;
     case ErrorCode::kResourceExhausted:
       return 413;
+    case ErrorCode::kMethodNotAllowed:
+      return 405;
     case ErrorCode::kUnavailable:
       return 503;
     case ErrorCode::kInternal:
@@ -185,7 +189,7 @@ Result<http::Response> Api::Route(const http::Request& request) {
   const std::string& path = request.path;
   auto only = [&](const char* method) -> Status {
     if (request.method == method) return {};
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kMethodNotAllowed,
                      request.method + " is not allowed on " + path + "; use " + method);
   };
   if (path == "/healthz") {
@@ -213,11 +217,17 @@ Result<http::Response> Api::Route(const http::Request& request) {
     return Enroll(request);
   }
   if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0) {
-    if (auto s = only("GET"); !s) return s.error();
+    // Who is asking comes before what they ask: an unauthenticated caller learns nothing of
+    // which methods or resources exist.
     auto principal = Authenticate(request);
     if (!principal) return principal.error();
-    if (path == "/api/v1/hosts") return ListHosts(request);
-    return GetHost(path.substr(std::string("/api/v1/hosts/").size()));
+    auto rest = path.substr(std::string("/api/v1/hosts").size());
+    if (rest.find('/', 1) != std::string::npos) {
+      return MakeError(ErrorCode::kNotFound, "no resource at " + path);
+    }
+    if (auto s = only("GET"); !s) return s.error();
+    if (rest.empty()) return ListHosts(request);
+    return GetHost(rest.substr(1));
   }
   return MakeError(ErrorCode::kNotFound, "no resource at " + path);
 }
@@ -270,21 +280,27 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
     return Invalid("machineId must be 1 to 128 letters, digits, '-', '_' or '.'");
   }
 
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  const auto token_hash = auth::HashToken(req.token());
+  // Refuse a bad token before spending a signature on an unauthenticated request.
+  if (auto usable = (*store)->CheckEnrollmentToken(token_hash, NowMs()); !usable) {
+    spdlog::warn("enrollment of {} from {} refused: {}", req.hostname(), request.remote_address,
+                 usable.error().message);
+    return usable.error();
+  }
   const auto agent_id = crypto::NewUuid();
   auto certificate = crypto::Sign(
       pki_.ca,
       {req.csr(), agent_id, {}, crypto::Usage::kClient, options_.agent_certificate_validity});
   if (!certificate) return Invalid("csr: " + certificate.error().message);
-
-  auto store = stores_.Acquire();
-  if (!store) return store.error();
   store::NewAgent agent{agent_id,
                         req.machine_id(),
                         req.hostname(),
                         certificate->serial_hex,
                         certificate->not_after_unix,
                         NowMs()};
-  auto host = (*store)->EnrollAgent(auth::HashToken(req.token()), agent);
+  auto host = (*store)->EnrollAgent(token_hash, agent);
   if (!host) {
     spdlog::warn("enrollment of {} from {} refused: {}", req.hostname(), request.remote_address,
                  host.error().message);

@@ -257,7 +257,6 @@ awaitable<void> Session::Run() {
   metrics.agents_connected.fetch_add(1, std::memory_order_relaxed);
   metrics.agent_connections_total.fetch_add(1, std::memory_order_relaxed);
   gateway->writer.Submit(connected->row, {});
-  spdlog::debug("agent {} ({}) connected from {}", agent_id, connected->row.hostname, remote);
 
   fleetdesk::v1::ServerMessage welcome;
   welcome.mutable_welcome()->set_agent_id(agent_id);
@@ -270,6 +269,8 @@ awaitable<void> Session::Run() {
   welcome.mutable_welcome()->set_encoding(use_binary ? kProtobufEncoding : "json");
   Send(welcome);
   binary = use_binary;
+  spdlog::debug("agent {} ({}) connected from {}, encoding {}", agent_id, connected->row.hostname,
+                remote, use_binary ? kProtobufEncoding : "json");
 
   ws.read_message_max(0);  // from here the loop below counts
   boost::system::error_code end;

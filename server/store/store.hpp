@@ -30,6 +30,9 @@ class Store {
 
   // Enrollment --------------------------------------------------------------------------------
   virtual Status CreateEnrollmentToken(const NewEnrollmentToken& token) = 0;
+  // The same checks as EnrollAgent, reading only: lets the API refuse a bad token before it
+  // spends a signature on the request.
+  virtual Status CheckEnrollmentToken(const std::string& token_hash, std::int64_t now_ms) = 0;
   // In one transaction: checks the token (known, not revoked, not expired, not used up), counts
   // one use, and creates the host (or re-keys the existing host of the same machine id).
   // Errors: kUnauthenticated for an unknown token, kPermissionDenied naming why for the rest.

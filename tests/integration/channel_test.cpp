@@ -97,6 +97,8 @@ TEST_CASE("an enrolled agent connects and its host is visible over REST", "[inte
   CHECK(host->uptime_seconds() == 1234);
   CHECK(host->load1() == Approx(0.5));
   CHECK(host->agent_version() == "0.1.0");
+  // The real agent asks for binary frames.
+  CHECK_THAT(server.process().Log(), Catch::Contains("encoding protobuf"));
 
   auto [status, body] = server.Get("/api/v1/hosts/" + std::to_string(host->id()));
   CHECK(status == 200);
@@ -213,6 +215,68 @@ TEST_CASE("reports are acked after commit and a repeated sequence is not stored 
   CHECK(MetricValue(server, "fleetdesk_reports_duplicate_total") == 1);
   CHECK(MetricValue(server, "fleetdesk_reports_total") == 3);
   CHECK(FindHost(server, id.agent_id)->last_seq() == 2);
+}
+
+TEST_CASE("an agent that offers protobuf gets binary frames, one that does not keeps JSON",
+          "[integration]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto id = EnrollRaw(server, dir, "m-binary");
+  auto client =
+      WsClient::Connect(id.gateway_urls.front(), {id.ca_pem, id.certificate_pem, id.key_pem});
+  REQUIRE(client.ok());
+  auto& c = **client;
+  REQUIRE(
+      c.Send(R"({"protocolVersion":1,"hello":{"machineId":"m-binary","encodings":["protobuf"]}})")
+          .ok());
+  auto welcome = c.Read();
+  REQUIRE(welcome.ok());
+  CHECK(c.last_was_text());
+  CHECK_THAT(*welcome, Catch::Contains(R"("encoding":"protobuf")"));
+
+  fleetdesk::v1::AgentMessage report;
+  report.mutable_report()->set_seq(1);
+  report.mutable_report()->mutable_heartbeat()->set_hostname("binary-host");
+  REQUIRE(c.SendBinary(report.SerializeAsString()).ok());
+  auto ack = c.Read();
+  REQUIRE(ack.ok());
+  CHECK_FALSE(c.last_was_text());
+  fleetdesk::v1::ServerMessage answer;
+  REQUIRE(answer.ParseFromString(*ack));
+  CHECK(answer.ack().seq() == 1);
+  CHECK(answer.protocol_version() == 1);
+  CHECK(FindHost(server, id.agent_id)->hostname() == "binary-host");
+
+  // A frame that is not a protobuf message closes this channel with the reason, in binary.
+  REQUIRE(c.SendBinary(std::string("\xff\xff\xff\xff garbage", 13)).ok());
+  auto error = c.Read();
+  REQUIRE(error.ok());
+  fleetdesk::v1::ServerMessage refusal;
+  REQUIRE(refusal.ParseFromString(*error));
+  CHECK_THAT(refusal.error().message(), Catch::Contains("invalid AgentMessage protobuf"));
+  CHECK_FALSE(c.Read().ok());
+
+  // A client that does not offer protobuf is answered in JSON.
+  auto json_id = EnrollRaw(server, dir, "m-json");
+  auto json = ConnectRaw(json_id, "m-json");
+  REQUIRE(json->Send(Report(1)).ok());
+  CHECK(*json->Read() == Ack(1));
+  CHECK(json->last_was_text());
+}
+
+TEST_CASE("a newer protocol version is refused with a message saying so", "[integration]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto id = EnrollRaw(server, dir, "m-future");
+  auto client =
+      WsClient::Connect(id.gateway_urls.front(), {id.ca_pem, id.certificate_pem, id.key_pem});
+  REQUIRE(client.ok());
+  REQUIRE((*client)->Send(R"({"protocolVersion":2,"hello":{"machineId":"m-future"}})").ok());
+  auto refusal = (*client)->Read();
+  REQUIRE(refusal.ok());
+  CHECK_THAT(*refusal, Catch::Contains("newer than this server"));
 }
 
 TEST_CASE(

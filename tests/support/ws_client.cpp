@@ -87,6 +87,19 @@ Result<std::unique_ptr<WsClient>> WsClient::Connect(const std::string& url_text,
 }
 
 Status WsClient::Send(const std::string& text) {
+  impl_->ws->text(true);
+  return Write(*impl_, text);
+}
+
+Status WsClient::SendBinary(const std::string& bytes) {
+  impl_->ws->binary(true);
+  return Write(*impl_, bytes);
+}
+
+bool WsClient::last_was_text() const { return impl_->ws->got_text(); }
+
+Status WsClient::Write(Impl& impl, const std::string& text) {
+  auto impl_ = &impl;
   bool done = false;
   boost::system::error_code ec;
   impl_->ws->async_write(asio::buffer(text), [&](boost::system::error_code e, std::size_t) {

@@ -20,6 +20,10 @@ class WsClient {
   ~WsClient();
 
   Status Send(const std::string& text);
+  // A binary frame (the negotiated "protobuf" encoding).
+  Status SendBinary(const std::string& bytes);
+  // Whether the last message Read returned came in a text frame.
+  bool last_was_text() const;
   // The next message; an error when the channel closed ("closed: <reason>") or on timeout.
   Result<std::string> Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
@@ -27,6 +31,7 @@ class WsClient {
 
  private:
   explicit WsClient(std::unique_ptr<Impl> impl);
+  static Status Write(Impl& impl, const std::string& bytes);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -250,9 +250,8 @@ class SqliteStore final : public Store {
         .Run();
   }
 
-  Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) override {
-    auto tx = Transaction::Begin(db_, true);
-    if (!tx) return tx.error();
+  // The token's id when it may enroll one more host at `now_ms`; else why not.
+  Result<std::int64_t> UsableToken(const std::string& token_hash, std::int64_t now_ms) {
     auto token = db_.Prepare(
         "SELECT id, expires_ms, max_hosts, used_count, revoked FROM enrollment_tokens "
         "WHERE token_hash = ?");
@@ -261,11 +260,10 @@ class SqliteStore final : public Store {
     auto found = token->Step();
     if (!found) return found.error();
     if (!*found) return MakeError(ErrorCode::kUnauthenticated, "enrollment token is not known");
-    const std::int64_t token_id = token->Int(0);
     if (token->Int(4) != 0) {
       return MakeError(ErrorCode::kPermissionDenied, "enrollment token has been revoked");
     }
-    if (token->Int(1) <= agent.now_ms) {
+    if (token->Int(1) <= now_ms) {
       return MakeError(ErrorCode::kPermissionDenied, "enrollment token has expired");
     }
     if (!token->IsNull(2) && token->Int(3) >= token->Int(2)) {
@@ -273,6 +271,21 @@ class SqliteStore final : public Store {
           ErrorCode::kPermissionDenied,
           "enrollment token is used up: it allowed " + std::to_string(token->Int(2)) + " host(s)");
     }
+    return token->Int(0);
+  }
+
+  Status CheckEnrollmentToken(const std::string& token_hash, std::int64_t now_ms) override {
+    auto token = UsableToken(token_hash, now_ms);
+    if (!token) return token.error();
+    return {};
+  }
+
+  Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) override {
+    auto tx = Transaction::Begin(db_, true);
+    if (!tx) return tx.error();
+    auto usable = UsableToken(token_hash, agent.now_ms);
+    if (!usable) return usable.error();
+    const std::int64_t token_id = *usable;
     auto use = db_.Prepare("UPDATE enrollment_tokens SET used_count = used_count + 1 WHERE id = ?");
     if (!use) return use.error();
     if (auto s = use->Bind(1, token_id).Run(); !s) return s.error();

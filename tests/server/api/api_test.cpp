@@ -200,13 +200,17 @@ TEST_CASE("bad list parameters answer 400 naming them", "[server][api]") {
              Catch::Contains("cursor"));
 }
 
-TEST_CASE("unknown paths answer 404 and wrong methods 400, in the error contract",
+TEST_CASE("unknown paths answer 404 and wrong methods 405, in the error contract",
           "[server][api]") {
   Fixture f;
   auto missing = f.Call("GET", "/api/v1/nothing");
   CHECK(missing.status == 404);
   CHECK(ErrorOf(missing).error().code() == "not_found");
-  CHECK(f.Call("DELETE", "/api/v1/enroll").status == 400);
+  auto wrong = f.Call("DELETE", "/api/v1/enroll");
+  CHECK(wrong.status == 405);
+  CHECK(ErrorOf(wrong).error().code() == "method_not_allowed");
+  CHECK(f.Call("GET", "/api/v1/hosts/1/history").status == 404);
+  CHECK(f.Call("POST", "/api/v1/hosts", "", false).status == 401);
 }
 
 TEST_CASE("healthz and metrics answer without a token", "[server][api]") {
