@@ -1,6 +1,7 @@
 #include "common/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +77,21 @@ Status MakeDirectory(const std::string& path, unsigned mode) {
   if (ec) return MakeError(ErrorCode::kUnavailable, "cannot create " + path + ": " + ec.message());
   if (::chmod(path.c_str(), mode) != 0) return SystemError("cannot chmod", path);
   return {};
+}
+
+Result<ExclusiveLock> ExclusiveLock::Acquire(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return SystemError("cannot open", path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     path + " is locked: a fleetdesk server is running on this data directory");
+  }
+  return ExclusiveLock(fd);
+}
+
+ExclusiveLock::~ExclusiveLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 bool Exists(const std::string& path) {

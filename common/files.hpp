@@ -18,4 +18,20 @@ Status MakeDirectory(const std::string& path, unsigned mode);
 
 bool Exists(const std::string& path);
 
+// An exclusive advisory lock (flock) on a file, held until destroyed. Two servers on one data
+// directory, or a restore under a running server, would corrupt it; the lock refuses both.
+class ExclusiveLock {
+ public:
+  // Fails at once (kFailedPrecondition) when another process holds it.
+  static Result<ExclusiveLock> Acquire(const std::string& path);
+  ExclusiveLock(ExclusiveLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  ExclusiveLock& operator=(ExclusiveLock&&) = delete;
+  ExclusiveLock(const ExclusiveLock&) = delete;
+  ~ExclusiveLock();
+
+ private:
+  explicit ExclusiveLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace fleetdesk::files

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
 #   1. unit and integration tests (Catch2 via CTest) on the release build;
-#   2. the same tests on an AddressSanitizer + UndefinedBehaviorSanitizer build
-#      (skip with FLEETDESK_SKIP_SANITIZE=1);
-#   3. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
-#   4. clang-format on every source file.
+#   2. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
+#   3. clang-format on every source file;
+#   4. the tests again on an AddressSanitizer + UndefinedBehaviorSanitizer build
+#      (skip with FLEETDESK_SKIP_SANITIZE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)

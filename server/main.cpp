@@ -28,6 +28,7 @@
 #include "server/gateway/gateway.hpp"
 #include "server/http/http_server.hpp"
 #include "server/server_config.hpp"
+#include "server/store/sqlite/backup.hpp"
 
 namespace fleetdesk::server {
 namespace {
@@ -146,8 +147,35 @@ int CreateApiToken(const ServerConfig& config, const std::string& user, const st
   return 0;
 }
 
+int Backup(const ServerConfig& config, const std::string& file) {
+  if (config.database.rfind("postgres", 0) == 0) {
+    return Fail("backup covers the embedded SQLite store; back up PostgreSQL with pg_dump");
+  }
+  if (auto s = store::sqlite::Backup(config.data_dir, config.DatabaseUrl(), file); !s) {
+    return Fail(s.error().message);
+  }
+  std::cout << "backup written to " << file << " (it holds the CA key: keep it safe)\n";
+  return 0;
+}
+
+int Restore(const ServerConfig& config, const std::string& file) {
+  if (config.database.rfind("postgres", 0) == 0) {
+    return Fail("restore covers the embedded SQLite store; restore PostgreSQL with pg_restore");
+  }
+  if (auto s = files::MakeDirectory(config.data_dir, 0700); !s) return Fail(s.error().message);
+  auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
+  if (!lock) return Fail(lock.error().message + "; stop it before restoring");
+  if (auto s = store::sqlite::Restore(file, config.data_dir, config.DatabaseUrl()); !s) {
+    return Fail(s.error().message);
+  }
+  std::cout << "restored " << file << " into " << config.data_dir << "\n";
+  return 0;
+}
+
 int Serve(const ServerConfig& config) {
   RaiseFileLimit();
+  auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
+  if (!lock) return Fail(lock.error().message);
   auto pki = Pki::Load(config.data_dir);
   if (!pki) return Fail(pki.error().message);
   auto writer_store = OpenMigrated(config);
@@ -318,6 +346,12 @@ int main(int argc, char** argv) {
   std::string token_ttl = "30d";
   api_create->add_option("--user", token_user)->required();
   api_create->add_option("--ttl", token_ttl, "lifetime (s, m, h, d)")->capture_default_str();
+  std::string backup_file;
+  std::string restore_file;
+  auto* backup = app.add_subcommand("backup", "write a consistent copy of the data (online)");
+  backup->add_option("FILE", backup_file)->required();
+  auto* restore = app.add_subcommand("restore", "put a backup back (the server must be stopped)");
+  restore->add_option("FILE", restore_file)->required();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
@@ -344,5 +378,7 @@ int main(int argc, char** argv) {
   }
   if (user->got_subcommand(user_add)) return AddUser(*config, user_name, role, password_file);
   if (api_token->got_subcommand(api_create)) return CreateApiToken(*config, token_user, token_ttl);
+  if (app.got_subcommand(backup)) return Backup(*config, backup_file);
+  if (app.got_subcommand(restore)) return Restore(*config, restore_file);
   return Serve(*config);
 }

@@ -163,7 +163,13 @@ bool TeardownOp::DrainOnce(asio::ip::tcp::socket& socket, boost::system::error_c
 }
 
 void teardown(boost::beast::role_type, TlsStream& stream, boost::system::error_code& ec) {
-  SSL_shutdown(stream.native_handle());
+  // Best effort: queue close_notify and send what fits without blocking.
+  std::string out;
+  if (stream.Run(TlsStream::Kind::kShutdown, {}, {}, &out).next != TlsStream::Step::Next::kFailed &&
+      !out.empty()) {
+    boost::system::error_code ignored;
+    stream.next_layer().write_some(asio::buffer(out), ignored);
+  }
   stream.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   stream.next_layer().close(ec);
 }

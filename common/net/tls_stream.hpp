@@ -97,6 +97,7 @@ class TlsStream {
   }
 
  private:
+  friend void teardown(boost::beast::role_type, TlsStream&, boost::system::error_code&);
   static constexpr std::size_t kMaxRecord = 16384;  // TLS's largest plaintext record
   enum class Kind { kHandshake, kShutdown, kRead, kWrite };
 

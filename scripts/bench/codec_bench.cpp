@@ -59,7 +59,9 @@ fleetdesk::v1::AgentMessage FullReport() {
 }  // namespace
 
 int main() {
-  std::printf("| message | bytes (JSON) | bytes (binary) | JSON decode µs | binary decode µs | JSON encode µs | binary encode µs |\n");
+  std::printf(
+      "| message | bytes (JSON) | bytes (binary) | JSON decode µs | binary decode µs | JSON encode "
+      "µs | binary encode µs |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (auto [name, message] : {std::pair{"heartbeat report", Heartbeat()},
                                std::pair{"full report, 60 services", FullReport()}}) {
@@ -76,8 +78,8 @@ int main() {
     });
     double json_encode = MicrosPerCall(n, [&] { (void)fleetdesk::codec::ToJson(message); });
     double binary_encode = MicrosPerCall(n, [&] { (void)message.SerializeAsString(); });
-    std::printf("| %s | %zu | %zu | %.2f | %.2f | %.2f | %.2f |\n", name, json.size(), binary.size(),
-                json_decode, binary_decode, json_encode, binary_encode);
+    std::printf("| %s | %zu | %zu | %.2f | %.2f | %.2f | %.2f |\n", name, json.size(),
+                binary.size(), json_decode, binary_decode, json_encode, binary_encode);
   }
   fleetdesk::v1::ServerMessage ack;
   ack.set_protocol_version(1);

@@ -187,17 +187,21 @@ http::Response Api::Handle(const http::Request& request) {
 
 Result<http::Response> Api::Route(const http::Request& request) {
   const std::string& path = request.path;
-  auto only = [&](const char* method) -> Status {
-    if (request.method == method) return {};
-    return MakeError(ErrorCode::kMethodNotAllowed,
-                     request.method + " is not allowed on " + path + "; use " + method);
+  // A wrong method is answered 405 with the Allow header HTTP asks for.
+  auto only = [&](const char* method) -> std::optional<http::Response> {
+    if (request.method == method) return std::nullopt;
+    auto response =
+        ErrorResponse(MakeError(ErrorCode::kMethodNotAllowed,
+                                request.method + " is not allowed on " + path + "; use " + method));
+    response.headers.emplace_back("Allow", method);
+    return response;
   };
   if (path == "/healthz") {
-    if (auto s = only("GET"); !s) return s.error();
+    if (auto wrong = only("GET")) return *wrong;
     return Healthz();
   }
   if (path == "/metrics") {
-    if (auto s = only("GET"); !s) return s.error();
+    if (auto wrong = only("GET")) return *wrong;
     http::Response response;
     response.content_type = "text/plain; version=0.0.4";
     response.body = metrics_.Render() + ProcessMetrics();
@@ -206,14 +210,14 @@ Result<http::Response> Api::Route(const http::Request& request) {
   if (path == "/api/v1/ca") {
     // The CA certificate is public; agents compare it with their pinned fingerprint before
     // sending an enrollment token.
-    if (auto s = only("GET"); !s) return s.error();
+    if (auto wrong = only("GET")) return *wrong;
     http::Response response;
     response.content_type = "application/x-pem-file";
     response.body = pki_.ca.certificate_pem;
     return response;
   }
   if (path == "/api/v1/enroll") {
-    if (auto s = only("POST"); !s) return s.error();
+    if (auto wrong = only("POST")) return *wrong;
     return Enroll(request);
   }
   if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0) {
@@ -225,7 +229,7 @@ Result<http::Response> Api::Route(const http::Request& request) {
     if (rest.find('/', 1) != std::string::npos) {
       return MakeError(ErrorCode::kNotFound, "no resource at " + path);
     }
-    if (auto s = only("GET"); !s) return s.error();
+    if (auto wrong = only("GET")) return *wrong;
     if (rest.empty()) return ListHosts(request);
     return GetHost(rest.substr(1));
   }

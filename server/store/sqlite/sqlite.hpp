@@ -28,6 +28,8 @@ class Database {
   Result<Statement> Prepare(std::string_view sql);
   std::int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
+  // The raw handle, for the few APIs this wrapper does not cover (online backup).
+  sqlite3* handle() const { return db_; }
   Error LastError(std::string_view what) const;
 
  private:

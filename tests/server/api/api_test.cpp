@@ -209,6 +209,7 @@ TEST_CASE("unknown paths answer 404 and wrong methods 405, in the error contract
   auto wrong = f.Call("DELETE", "/api/v1/enroll");
   CHECK(wrong.status == 405);
   CHECK(ErrorOf(wrong).error().code() == "method_not_allowed");
+  CHECK(wrong.headers == std::vector<std::pair<std::string, std::string>>{{"Allow", "POST"}});
   CHECK(f.Call("GET", "/api/v1/hosts/1/history").status == 404);
   CHECK(f.Call("POST", "/api/v1/hosts", "", false).status == 401);
 }

@@ -1,0 +1,125 @@
+#include "server/store/sqlite/backup.hpp"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
+#include <tuple>
+#include <vector>
+
+#include "common/files.hpp"
+#include "server/store/sqlite/sqlite.hpp"
+
+namespace fleetdesk::server::store::sqlite {
+namespace {
+
+struct DataFile {
+  const char* name;
+  unsigned mode;
+};
+// The data directory's files a server cannot do without, besides the database.
+constexpr std::array<DataFile, 4> kDataFiles = {{
+    {"ca.crt", 0644},
+    {"ca.key", 0600},
+    {"server.crt", 0644},
+    {"server.key", 0600},
+}};
+
+constexpr const char* kFilesTable = "fleetdesk_backup_files";
+
+// Copies database `from` into `to` page by page: a consistent snapshot even while another
+// connection writes (readers of a WAL database see one committed state).
+Status CopyDatabase(sqlite3* from, sqlite3* to) {
+  sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
+  if (backup == nullptr) {
+    return MakeError(ErrorCode::kUnavailable, std::string("backup: ") + sqlite3_errmsg(to));
+  }
+  int rc = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return MakeError(ErrorCode::kUnavailable, std::string("backup: ") + sqlite3_errstr(rc));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status Backup(const std::string& data_dir, const std::string& database, const std::string& out_file) {
+  auto source = Database::Open(database);
+  if (!source) return source.error();
+  const std::string temp = out_file + ".partial";
+  std::remove(temp.c_str());
+  {
+    auto target = Database::Open(temp);
+    if (!target) return target.error();
+    // A backup is a plain file to copy around, not a WAL database with side files.
+    if (auto s = target->Exec("PRAGMA journal_mode=DELETE"); !s) return s;
+    if (auto s = CopyDatabase(source->handle(), target->handle()); !s) return s;
+    if (auto s = target->Exec(std::string("CREATE TABLE ") + kFilesTable +
+                              " (name TEXT PRIMARY KEY, mode INTEGER NOT NULL, content BLOB NOT NULL)");
+        !s) {
+      return s;
+    }
+    for (const auto& file : kDataFiles) {
+      auto content = files::Read(data_dir + "/" + file.name);
+      if (!content) return content.error();
+      auto insert = target->Prepare(std::string("INSERT INTO ") + kFilesTable + " VALUES (?, ?, ?)");
+      if (!insert) return insert.error();
+      if (auto s = insert->Bind(1, std::string_view(file.name))
+                       .Bind(2, std::int64_t{file.mode})
+                       .Bind(3, std::string_view(*content))
+                       .Run();
+          !s) {
+        return s;
+      }
+    }
+  }
+  ::chmod(temp.c_str(), 0600);  // it holds the CA's private key
+  if (std::rename(temp.c_str(), out_file.c_str()) != 0) {
+    return MakeError(ErrorCode::kUnavailable, "cannot write " + out_file);
+  }
+  return {};
+}
+
+Status Restore(const std::string& backup_file, const std::string& data_dir,
+               const std::string& database) {
+  if (!files::Exists(backup_file)) {
+    return MakeError(ErrorCode::kNotFound, "no backup file " + backup_file);
+  }
+  auto backup = Database::Open(backup_file);
+  if (!backup) return backup.error();
+  auto check = backup->Prepare("PRAGMA integrity_check");
+  if (!check) return check.error();
+  if (auto row = check->Step(); !row || !*row || check->Text(0) != "ok") {
+    return MakeError(ErrorCode::kInvalidArgument, backup_file + " is damaged (integrity check failed)");
+  }
+  auto listed = backup->Prepare(std::string("SELECT name, mode, content FROM ") + kFilesTable);
+  if (!listed) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     backup_file + " is not a fleetdesk backup (made by 'fleetdesk-server backup')");
+  }
+  std::vector<std::tuple<std::string, unsigned, std::string>> saved;
+  for (;;) {
+    auto row = listed->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    saved.emplace_back(listed->Text(0), static_cast<unsigned>(listed->Int(1)), listed->Text(2));
+  }
+  if (saved.size() != kDataFiles.size()) {
+    return MakeError(ErrorCode::kInvalidArgument, backup_file + " lacks the CA or server keys");
+  }
+
+  if (auto s = files::MakeDirectory(data_dir, 0700); !s) return s;
+  {
+    auto live = Database::Open(database);
+    if (!live) return live.error();
+    if (auto s = CopyDatabase(backup->handle(), live->handle()); !s) return s;
+    if (auto s = live->Exec(std::string("DROP TABLE ") + kFilesTable); !s) return s;
+  }
+  for (const auto& [name, mode, content] : saved) {
+    if (auto s = files::WriteAtomically(data_dir + "/" + name, content, mode); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace fleetdesk::server::store::sqlite

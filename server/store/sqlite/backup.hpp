@@ -1,0 +1,21 @@
+// Online backup and restore of the embedded store. A backup is one SQLite file: a consistent
+// copy of the database (SQLite's backup API, taken while the server runs) plus the data
+// directory's keys and certificates, without which a restored server could not recognise its
+// agents. PostgreSQL deployments back up with their own tools (docs/OPERATIONS.md).
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::server::store::sqlite {
+
+// Writes `out_file` (replacing it atomically). Safe while the server is running.
+Status Backup(const std::string& data_dir, const std::string& database, const std::string& out_file);
+
+// Puts `backup_file` back into `data_dir`: the database and the key and certificate files.
+// The caller must hold the data directory's lock (no server running on it).
+Status Restore(const std::string& backup_file, const std::string& data_dir,
+               const std::string& database);
+
+}  // namespace fleetdesk::server::store::sqlite
