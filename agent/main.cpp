@@ -94,7 +94,8 @@ int Run(const AgentConfig& config) {
   sd_notify(0, "READY=1");
   spdlog::info("fleetdesk-agent {} running as agent {}", kVersion, identity->agent_id);
   io.run();
-  spdlog::info("stopped; {} report(s) unacked kept for next time", journal->pending_count());
+  // The journal keeps unacked reports in memory only: they do not outlive the process.
+  spdlog::info("stopped; {} unacked report(s) dropped", journal->pending_count());
   return 0;
 }
 

@@ -148,10 +148,10 @@ int CreateApiToken(const ServerConfig& config, const std::string& user, const st
 }
 
 int Backup(const ServerConfig& config, const std::string& file) {
-  if (config.database.rfind("postgres", 0) == 0) {
+  auto path = store::SqlitePath(config.DatabaseUrl());
+  if (!path)
     return Fail("backup covers the embedded SQLite store; back up PostgreSQL with pg_dump");
-  }
-  if (auto s = store::sqlite::Backup(config.data_dir, config.DatabaseUrl(), file); !s) {
+  if (auto s = store::sqlite::Backup(config.data_dir, *path, file); !s) {
     return Fail(s.error().message);
   }
   std::cout << "backup written to " << file << " (it holds the CA key: keep it safe)\n";
@@ -159,13 +159,14 @@ int Backup(const ServerConfig& config, const std::string& file) {
 }
 
 int Restore(const ServerConfig& config, const std::string& file) {
-  if (config.database.rfind("postgres", 0) == 0) {
+  auto path = store::SqlitePath(config.DatabaseUrl());
+  if (!path) {
     return Fail("restore covers the embedded SQLite store; restore PostgreSQL with pg_restore");
   }
   if (auto s = files::MakeDirectory(config.data_dir, 0700); !s) return Fail(s.error().message);
   auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
   if (!lock) return Fail(lock.error().message + "; stop it before restoring");
-  if (auto s = store::sqlite::Restore(file, config.data_dir, config.DatabaseUrl()); !s) {
+  if (auto s = store::sqlite::Restore(file, config.data_dir, *path); !s) {
     return Fail(s.error().message);
   }
   std::cout << "restored " << file << " into " << config.data_dir << "\n";
@@ -174,10 +175,10 @@ int Restore(const ServerConfig& config, const std::string& file) {
 
 int Serve(const ServerConfig& config) {
   RaiseFileLimit();
-  auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
-  if (!lock) return Fail(lock.error().message);
   auto pki = Pki::Load(config.data_dir);
   if (!pki) return Fail(pki.error().message);
+  auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
+  if (!lock) return Fail(lock.error().message);
   auto writer_store = OpenMigrated(config);
   if (!writer_store) return Fail(writer_store.error().message);
 

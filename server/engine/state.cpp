@@ -50,7 +50,10 @@ Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
   if (state.row.revoked) {
     return MakeError(ErrorCode::kPermissionDenied, "agent " + agent_id + " has been revoked");
   }
-  if (!hello.machine_id().empty() && hello.machine_id() != state.row.machine_id) {
+  if (hello.machine_id().empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "the hello must carry machineId");
+  }
+  if (hello.machine_id() != state.row.machine_id) {
     return MakeError(ErrorCode::kPermissionDenied,
                      "agent " + agent_id + " enrolled from machine " + state.row.machine_id +
                          " but connected from machine " + hello.machine_id() +

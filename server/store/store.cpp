@@ -4,14 +4,21 @@
 
 namespace fleetdesk::server::store {
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& database) {
+std::optional<std::string> SqlitePath(const std::string& database) {
   if (database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0) {
+    return std::nullopt;
+  }
+  if (database.rfind("sqlite://", 0) == 0) return database.substr(9);
+  return database;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& database) {
+  auto path = SqlitePath(database);
+  if (!path) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "this build has no PostgreSQL store yet; use a SQLite file path");
   }
-  std::string path = database;
-  if (path.rfind("sqlite://", 0) == 0) path = path.substr(9);
-  return sqlite::OpenSqliteStore(path);
+  return sqlite::OpenSqliteStore(*path);
 }
 
 }  // namespace fleetdesk::server::store

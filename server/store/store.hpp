@@ -47,6 +47,9 @@ class Store {
                                                         std::int64_t now_ms) = 0;
 };
 
+// The SQLite file `database` names ("PATH" or "sqlite://PATH"), or nullopt for a PostgreSQL URL.
+std::optional<std::string> SqlitePath(const std::string& database);
+
 // Opens a connection to `database`: a file path (SQLite) or a postgresql:// URL.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& database);
 

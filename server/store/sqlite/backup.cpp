@@ -1,6 +1,8 @@
 #include "server/store/sqlite/backup.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -44,26 +46,33 @@ Status CopyDatabase(sqlite3* from, sqlite3* to) {
 
 }  // namespace
 
-Status Backup(const std::string& data_dir, const std::string& database, const std::string& out_file) {
+Status Backup(const std::string& data_dir, const std::string& database,
+              const std::string& out_file) {
   auto source = Database::Open(database);
   if (!source) return source.error();
   const std::string temp = out_file + ".partial";
   std::remove(temp.c_str());
+  // Private from the first byte: it will hold the CA's private key.
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot create " + temp);
+  ::close(fd);
   {
     auto target = Database::Open(temp);
     if (!target) return target.error();
     // A backup is a plain file to copy around, not a WAL database with side files.
     if (auto s = target->Exec("PRAGMA journal_mode=DELETE"); !s) return s;
     if (auto s = CopyDatabase(source->handle(), target->handle()); !s) return s;
-    if (auto s = target->Exec(std::string("CREATE TABLE ") + kFilesTable +
-                              " (name TEXT PRIMARY KEY, mode INTEGER NOT NULL, content BLOB NOT NULL)");
+    if (auto s =
+            target->Exec(std::string("CREATE TABLE ") + kFilesTable +
+                         " (name TEXT PRIMARY KEY, mode INTEGER NOT NULL, content BLOB NOT NULL)");
         !s) {
       return s;
     }
     for (const auto& file : kDataFiles) {
       auto content = files::Read(data_dir + "/" + file.name);
       if (!content) return content.error();
-      auto insert = target->Prepare(std::string("INSERT INTO ") + kFilesTable + " VALUES (?, ?, ?)");
+      auto insert =
+          target->Prepare(std::string("INSERT INTO ") + kFilesTable + " VALUES (?, ?, ?)");
       if (!insert) return insert.error();
       if (auto s = insert->Bind(1, std::string_view(file.name))
                        .Bind(2, std::int64_t{file.mode})
@@ -74,7 +83,6 @@ Status Backup(const std::string& data_dir, const std::string& database, const st
       }
     }
   }
-  ::chmod(temp.c_str(), 0600);  // it holds the CA's private key
   if (std::rename(temp.c_str(), out_file.c_str()) != 0) {
     return MakeError(ErrorCode::kUnavailable, "cannot write " + out_file);
   }
@@ -91,12 +99,14 @@ Status Restore(const std::string& backup_file, const std::string& data_dir,
   auto check = backup->Prepare("PRAGMA integrity_check");
   if (!check) return check.error();
   if (auto row = check->Step(); !row || !*row || check->Text(0) != "ok") {
-    return MakeError(ErrorCode::kInvalidArgument, backup_file + " is damaged (integrity check failed)");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     backup_file + " is damaged (integrity check failed)");
   }
   auto listed = backup->Prepare(std::string("SELECT name, mode, content FROM ") + kFilesTable);
   if (!listed) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     backup_file + " is not a fleetdesk backup (made by 'fleetdesk-server backup')");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        backup_file + " is not a fleetdesk backup (made by 'fleetdesk-server backup')");
   }
   std::vector<std::tuple<std::string, unsigned, std::string>> saved;
   for (;;) {
@@ -116,8 +126,18 @@ Status Restore(const std::string& backup_file, const std::string& data_dir,
     if (auto s = CopyDatabase(backup->handle(), live->handle()); !s) return s;
     if (auto s = live->Exec(std::string("DROP TABLE ") + kFilesTable); !s) return s;
   }
+  std::vector<std::string> written = {database, database + "-wal", database + "-shm"};
   for (const auto& [name, mode, content] : saved) {
     if (auto s = files::WriteAtomically(data_dir + "/" + name, content, mode); !s) return s;
+    written.push_back(data_dir + "/" + name);
+  }
+  // Run as root for a server that runs as its own user: what was written belongs to the data
+  // directory's owner, or the server could not read its own key.
+  struct stat dir {};
+  if (::geteuid() == 0 && ::stat(data_dir.c_str(), &dir) == 0) {
+    for (const auto& path : written) {
+      if (files::Exists(path)) (void)::chown(path.c_str(), dir.st_uid, dir.st_gid);
+    }
   }
   return {};
 }

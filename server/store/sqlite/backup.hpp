@@ -11,7 +11,8 @@
 namespace fleetdesk::server::store::sqlite {
 
 // Writes `out_file` (replacing it atomically). Safe while the server is running.
-Status Backup(const std::string& data_dir, const std::string& database, const std::string& out_file);
+Status Backup(const std::string& data_dir, const std::string& database,
+              const std::string& out_file);
 
 // Puts `backup_file` back into `data_dir`: the database and the key and certificate files.
 // The caller must hold the data directory's lock (no server running on it).

@@ -115,3 +115,14 @@ TEST_CASE("a disconnect keeps the committed sequence", "[server][engine]") {
   CHECK(row->last_seq == 7);
   CHECK_FALSE(engine.Disconnect("nobody", 5).has_value());
 }
+
+TEST_CASE("a hello without a machine id is refused, so the clone check cannot be skipped",
+          "[server][engine]") {
+  StateEngine engine;
+  engine.Load({Host("a")});
+  fleetdesk::v1::Hello hello;
+  auto outcome = engine.Connect("a", hello, 1);
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code == ErrorCode::kInvalidArgument);
+  CHECK_THAT(outcome.error().message, Catch::Contains("machineId"));
+}

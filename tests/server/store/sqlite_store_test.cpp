@@ -156,3 +156,13 @@ TEST_CASE("API tokens find their user until they expire", "[server][store]") {
   auto missing = store->CreateApiToken({"bob", "t2", kNow, kNow + 1});
   CHECK(missing.error().code == ErrorCode::kNotFound);
 }
+
+TEST_CASE("a database setting names a SQLite path, with or without sqlite://", "[server][store]") {
+  CHECK(*SqlitePath("/var/lib/fleetdesk/fleetdesk.db") == "/var/lib/fleetdesk/fleetdesk.db");
+  CHECK(*SqlitePath("sqlite:///var/lib/fleetdesk/fleetdesk.db") ==
+        "/var/lib/fleetdesk/fleetdesk.db");
+  CHECK_FALSE(SqlitePath("postgresql://db.example/fleetdesk").has_value());
+  auto pg = OpenStore("postgresql://db.example/fleetdesk");
+  REQUIRE_FALSE(pg.ok());
+  CHECK_THAT(pg.error().message, Catch::Contains("PostgreSQL"));
+}
