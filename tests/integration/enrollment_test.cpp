@@ -113,3 +113,38 @@ TEST_CASE("collect prints one full report as JSON", "[integration][cli]") {
   CHECK_THAT(result.out,
              Catch::Contains("\"hostname\": \"collect-me\"") && Catch::Contains("\"full\": true"));
 }
+
+TEST_CASE("users are added from the command line and their API tokens reach the API",
+          "[integration][cli]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  WriteFile(dir / "password", "correct horse battery staple\n");
+  auto added = server.CliResult(
+      {"user", "add", "alice", "--role", "operator", "--password-file", dir / "password"});
+  REQUIRE(added.exit_code == 0);
+  CHECK_THAT(added.out, Catch::Contains("user alice (operator) added"));
+  CHECK_THAT(added.out, !Catch::Contains("correct horse"));
+
+  auto again = server.CliResult({"user", "add", "alice", "--role", "viewer"});
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.err, Catch::Contains("user 'alice' already exists"));
+  auto bad_role = server.CliResult({"user", "add", "bob", "--role", "superuser"});
+  CHECK(bad_role.exit_code != 0);
+  CHECK_THAT(bad_role.err, Catch::Contains("superuser"));
+  WriteFile(dir / "short", "tiny\n");
+  auto short_password = server.CliResult(
+      {"user", "add", "carol", "--role", "viewer", "--password-file", dir / "short"});
+  CHECK(short_password.exit_code == 1);
+  CHECK_THAT(short_password.err, Catch::Contains("12 characters"));
+
+  auto token = server.Cli({"api-token", "create", "--user", "alice", "--ttl", "1h"});
+  CHECK_THAT(token, Catch::StartsWith("fdt_"));
+  CHECK(server.Get("/api/v1/hosts", token).first == 200);
+  auto nobody = server.CliResult({"api-token", "create", "--user", "nobody"});
+  CHECK(nobody.exit_code == 1);
+  CHECK_THAT(nobody.err, Catch::Contains("no user 'nobody'"));
+  // An expired token is refused.
+  auto brief = server.Cli({"api-token", "create", "--user", "alice", "--ttl", "0s"});
+  CHECK(server.Get("/api/v1/hosts", brief).first == 401);
+}
