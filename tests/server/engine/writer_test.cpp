@@ -52,7 +52,9 @@ TEST_CASE("the writer commits queued rows and calls back after the commit", "[se
   }
   // Every callback came after its row was durable: a fresh connection sees round 4 everywhere.
   auto check = store::OpenStore(dir / "db");
-  for (const auto& h : *(*check)->LoadHosts()) CHECK(h.last_seq == 4);
+  auto stored = (*check)->LoadHosts();
+  REQUIRE(stored.ok());
+  for (const auto& h : *stored) CHECK(h.last_seq == 4);
   // Group commit: 200 rows took fewer transactions than rows.
   CHECK(metrics.commits_total.load() < 200);
   writer.Stop();
@@ -76,5 +78,7 @@ TEST_CASE("stopping the writer commits what was queued first", "[server][writer]
     writer.Submit(hosts[0], [&](const fleetdesk::Status& s) { refused = !s.ok(); });
     CHECK(refused);
   }
-  for (const auto& h : *(*setup)->LoadHosts()) CHECK(h.last_seq == 11);
+  auto stored = (*setup)->LoadHosts();
+  REQUIRE(stored.ok());
+  for (const auto& h : *stored) CHECK(h.last_seq == 11);
 }
