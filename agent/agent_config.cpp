@@ -1,14 +1,12 @@
 #include "agent/agent_config.hpp"
 
 #include "common/config.hpp"
-#include "common/files.hpp"
 
 namespace fleetdesk::agent {
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
   AgentConfig config;
-  auto reader = files::Exists(path) || must_exist ? config::ConfigReader::LoadFile(path)
-                                                  : config::ConfigReader::Empty();
+  auto reader = config::ConfigReader::LoadOptional(path, must_exist);
   if (!reader) return reader.error();
   auto& r = *reader;
   r.String("state_dir", &config.state_dir);

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/files.hpp"
+
 namespace fleetdesk::config {
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {
@@ -97,6 +99,12 @@ Result<ConfigReader> ConfigReader::LoadFile(const std::string& path) {
   while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
   std::fclose(f);
   return Parse(text, path);
+}
+
+Result<ConfigReader> ConfigReader::LoadOptional(const std::string& path, bool must_exist) {
+  // Only absence falls back to defaults; a file that exists but cannot be read is an error.
+  if (!must_exist && !files::Exists(path)) return Empty();
+  return LoadFile(path);
 }
 
 ConfigReader ConfigReader::Empty() { return ConfigReader(std::make_unique<Impl>()); }

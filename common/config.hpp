@@ -23,6 +23,9 @@ class ConfigReader {
   // A missing file is an error; so is a file that is not valid TOML (the message has the line).
   static Result<ConfigReader> LoadFile(const std::string& path);
   static Result<ConfigReader> Parse(const std::string& text, const std::string& source_name);
+  // LoadFile, except that a missing file at a default path (`must_exist` false) means no keys:
+  // the daemons run on defaults until a config file is written.
+  static Result<ConfigReader> LoadOptional(const std::string& path, bool must_exist);
   // A reader with no keys at all, for running with defaults.
   static ConfigReader Empty();
 

@@ -3,7 +3,6 @@
 #include <charconv>
 
 #include "common/config.hpp"
-#include "common/files.hpp"
 
 namespace fleetdesk::server {
 
@@ -32,8 +31,7 @@ Result<ListenAddress> ParseListen(const std::string& text) {
 
 Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) {
   ServerConfig config;
-  auto reader = files::Exists(path) || must_exist ? config::ConfigReader::LoadFile(path)
-                                                  : config::ConfigReader::Empty();
+  auto reader = config::ConfigReader::LoadOptional(path, must_exist);
   if (!reader) return reader.error();
   auto& r = *reader;
   r.String("data_dir", &config.data_dir);

@@ -22,6 +22,7 @@
 
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
+#include "common/net/listen.hpp"
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
 #include "server/engine/clock.hpp"
@@ -443,23 +444,9 @@ Gateway::Gateway(asio::io_context& io, std::shared_ptr<asio::ssl::context> tls,
 Gateway::~Gateway() = default;
 
 Status Gateway::Start() {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(impl_->options.address, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "agent listen address '" + impl_->options.address + "' is not an IP address");
-  }
-  tcp::endpoint endpoint(address, impl_->options.port);
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.address + ":" +
-                                                  std::to_string(impl_->options.port) + ": " +
-                                                  ec.message());
-  }
+  if (auto s = net::Listen(acceptor, impl_->options.address, impl_->options.port, "agents"); !s)
+    return s;
   co_spawn(acceptor.get_executor(), impl_->Accept(), asio::detached);
   return {};
 }

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "common/net/listen.hpp"
+
 namespace fleetdesk::server::http {
 namespace {
 
@@ -175,23 +177,9 @@ HttpServer::HttpServer(asio::io_context& io, std::shared_ptr<asio::ssl::context>
 HttpServer::~HttpServer() = default;
 
 Status HttpServer::Start() {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(impl_->options.address, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "api listen address '" + impl_->options.address + "' is not an IP address");
-  }
-  tcp::endpoint endpoint(address, impl_->options.port);
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.address + ":" +
-                                                  std::to_string(impl_->options.port) + ": " +
-                                                  ec.message());
-  }
+  if (auto s = net::Listen(acceptor, impl_->options.address, impl_->options.port, "the API"); !s)
+    return s;
   co_spawn(acceptor.get_executor(), impl_->Accept(), asio::detached);
   return {};
 }
