@@ -17,8 +17,8 @@ Status Listen(boost::asio::ip::tcp::acceptor& acceptor, const std::string& addre
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return MakeError(ErrorCode::kUnavailable, "cannot listen for " + what + " on " + address +
-                                                  ":" + std::to_string(port) + ": " + ec.message());
+    return MakeError(ErrorCode::kUnavailable, "cannot listen for " + what + " on " + address + ":" +
+                                                  std::to_string(port) + ": " + ec.message());
   }
   return {};
 }
