@@ -139,8 +139,10 @@ Result<Identity> Enroll(const EnrollOptions& options) {
       return s.error();
     }
   }
-  // A new identity starts a new sequence: the server's record for it starts at zero.
+  // A new identity starts a new sequence and an empty journal: the server's record for it
+  // starts at zero, and reports of the old identity are not this one's to send.
   std::remove(In(options.state_dir, "seq").c_str());
+  std::remove(In(options.state_dir, "journal").c_str());
   if (auto s = files::WriteAtomically(In(options.state_dir, "enrollment.json"),
                                       codec::ToPrettyJson(saved), 0600);
       !s) {

@@ -63,6 +63,10 @@ int Run(const AgentConfig& config) {
   auto journal = journal::Journal::Open(config.state_dir,
                                         static_cast<std::size_t>(config.max_pending_reports));
   if (!journal) return Fail(journal.error().message);
+  if (journal->recovered_bytes() > 0) {
+    spdlog::warn("the report journal had a damaged tail; {} byte(s) cut off, {} report(s) kept",
+                 journal->recovered_bytes(), journal->pending_count());
+  }
   collectors::SystemCollector system(config.root);
 
   asio::io_context io(1);
@@ -94,8 +98,7 @@ int Run(const AgentConfig& config) {
   sd_notify(0, "READY=1");
   spdlog::info("fleetdesk-agent {} running as agent {}", kVersion, identity->agent_id);
   io.run();
-  // The journal keeps unacked reports in memory only: they do not outlive the process.
-  spdlog::info("stopped; {} unacked report(s) dropped", journal->pending_count());
+  spdlog::info("stopped; {} unacked report(s) kept in the journal", journal->pending_count());
   return 0;
 }
 

@@ -1,6 +1,15 @@
-// Reports waiting for the server's ack, with the sequence numbers that make delivery
-// exactly-once in effect. The last sequence is persisted (fsync) before a report leaves, so a
-// restarted agent never reuses one. Not thread-safe: the channel's one thread owns it.
+// The agent's report journal: every report gets its sequence number and is appended to an
+// on-disk log (fdatasync) before it is sent; acked reports are dropped; unacked ones are resent
+// after a reconnect, oldest first, and survive a restart of the agent or the host.
+//
+// Files in the state directory:
+//   journal  records of [u32 length][u32 CRC-32C][u64 seq][serialized AgentMessage], appended;
+//            rewritten without the acked records when they make up most of it
+//   seq      "LAST FLOOR EVICTED": the highest sequence ever used, the highest that must never
+//            be sent again (acked or evicted), and how many reports were evicted
+//
+// A torn or corrupt tail (a crash mid-append) is found at open and cut off; every record before
+// it is kept. Not thread-safe: the channel's one thread owns it.
 #pragma once
 
 #include <cstdint>
@@ -13,12 +22,20 @@
 
 namespace fleetdesk::agent::journal {
 
+// CRC-32C (Castagnoli), the checksum of each record.
+std::uint32_t Crc32c(const void* data, std::size_t size);
+
 class Journal {
  public:
-  // Reads <state_dir>/seq (absent: 0). `max_pending` bounds what is kept unacked.
+  // Opens (creating if needed) the journal in `state_dir`, cutting off a damaged tail.
+  // `max_pending` bounds the unacked reports kept; past it the oldest are evicted and counted.
   static Result<Journal> Open(const std::string& state_dir, std::size_t max_pending);
+  Journal(Journal&& other) noexcept;
+  Journal& operator=(Journal&&) = delete;
+  Journal(const Journal&) = delete;
+  ~Journal();
 
-  // Gives `report` the next sequence number, persists it, and keeps the message until acked.
+  // Gives `report` the next sequence number, makes it durable, and keeps it until acked.
   // Answers the AgentMessage carrying it, serialized (binary protobuf).
   Result<std::string> Append(fleetdesk::v1::Report* report);
   // The server committed everything up to `seq`.
@@ -33,15 +50,25 @@ class Journal {
   std::uint64_t last_seq() const { return last_seq_; }
   std::uint64_t evicted() const { return evicted_; }
   std::size_t pending_count() const { return pending_.size(); }
+  // Bytes cut off a damaged tail when the journal was opened (0 for a clean file).
+  std::size_t recovered_bytes() const { return recovered_bytes_; }
 
  private:
-  Journal(std::string path, std::uint64_t last_seq, std::size_t max_pending)
-      : path_(std::move(path)), last_seq_(last_seq), max_pending_(max_pending) {}
+  Journal(std::string dir, std::size_t max_pending)
+      : dir_(std::move(dir)), max_pending_(max_pending) {}
+  Status Load();
+  Status WriteState();
+  Status Compact();
 
-  std::string path_;
-  std::uint64_t last_seq_;
+  std::string dir_;
   std::size_t max_pending_;
+  int fd_ = -1;
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t floor_ = 0;  // never send a sequence at or below this again
   std::uint64_t evicted_ = 0;
+  std::size_t file_bytes_ = 0;
+  std::size_t pending_bytes_ = 0;
+  std::size_t recovered_bytes_ = 0;
   std::deque<std::pair<std::uint64_t, std::string>> pending_;
 };
 

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "tests/support/fleet.hpp"
@@ -147,4 +148,19 @@ TEST_CASE("users are added from the command line and their API tokens reach the 
   // An expired token is refused.
   auto brief = server.Cli({"api-token", "create", "--user", "alice", "--ttl", "0s"});
   CHECK(server.Get("/api/v1/hosts", brief).first == 401);
+}
+
+TEST_CASE("enrolling again starts a new sequence with nothing of the old identity to resend",
+          "[integration][enroll]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  REQUIRE(EnrollAgent(server, dir, server.Cli({"enroll-token", "create"}), server.fingerprint())
+              .exit_code == 0);
+  WriteFile(dir / "state/journal", "reports of the old identity");
+  WriteFile(dir / "state/seq", "41 41 0\n");
+  REQUIRE(EnrollAgent(server, dir, server.Cli({"enroll-token", "create"}), server.fingerprint())
+              .exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir / "state/journal"));
+  CHECK_FALSE(std::filesystem::exists(dir / "state/seq"));
 }
