@@ -63,6 +63,8 @@ int Run(const AgentConfig& config) {
   auto journal = journal::Journal::Open(config.state_dir,
                                         static_cast<std::size_t>(config.max_pending_reports));
   if (!journal) return Fail(journal.error().message);
+  spdlog::info("journal: last sequence {}, {} unacked report(s)", journal->last_seq(),
+               journal->pending_count());
   if (journal->recovered_bytes() > 0) {
     spdlog::warn("the report journal had a damaged tail; {} byte(s) cut off, {} report(s) kept",
                  journal->recovered_bytes(), journal->pending_count());

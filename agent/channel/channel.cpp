@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -51,20 +52,26 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         journal(journal),
         system(system),
         sleep(io),
-        random(std::random_device{}()) {}
+        report_timer(io),
+        journal_grew(io),
+        random(std::random_device{}()),
+        interval(config.report_interval) {}
 
   asio::io_context& io;
   const AgentConfig& config;
   Identity identity;
   journal::Journal& journal;
   const collectors::SystemCollector& system;
-  asio::steady_timer sleep;  // splay and backoff waits
+  asio::steady_timer sleep;         // splay and backoff waits
+  asio::steady_timer report_timer;  // the next report; cancelled to report at once
+  asio::steady_timer journal_grew;  // wakes the sender; cancelled when a report is appended
   std::mt19937_64 random;
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<WebSocket> ws;
   bool stopping = false;
-  bool binary = false;  // negotiated in the welcome
-  std::chrono::seconds interval{30};
+  bool binary = false;    // negotiated in the welcome
+  bool need_full = true;  // the next report is a full one (first after start or connect)
+  std::chrono::seconds interval;
 
   // Sends a serialized AgentMessage in the negotiated encoding.
   awaitable<boost::system::error_code> SendMessage(WebSocket& socket, const std::string& bytes) {
@@ -89,6 +96,26 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   awaitable<void> Wait(std::chrono::milliseconds delay) {
     sleep.expires_after(delay);
     co_await sleep.async_wait(kTuple);
+  }
+
+  // Makes a report every interval whether or not the server is reachable: the journal keeps
+  // what cannot be sent yet, and the sender catches up after a reconnect.
+  awaitable<void> Produce() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      fleetdesk::v1::Report report;
+      report.set_full(need_full);
+      need_full = false;
+      *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      *report.mutable_heartbeat() = system.Heartbeat();
+      if (auto bytes = journal.Append(&report); !bytes) {
+        spdlog::error("cannot journal a report: {}", bytes.error().message);
+      } else {
+        journal_grew.cancel();
+      }
+      report_timer.expires_after(interval);
+      co_await report_timer.async_wait(kTuple);  // cancelled: report now (or stop)
+    }
   }
 
   awaitable<void> Run() {
@@ -221,12 +248,10 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     journal.Ack(welcome.committed_seq());
     spdlog::info("connected to {} as agent {}; {} report(s) to resend", url_text, identity.agent_id,
                  journal.pending_count());
-    for (const auto& bytes : journal.Pending()) {
-      if (auto ec = co_await SendMessage(*ws, bytes)) {
-        co_return Out(MakeError(ErrorCode::kUnavailable, "resend: " + ec.message()), retry_after);
-      }
-    }
-    auto ended = co_await (ReadLoop(ws, &retry_after) || ReportLoop(ws));
+    // The first report on a connection is a full one, made now rather than at the next tick.
+    need_full = true;
+    report_timer.cancel();
+    auto ended = co_await (ReadLoop(ws, &retry_after) || SendLoop(ws, welcome.committed_seq()));
     Status status = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
     co_return Out(status, retry_after);
   }
@@ -265,23 +290,27 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     }
   }
 
-  awaitable<Status> ReportLoop(std::shared_ptr<WebSocket> socket) {
-    asio::steady_timer timer(io);
-    bool full = true;
+  // Sends every journaled report above `sent`, oldest first, then waits for the journal to
+  // grow. There is no suspension between finding nothing to send and waiting, so no append is
+  // missed.
+  awaitable<Status> SendLoop(std::shared_ptr<WebSocket> socket, std::uint64_t sent) {
     for (;;) {
-      fleetdesk::v1::Report report;
-      report.set_full(full);
-      full = false;
-      *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
-      *report.mutable_heartbeat() = system.Heartbeat();
-      auto bytes = journal.Append(&report);
-      if (!bytes) co_return bytes.error();
-      if (auto ec = co_await SendMessage(*socket, *bytes)) {
-        co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
+      auto batch = journal.PendingAfter(sent);
+      if (batch.empty()) {
+        // Only the read side ends a connection (its close handshake ends it cleanly); this loop
+        // ends when the connection's end cancels it.
+        journal_grew.expires_at(asio::steady_timer::time_point::max());
+        co_await journal_grew.async_wait(kTuple);
+        auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) co_return Status{};
+        continue;
       }
-      timer.expires_after(interval);
-      auto [wait_ec] = co_await timer.async_wait(kTuple);
-      if (wait_ec || stopping) co_return Status{};
+      for (const auto& [seq, bytes] : batch) {
+        if (auto ec = co_await SendMessage(*socket, bytes)) {
+          co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
+        }
+        sent = seq;
+      }
     }
   }
 };
@@ -292,13 +321,18 @@ Channel::Channel(asio::io_context& io, const AgentConfig& config, Identity ident
 
 Channel::~Channel() = default;
 
-void Channel::Start() { co_spawn(impl_->io, impl_->Run(), asio::detached); }
+void Channel::Start() {
+  co_spawn(impl_->io, impl_->Produce(), asio::detached);
+  co_spawn(impl_->io, impl_->Run(), asio::detached);
+}
 
 void Channel::Stop() {
   auto impl = impl_;
   asio::post(impl->io, [impl] {
     impl->stopping = true;
     impl->sleep.cancel();
+    impl->report_timer.cancel();
+    impl->journal_grew.cancel();
     if (impl->ws && impl->ws->is_open()) {
       impl->ws->async_close(websocket::close_code::going_away,
                             [impl](boost::system::error_code) {});

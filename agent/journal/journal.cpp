@@ -237,6 +237,14 @@ std::vector<std::string> Journal::Pending() const {
   return out;
 }
 
+std::vector<std::pair<std::uint64_t, std::string>> Journal::PendingAfter(std::uint64_t seq) const {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  for (const auto& entry : pending_) {
+    if (entry.first > seq) out.push_back(entry);
+  }
+  return out;
+}
+
 Status Journal::AdvanceTo(std::uint64_t seq) {
   if (seq <= last_seq_) return {};
   last_seq_ = seq;

@@ -42,6 +42,8 @@ class Journal {
   void Ack(std::uint64_t seq);
   // Unacked messages (serialized AgentMessages), oldest first, to resend after reconnecting.
   std::vector<std::string> Pending() const;
+  // The unacked messages above `seq`, with their sequences, oldest first.
+  std::vector<std::pair<std::uint64_t, std::string>> PendingAfter(std::uint64_t seq) const;
 
   // The server has committed `seq` although our file says less (a state dir restored from an
   // old backup): continue above it, or every new report would look like a duplicate.

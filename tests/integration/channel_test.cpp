@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "agent/identity.hpp"
+#include "agent/journal/journal.hpp"
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
 #include "fleetdesk/v1/api.pb.h"
@@ -365,4 +366,59 @@ TEST_CASE("a SIGTERM during a burst loses no acked report", "[integration]") {
   INFO("highest acked " << highest_acked << ", committed " << host->last_seq());
   CHECK(host->last_seq() >= highest_acked);
   CHECK_FALSE(host->connected());
+}
+
+TEST_CASE("reports made while the server is down survive kill -9 of the agent and arrive once",
+          "[integration][journal]") {
+  TestServer server;
+  server.Start();
+  TempDir machine;
+  TestAgent agent(server, MakeMachineRoot(machine, "outage", "55555555555555555555555555555555"));
+  agent.Start();
+  REQUIRE(WaitFor([&] {
+    auto h = FindHost(server, agent.agent_id());
+    return h && h->last_seq() >= 2;
+  }));
+  CHECK(server.Stop() == 0);
+  const auto before_outage = [&] {
+    server.Start();
+    auto seq = FindHost(server, agent.agent_id())->last_seq();
+    server.Kill();  // down again at once; the agent keeps journaling meanwhile
+    return seq;
+  }();
+
+  // The agent goes on reporting into its journal, and is killed twice while the server is down.
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    agent.process().Kill();
+    agent.Start();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  server.Start();
+  REQUIRE(WaitFor(
+      [&] {
+        auto h = FindHost(server, agent.agent_id());
+        return h && h->connected() && h->last_seq() > before_outage + 4;
+      },
+      std::chrono::seconds(20)));
+  REQUIRE(agent.Stop() == 0);
+
+  // Nothing beyond what the agent made was committed, and everything it saw acked was.
+  std::uint64_t last = 0;
+  {
+    auto journal = fleetdesk::agent::journal::Journal::Open(agent.dir() / "state", 10000);
+    REQUIRE(journal.ok());
+    last = journal->last_seq();
+    auto committed = FindHost(server, agent.agent_id())->last_seq();
+    CHECK(committed <= last);
+    CHECK(committed >= last - journal->pending_count());
+    CHECK(journal->evicted() == 0);
+    CHECK(journal->recovered_bytes() == 0);
+  }
+  // The reports of the outage travelled after it.
+  CHECK(MetricValue(server, "fleetdesk_reports_total") >= last - before_outage - 1);
+  // Started once more, the agent delivers whatever was still unacked: the server ends with every
+  // sequence the agent made.
+  agent.Start();
+  REQUIRE(WaitFor([&] { return FindHost(server, agent.agent_id())->last_seq() >= last; }));
 }

@@ -112,7 +112,7 @@ std::string MakeMachineRoot(const TempDir& dir, const std::string& hostname,
 }
 
 TestAgent::TestAgent(TestServer& server, const std::string& machine_root) {
-  std::string config = "splay = \"0s\"\nlog_level = \"debug\"\n";
+  std::string config = "splay = \"0s\"\nlog_level = \"debug\"\nreport_interval = \"1s\"\n";
   config += "state_dir = \"" + (dir_ / "state") + "\"\n";
   if (!machine_root.empty()) config += "root = \"" + machine_root + "\"\n";
   config += "[reconnect]\nmin = \"1s\"\nmax = \"2s\"\n";
