@@ -230,13 +230,6 @@ Status Journal::Compact() {
   return {};
 }
 
-std::vector<std::string> Journal::Pending() const {
-  std::vector<std::string> out;
-  out.reserve(pending_.size());
-  for (const auto& [seq, bytes] : pending_) out.push_back(bytes);
-  return out;
-}
-
 std::vector<std::pair<std::uint64_t, std::string>> Journal::PendingAfter(std::uint64_t seq) const {
   std::vector<std::pair<std::uint64_t, std::string>> out;
   for (const auto& entry : pending_) {

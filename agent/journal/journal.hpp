@@ -40,9 +40,9 @@ class Journal {
   Result<std::string> Append(fleetdesk::v1::Report* report);
   // The server committed everything up to `seq`.
   void Ack(std::uint64_t seq);
-  // Unacked messages (serialized AgentMessages), oldest first, to resend after reconnecting.
-  std::vector<std::string> Pending() const;
-  // The unacked messages above `seq`, with their sequences, oldest first.
+  // The unacked messages (serialized AgentMessages) above `seq`, with their sequences, oldest
+  // first: what a fresh connection resends (above the committed sequence) and what a live one
+  // has yet to send (above the last it sent).
   std::vector<std::pair<std::uint64_t, std::string>> PendingAfter(std::uint64_t seq) const;
 
   // The server has committed `seq` although our file says less (a state dir restored from an

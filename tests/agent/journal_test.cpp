@@ -35,10 +35,11 @@ TEST_CASE("acked reports are dropped and unacked ones kept for resending", "[age
     REQUIRE(journal->Append(&report).ok());
   }
   journal->Ack(3);
-  auto pending = journal->Pending();
+  auto pending = journal->PendingAfter(0);
   REQUIRE(pending.size() == 2);
+  CHECK(journal->PendingAfter(4).size() == 1);
   fleetdesk::v1::AgentMessage first;
-  REQUIRE(first.ParseFromString(pending[0]));
+  REQUIRE(first.ParseFromString(pending[0].second));
   CHECK(first.report().seq() == 4);
   CHECK(first.protocol_version() == 1);
 }
@@ -86,7 +87,7 @@ void AppendReports(Journal& journal, int n) {
 
 std::vector<std::uint64_t> PendingSeqs(const Journal& journal) {
   std::vector<std::uint64_t> seqs;
-  for (const auto& bytes : journal.Pending()) {
+  for (const auto& [seq, bytes] : journal.PendingAfter(0)) {
     fleetdesk::v1::AgentMessage message;
     REQUIRE(message.ParseFromString(bytes));
     seqs.push_back(message.report().seq());
