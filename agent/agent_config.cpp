@@ -1,5 +1,8 @@
 #include "agent/agent_config.hpp"
 
+#include <set>
+
+#include "agent/checks/spec.hpp"
 #include "common/config.hpp"
 
 namespace fleetdesk::agent {
@@ -18,9 +21,67 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
   std::chrono::seconds max{300};
   r.Duration("reconnect.min", &min);
   r.Duration("reconnect.max", &max);
-  r.Int("max_pending_reports", 1, 1000000, &config.max_pending_reports);
+  r.Size("journal_max_size", 1ULL << 20U, 16ULL << 30U, &config.journal_max_size);
+  r.Duration("inventory_interval", &config.inventory_interval);
   r.String("encoding", &config.encoding);
+  r.Bool("services.enabled", &config.services.enabled);
+  r.StringList("services.include", &config.services.include);
+  r.StringList("services.exclude", &config.services.exclude);
+  r.Duration("services.snapshot_interval", &config.services.snapshot_interval);
+  std::set<std::string> names;
+  const std::size_t count = r.TableCount("checks");
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string at = "checks[" + std::to_string(i) + "].";
+    fleetdesk::v1::CheckSpec spec;
+    std::string type;
+    r.String(at + "name", spec.mutable_key());
+    r.String(at + "type", &type);
+    r.String(at + "target", spec.mutable_target());
+    std::chrono::seconds interval{60};
+    r.Duration(at + "interval", &interval);
+    std::chrono::milliseconds timeout{5000};
+    r.Milliseconds(at + "timeout", &timeout);
+    r.String(at + "method", spec.mutable_method());
+    std::vector<std::int64_t> statuses;
+    r.IntList(at + "expect_status", 100, 599, &statuses);
+    r.String(at + "body_contains", spec.mutable_body_contains());
+    r.String(at + "body_regex", spec.mutable_body_regex());
+    std::map<std::string, std::string> headers;
+    r.StringMap(at + "headers", &headers);
+    std::int64_t redirects = 5;
+    r.Int(at + "max_redirects", 0, 20, &redirects);
+    bool verify = true;
+    r.Bool(at + "tls_verify", &verify);
+    r.String(at + "ca_file", spec.mutable_ca_file());
+    r.String(at + "record_type", spec.mutable_record_type());
+    r.String(at + "expect_address", spec.mutable_expect_address());
+    if (type == "http") spec.set_kind(fleetdesk::v1::CHECK_KIND_HTTP);
+    if (type == "tcp") spec.set_kind(fleetdesk::v1::CHECK_KIND_TCP);
+    if (type == "dns") spec.set_kind(fleetdesk::v1::CHECK_KIND_DNS);
+    spec.set_interval_seconds(
+        static_cast<std::uint32_t>(std::min<std::int64_t>(interval.count(), 86400)));
+    spec.set_timeout_ms(
+        static_cast<std::uint32_t>(std::min<std::int64_t>(timeout.count(), 3600000)));
+    for (auto status : statuses) spec.add_expect_status(static_cast<std::uint32_t>(status));
+    for (auto& [name, value] : headers) (*spec.mutable_headers())[name] = value;
+    spec.set_max_redirects(static_cast<std::uint32_t>(redirects));
+    spec.set_tls_insecure(!verify);
+    config.checks.push_back(std::move(spec));
+  }
   if (auto status = r.Finish(); !status) return status.error();
+  for (auto& spec : config.checks) {
+    if (auto s = checks::Normalize(&spec); !s) {
+      return MakeError(ErrorCode::kInvalidArgument, path + ": " + s.error().message);
+    }
+    if (!names.insert(spec.key()).second) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": two checks are named '" + spec.key() + "'");
+    }
+  }
+  if (config.services.snapshot_interval < std::chrono::seconds(10)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": services.snapshot_interval must be 10s or more");
+  }
   if (config.encoding != "protobuf" && config.encoding != "json") {
     return MakeError(
         ErrorCode::kInvalidArgument,

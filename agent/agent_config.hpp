@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
+#include "fleetdesk/v1/agent.pb.h"
 
 namespace fleetdesk::agent {
 
@@ -24,8 +26,21 @@ struct AgentConfig {
   // "protobuf" (binary frames, ~25x cheaper for the server to decode) or "json" (text frames, for
   // reading captures); the hello and welcome are JSON either way.
   std::string encoding = "protobuf";
-  // Reports kept while the server has not acked them; the oldest go first past this.
-  std::int64_t max_pending_reports = 10000;
+  // Bytes of reports kept while the server has not acked them; the oldest go first past this.
+  std::uint64_t journal_max_size = 64ULL << 20U;
+  // How often hardware and software inventory is collected (sections that did not change are
+  // not sent); the first report after connecting always carries all of it.
+  std::chrono::seconds inventory_interval{3600};
+
+  struct Services {
+    bool enabled = true;
+    std::vector<std::string> include = {"*.service"};
+    std::vector<std::string> exclude;
+    std::chrono::seconds snapshot_interval{300};
+  } services;
+
+  // Link checks, normalized (defaults filled) and validated.
+  std::vector<fleetdesk::v1::CheckSpec> checks;
 };
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist);

@@ -4,16 +4,23 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
+#include <thread>
 
 #include "agent/agent_config.hpp"
 #include "agent/channel/channel.hpp"
+#include "agent/checks/runner.hpp"
+#include "agent/collectors/inventory.hpp"
+#include "agent/collectors/metrics.hpp"
 #include "agent/collectors/system.hpp"
 #include "agent/identity.hpp"
 #include "agent/journal/journal.hpp"
+#include "agent/reporter.hpp"
+#include "agent/services/services.hpp"
 #include "common/codec.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
@@ -41,27 +48,62 @@ int EnrollCommand(const AgentConfig& config, const std::string& server, const st
   return 0;
 }
 
+services::WatcherOptions ServiceOptions(const AgentConfig& config) {
+  services::WatcherOptions options;
+  options.include = config.services.include;
+  options.exclude = config.services.exclude;
+  options.snapshot_interval = config.services.snapshot_interval;
+  return options;
+}
+
 int Collect(const AgentConfig& config) {
   collectors::SystemCollector system(config.root);
+  collectors::InventoryCollector inventory(config.root);
+  collectors::MetricsCollector metrics(config.root);
+  // CPU use and rates are differences: take a first reading a moment before the real one.
+  metrics.Collect(std::chrono::steady_clock::now());
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   fleetdesk::v1::Report report;
   report.set_full(true);
   *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   *report.mutable_heartbeat() = system.Heartbeat();
+  for (auto& section : inventory.CollectAll()) *report.add_inventory() = std::move(section);
+  *report.mutable_metrics() = metrics.Collect(std::chrono::steady_clock::now());
+  if (config.services.enabled) {
+    asio::io_context io(1);
+    services::ServiceWatcher watcher(io, ServiceOptions(config), nullptr);
+    watcher.Start();
+    for (auto& state : watcher.All()) *report.add_services() = std::move(state);
+    *report.mutable_services_status() = watcher.status();
+    watcher.Stop();
+  }
   std::cout << codec::ToPrettyJson(report) << "\n";
   return 0;
 }
 
-int Check(const AgentConfig&) {
-  // Link checks arrive with the agent issue; until then there are none to run.
-  std::cout << "[]\n";
-  return 0;
+int Check(const AgentConfig& config) {
+  asio::io_context io(1);
+  std::vector<fleetdesk::v1::CheckResult> results(config.checks.size());
+  for (std::size_t i = 0; i < config.checks.size(); ++i) {
+    checks::RunOnce(io, config.checks[i],
+                    [&results, i](fleetdesk::v1::CheckResult result) { results[i] = result; });
+  }
+  io.run();
+  std::cout << "[";
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto json = codec::ToPrettyJson(results[i]);
+    while (!json.empty() && json.back() == '\n') json.pop_back();
+    std::cout << (i == 0 ? "\n" : ",\n") << json;
+  }
+  std::cout << (results.empty() ? "]\n" : "\n]\n");
+  bool all_up = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.up(); });
+  return all_up ? 0 : 2;
 }
 
-int Run(const AgentConfig& config) {
+int Run(AgentConfig config, const std::string& config_path, bool config_given) {
   auto identity = LoadIdentity(config.state_dir);
   if (!identity) return Fail(identity.error().message);
-  auto journal = journal::Journal::Open(config.state_dir,
-                                        static_cast<std::size_t>(config.max_pending_reports));
+  auto journal = journal::Journal::Open(config.state_dir, config.journal_max_size);
   if (!journal) return Fail(journal.error().message);
   spdlog::info("journal: last sequence {}, {} unacked report(s)", journal->last_seq(),
                journal->pending_count());
@@ -69,11 +111,34 @@ int Run(const AgentConfig& config) {
     spdlog::warn("the report journal had a damaged tail; {} byte(s) cut off, {} report(s) kept",
                  journal->recovered_bytes(), journal->pending_count());
   }
-  collectors::SystemCollector system(config.root);
 
   asio::io_context io(1);
-  channel::Channel channel(io, config, *identity, *journal, system);
+  channel::Channel* channel_ptr = nullptr;
+  std::unique_ptr<services::ServiceWatcher> services;
+  if (config.services.enabled) {
+    services = std::make_unique<services::ServiceWatcher>(io, ServiceOptions(config), [&] {
+      if (channel_ptr != nullptr) channel_ptr->ReportSoon();
+    });
+  }
+  Reporter* reporter_ptr = nullptr;
+  checks::CheckRunner checks(io, [&](const fleetdesk::v1::CheckResult& result, bool changed) {
+    if (reporter_ptr == nullptr) return;
+    reporter_ptr->AddCheckResult(result);
+    if (changed) {
+      spdlog::info("check {} is {}{}", result.key(), result.up() ? "up" : "down",
+                   result.up() ? "" : ": " + result.message());
+      if (channel_ptr != nullptr) channel_ptr->ReportSoon();
+    }
+  });
+  Reporter reporter(config, services.get(), &checks);
+  reporter_ptr = &reporter;
+  collectors::SystemCollector system(config.root);
+  channel::Channel channel(io, config, *identity, *journal, system,
+                           [&](ReportKind kind) { return reporter.Make(kind); });
+  channel_ptr = &channel;
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set reload(io, SIGHUP);
   asio::steady_timer watchdog(io);
   bool stopping = false;
   signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -82,8 +147,38 @@ int Run(const AgentConfig& config) {
     sd_notify(0, "STOPPING=1");
     stopping = true;
     watchdog.cancel();
+    reload.cancel();
+    checks.Stop();
+    if (services) services->Stop();
     channel.Stop();
   });
+  // SIGHUP: read the config file again and apply what can change while running (log level,
+  // intervals, service patterns, checks). The identity, state directory and root stay.
+  std::function<void()> wait_reload = [&] {
+    reload.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      sd_notify(0, "RELOADING=1");
+      auto fresh = LoadAgentConfig(config_path, config_given);
+      if (!fresh) {
+        spdlog::error("reload refused, keeping the running config: {}", fresh.error().message);
+      } else {
+        fresh->state_dir = config.state_dir;
+        fresh->root = config.root;
+        if (auto level = spdlog::level::from_str(fresh->log_level);
+            level != spdlog::level::off || fresh->log_level == "off") {
+          spdlog::set_level(level);
+        }
+        config = *fresh;
+        reporter.SetInventoryInterval(config.inventory_interval);
+        if (services) services->Reconfigure(ServiceOptions(config));
+        checks.Set(config.checks);
+        spdlog::info("config reloaded from {}: {} check(s)", config_path, config.checks.size());
+      }
+      sd_notify(0, "READY=1");
+      wait_reload();
+    });
+  };
+  wait_reload();
   std::uint64_t watchdog_usec = 0;
   if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
     auto period = std::chrono::microseconds(watchdog_usec / 2);
@@ -96,9 +191,12 @@ int Run(const AgentConfig& config) {
     };
     tick();
   }
+  if (services) services->Start();
+  checks.Set(config.checks);
   channel.Start();
-  sd_notify(0, "READY=1");
-  spdlog::info("fleetdesk-agent {} running as agent {}", kVersion, identity->agent_id);
+  sd_notifyf(0, "READY=1\nSTATUS=Connecting; %zu unacked report(s)", journal->pending_count());
+  spdlog::info("fleetdesk-agent {} running as agent {}; {} check(s)", kVersion, identity->agent_id,
+               config.checks.size());
   io.run();
   spdlog::info("stopped; {} unacked report(s) kept in the journal", journal->pending_count());
   return 0;
@@ -143,5 +241,5 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("enroll")) return EnrollCommand(*config, server, token, fingerprint);
   if (app.got_subcommand("collect")) return Collect(*config);
   if (app.got_subcommand("check")) return Check(*config);
-  return Run(*config);
+  return Run(*config, config_path, app.get_option("--config")->count() > 0);
 }

@@ -32,6 +32,49 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(number * scale);
 }
 
+Result<std::chrono::milliseconds> ParseMilliseconds(std::string_view text) {
+  if (text.ends_with("ms")) {
+    std::int64_t number = 0;
+    auto digits = text.substr(0, text.size() - 2);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    if (ec != std::errc() || number < 0 || end != digits.data() + digits.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "'" + std::string(text) + "' is not a duration like 250ms or 5s");
+    }
+    return std::chrono::milliseconds(number);
+  }
+  auto seconds = ParseDuration(text);
+  if (!seconds) return seconds.error();
+  return std::chrono::milliseconds(*seconds);
+}
+
+Result<std::uint64_t> ParseSize(std::string_view text) {
+  std::uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + std::string(text) + "' is not a size like 512KiB, 64MiB or 1GiB");
+  }
+  std::string_view unit(end, text.data() + text.size() - end);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") {
+    scale = 1;
+  } else if (unit == "KiB") {
+    scale = 1ULL << 10U;
+  } else if (unit == "MiB") {
+    scale = 1ULL << 20U;
+  } else if (unit == "GiB") {
+    scale = 1ULL << 30U;
+  } else {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + std::string(text) + "' has an unknown unit; use B, KiB, MiB or GiB");
+  }
+  if (number > UINT64_MAX / scale) {
+    return MakeError(ErrorCode::kInvalidArgument, "'" + std::string(text) + "' is too large");
+  }
+  return number * scale;
+}
+
 struct ConfigReader::Impl {
   std::string source;
   toml::table table;
@@ -61,6 +104,14 @@ struct ConfigReader::Impl {
       if (const auto* sub = v.as_table()) {
         auto found = FirstUnknown(*sub, path, line);
         if (!found.empty()) return found;
+        continue;
+      }
+      if (const auto* array = v.as_array(); array != nullptr && array->is_array_of_tables()) {
+        for (std::size_t i = 0; i < array->size(); ++i) {
+          auto found =
+              FirstUnknown(*array->get(i)->as_table(), path + "[" + std::to_string(i) + "]", line);
+          if (!found.empty()) return found;
+        }
         continue;
       }
       *line = static_cast<int>(v.source().begin.line);
@@ -186,6 +237,105 @@ void ConfigReader::StringList(const std::string& key, std::vector<std::string>* 
     values.push_back(*v);
   }
   *out = std::move(values);
+}
+
+void ConfigReader::IntList(const std::string& key, std::int64_t min, std::int64_t max,
+                           std::vector<std::int64_t>* out) {
+  const auto* node = impl_->Find(key);
+  if (node == nullptr) return;
+  const auto* array = node->as_array();
+  if (array == nullptr) {
+    impl_->Fail(*node, key, "must be an array of integers");
+    return;
+  }
+  std::vector<std::int64_t> values;
+  for (const auto& item : *array) {
+    const auto* v = item.as_integer();
+    if (v == nullptr || v->get() < min || v->get() > max) {
+      impl_->Fail(item, key,
+                  "must be an array of integers between " + std::to_string(min) + " and " +
+                      std::to_string(max));
+      return;
+    }
+    values.push_back(v->get());
+  }
+  *out = std::move(values);
+}
+
+void ConfigReader::StringMap(const std::string& key, std::map<std::string, std::string>* out) {
+  const auto* node = impl_->Find(key);
+  if (node == nullptr) return;
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    impl_->Fail(*node, key, "must be a table of strings");
+    return;
+  }
+  std::map<std::string, std::string> values;
+  for (const auto& [k, v] : *table) {
+    auto text = v.value<std::string>();
+    if (!text) {
+      impl_->Fail(v, key + "." + std::string(k.str()), "must be a string");
+      return;
+    }
+    values[std::string(k.str())] = *text;
+  }
+  *out = std::move(values);
+}
+
+void ConfigReader::Milliseconds(const std::string& key, std::chrono::milliseconds* out) {
+  const auto* node = impl_->Find(key);
+  if (node == nullptr) return;
+  auto text = node->value<std::string>();
+  if (!text) {
+    impl_->Fail(*node, key, "must be a duration like \"250ms\" or \"5s\"");
+    return;
+  }
+  auto parsed = ParseMilliseconds(*text);
+  if (!parsed) {
+    impl_->Fail(*node, key, parsed.error().message);
+  } else {
+    *out = *parsed;
+  }
+}
+
+void ConfigReader::Size(const std::string& key, std::uint64_t min, std::uint64_t max,
+                        std::uint64_t* out) {
+  const auto* node = impl_->Find(key);
+  if (node == nullptr) return;
+  Result<std::uint64_t> parsed = std::uint64_t{0};
+  if (auto i = node->as_integer()) {
+    if (i->get() < 0) {
+      impl_->Fail(*node, key, "must not be negative");
+      return;
+    }
+    parsed = static_cast<std::uint64_t>(i->get());
+  } else if (auto text = node->value<std::string>()) {
+    parsed = ParseSize(*text);
+  } else {
+    impl_->Fail(*node, key, "must be a size like \"64MiB\"");
+    return;
+  }
+  if (!parsed) {
+    impl_->Fail(*node, key, parsed.error().message);
+  } else if (*parsed < min || *parsed > max) {
+    impl_->Fail(
+        *node, key,
+        "must be between " + std::to_string(min) + " and " + std::to_string(max) + " bytes");
+  } else {
+    *out = *parsed;
+  }
+}
+
+std::size_t ConfigReader::TableCount(const std::string& key) {
+  const auto* node = impl_->table.at_path(key).node();
+  if (node == nullptr) return 0;
+  const auto* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    impl_->asked.insert(key);
+    impl_->Fail(*node, key, "must be an array of tables ([[" + key + "]])");
+    return 0;
+  }
+  return array->size();
 }
 
 Status ConfigReader::Finish() const {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -16,6 +17,10 @@ namespace fleetdesk::config {
 
 // Parses "90", "90s", "15m", "24h", "30d" into seconds.
 Result<std::chrono::seconds> ParseDuration(std::string_view text);
+// The same, plus "250ms", into milliseconds.
+Result<std::chrono::milliseconds> ParseMilliseconds(std::string_view text);
+// Parses "65536", "512KiB", "64MiB", "1GiB" into bytes.
+Result<std::uint64_t> ParseSize(std::string_view text);
 
 // Not thread-safe; read a file on one thread, then hand out the plain struct it filled.
 class ConfigReader {
@@ -41,7 +46,15 @@ class ConfigReader {
   void Bool(const std::string& key, bool* out);
   void Duration(const std::string& key, std::chrono::seconds* out);
   void StringList(const std::string& key, std::vector<std::string>* out);
-
+  void IntList(const std::string& key, std::int64_t min, std::int64_t max,
+               std::vector<std::int64_t>* out);
+  // A table of strings (headers = { Accept = "text/html" }).
+  void StringMap(const std::string& key, std::map<std::string, std::string>* out);
+  // Durations that may be shorter than a second ("250ms").
+  void Milliseconds(const std::string& key, std::chrono::milliseconds* out);
+  void Size(const std::string& key, std::uint64_t min, std::uint64_t max, std::uint64_t* out);
+  // The number of tables in an array of tables ([[checks]]); read their keys as "checks[0].name".
+  std::size_t TableCount(const std::string& key);
   // The first recorded error, else an error for the first key no getter asked for.
   Status Finish() const;
 

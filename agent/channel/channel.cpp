@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -45,12 +46,13 @@ constexpr std::chrono::seconds kHealthyAfter{60};
 
 struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   Impl(asio::io_context& io, const AgentConfig& config, Identity identity,
-       journal::Journal& journal, const collectors::SystemCollector& system)
+       journal::Journal& journal, const collectors::SystemCollector& system, ReportSource source)
       : io(io),
         config(config),
         identity(std::move(identity)),
         journal(journal),
         system(system),
+        source(std::move(source)),
         sleep(io),
         report_timer(io),
         journal_grew(io),
@@ -62,6 +64,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   Identity identity;
   journal::Journal& journal;
   const collectors::SystemCollector& system;
+  ReportSource source;
   asio::steady_timer sleep;         // splay and backoff waits
   asio::steady_timer report_timer;  // the next report; cancelled to report at once
   asio::steady_timer journal_grew;  // wakes the sender; cancelled when a report is appended
@@ -69,9 +72,10 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<WebSocket> ws;
   bool stopping = false;
-  bool binary = false;    // negotiated in the welcome
-  bool need_full = true;  // the next report is a full one (first after start or connect)
+  bool binary = false;     // negotiated in the welcome
+  bool need_full = false;  // the next report is a full one (the first on a connection)
   std::chrono::seconds interval;
+  bool interval_from_server = false;
 
   // Sends a serialized AgentMessage in the negotiated encoding.
   awaitable<boost::system::error_code> SendMessage(WebSocket& socket, const std::string& bytes) {
@@ -99,21 +103,32 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   }
 
   // Makes a report every interval whether or not the server is reachable: the journal keeps
-  // what cannot be sent yet, and the sender catches up after a reconnect.
+  // what cannot be sent yet, and the sender catches up after a reconnect. Between ticks the
+  // timer is cancelled for a full report (a new connection) or an event report (a change).
   awaitable<void> Produce() {
     auto self = shared_from_this();
+    auto next_tick = std::chrono::steady_clock::now();
     while (!stopping) {
-      fleetdesk::v1::Report report;
-      report.set_full(need_full);
-      need_full = false;
-      *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
-      *report.mutable_heartbeat() = system.Heartbeat();
-      if (auto bytes = journal.Append(&report); !bytes) {
-        spdlog::error("cannot journal a report: {}", bytes.error().message);
-      } else {
-        journal_grew.cancel();
+      auto now = std::chrono::steady_clock::now();
+      ReportKind kind = ReportKind::kEvent;
+      if (need_full) {
+        kind = ReportKind::kFull;
+      } else if (now >= next_tick) {
+        kind = ReportKind::kTick;
       }
-      report_timer.expires_after(interval);
+      need_full = false;
+      // A reload may have shortened the interval: the next tick must not wait out the old one.
+      if (!interval_from_server) interval = config.report_interval;
+      next_tick = std::min(next_tick, now + interval);
+      if (kind != ReportKind::kEvent) next_tick = now + interval;
+      if (auto report = source(kind)) {
+        if (auto bytes = journal.Append(&*report); !bytes) {
+          spdlog::error("cannot journal a report: {}", bytes.error().message);
+        } else {
+          journal_grew.cancel();
+        }
+      }
+      report_timer.expires_at(next_tick);
       co_await report_timer.async_wait(kTuple);  // cancelled: report now (or stop)
     }
   }
@@ -139,6 +154,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       auto delay = std::max(Jitter(cap), retry_after);
       spdlog::warn("channel to {} ended: {}; reconnecting in {} ms", url,
                    status ? "closed" : status.error().message, delay.count());
+      sd_notifyf(0, "STATUS=Disconnected (%s); %zu report(s) kept; retrying in %lld s",
+                 status ? "closed" : status.error().message.c_str(), journal.pending_count(),
+                 static_cast<long long>(delay.count() / 1000));
       co_await Wait(delay);
     }
   }
@@ -232,11 +250,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     }
     deadline.timer.cancel();
     const auto& welcome = first.welcome();
-    if (welcome.heartbeat_interval_seconds() > 0) {
-      interval = std::chrono::seconds(welcome.heartbeat_interval_seconds());
-    } else {
-      interval = config.report_interval;
-    }
+    interval_from_server = welcome.heartbeat_interval_seconds() > 0;
+    interval = interval_from_server ? std::chrono::seconds(welcome.heartbeat_interval_seconds())
+                                    : config.report_interval;
     binary = welcome.encoding() == "protobuf";
     // A silent server (half-open connection) is noticed after three intervals, as the server
     // notices a silent agent.
@@ -248,6 +264,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     journal.Ack(welcome.committed_seq());
     spdlog::info("connected to {} as agent {}; {} report(s) to resend", url_text, identity.agent_id,
                  journal.pending_count());
+    sd_notifyf(0, "STATUS=Connected to %s; %zu report(s) to resend", url_text.c_str(),
+               journal.pending_count());
     // The first report on a connection is a full one, made now rather than at the next tick.
     need_full = true;
     report_timer.cancel();
@@ -295,7 +313,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   // missed.
   awaitable<Status> SendLoop(std::shared_ptr<WebSocket> socket, std::uint64_t sent) {
     for (;;) {
-      auto batch = journal.PendingAfter(sent);
+      // A bounded batch: after a long outage the journal may hold tens of megabytes.
+      auto batch = journal.PendingAfter(sent, 64);
       if (batch.empty()) {
         // Only the read side ends a connection (its close handshake ends it cleanly); this loop
         // ends when the connection's end cancels it.
@@ -316,8 +335,14 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
 };
 
 Channel::Channel(asio::io_context& io, const AgentConfig& config, Identity identity,
-                 journal::Journal& journal, const collectors::SystemCollector& system)
-    : impl_(std::make_shared<Impl>(io, config, std::move(identity), journal, system)) {}
+                 journal::Journal& journal, const collectors::SystemCollector& system,
+                 ReportSource source)
+    : impl_(std::make_shared<Impl>(io, config, std::move(identity), journal, system,
+                                   std::move(source))) {}
+
+void Channel::ReportSoon() {
+  if (!impl_->stopping) impl_->report_timer.cancel();
+}
 
 Channel::~Channel() = default;
 

@@ -1,16 +1,20 @@
 // The agent's one outbound connection: mutual TLS WebSocket to the gateway. Sends the hello,
-// resends unacked reports, then a heartbeat report every interval; reads acks. Reconnects with
-// exponential backoff and full jitter. Runs on one thread; no Beast in this header.
+// resends unacked reports, then a report every interval and one at once for each state change;
+// reads acks. Reconnects with exponential backoff and full jitter. Runs on one thread; no Beast
+// in this header.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/agent_config.hpp"
 #include "agent/collectors/system.hpp"
 #include "agent/identity.hpp"
 #include "agent/journal/journal.hpp"
+#include "agent/reporter.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -20,8 +24,13 @@ namespace fleetdesk::agent::channel {
 
 class Channel {
  public:
+  // Makes the report of the given kind; nullopt when there is nothing to send.
+  using ReportSource = std::function<std::optional<fleetdesk::v1::Report>(ReportKind)>;
+
+  // `config` is read again at each use, so a reload that changes it takes effect.
   Channel(boost::asio::io_context& io, const AgentConfig& config, Identity identity,
-          journal::Journal& journal, const collectors::SystemCollector& system);
+          journal::Journal& journal, const collectors::SystemCollector& system,
+          ReportSource source);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -30,6 +39,8 @@ class Channel {
   void Start();
   // Closes the channel politely and ends the loops; io.run() then returns.
   void Stop();
+  // Something changed that should not wait for the next interval: make an event report now.
+  void ReportSoon();
 
  private:
   struct Impl;

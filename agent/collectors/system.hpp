@@ -21,7 +21,6 @@ class SystemCollector {
   fleetdesk::v1::Heartbeat Heartbeat() const;
 
  private:
-  std::string Path(const char* relative) const;
   std::string root_;
 };
 

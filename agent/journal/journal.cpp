@@ -75,15 +75,15 @@ std::uint32_t Crc32c(const void* data, std::size_t size) {
   return crc ^ 0xFFFFFFFFU;
 }
 
-Result<Journal> Journal::Open(const std::string& state_dir, std::size_t max_pending) {
-  Journal journal(state_dir, max_pending);
+Result<Journal> Journal::Open(const std::string& state_dir, std::size_t max_bytes) {
+  Journal journal(state_dir, max_bytes);
   if (auto s = journal.Load(); !s) return s.error();
   return journal;
 }
 
 Journal::Journal(Journal&& other) noexcept
     : dir_(std::move(other.dir_)),
-      max_pending_(other.max_pending_),
+      max_bytes_(other.max_bytes_),
       fd_(other.fd_),
       last_seq_(other.last_seq_),
       floor_(other.floor_),
@@ -132,19 +132,15 @@ Status Journal::Load() {
     previous = seq;
     last_seq_ = std::max(last_seq_, seq);
     if (seq > floor_) {
-      pending_.emplace_back(seq, content.substr(offset + kHeaderBytes, length - 8));
+      pending_.push_back({seq, offset + kHeaderBytes, length - 8});
       pending_bytes_ += 8 + length;
     }
     offset += 8 + length;
   }
-  while (pending_.size() > max_pending_) {
-    floor_ = pending_.front().first;
-    pending_bytes_ -= kHeaderBytes + pending_.front().second.size();
-    pending_.pop_front();
-    ++evicted_;
-  }
+  // A smaller bound than the journal was written with: keep the newest that fit.
+  while (pending_bytes_ > max_bytes_ && !pending_.empty()) EvictOldest();
 
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd_ < 0) return SystemError("cannot open " + path);
   if (offset < content.size()) {
     // A torn or damaged tail: keep every whole record before it, drop the rest.
@@ -164,21 +160,32 @@ Status Journal::WriteState() {
                                 0600);
 }
 
+void Journal::EvictOldest() {
+  floor_ = pending_.front().seq;
+  pending_bytes_ -= kHeaderBytes + pending_.front().size;
+  pending_.pop_front();
+  ++evicted_;
+}
+
 Result<std::string> Journal::Append(fleetdesk::v1::Report* report) {
   const std::uint64_t seq = last_seq_ + 1;
-  // Make room first, so this report already counts the one it displaced.
-  if (pending_.size() >= max_pending_) {
-    floor_ = pending_.front().first;
-    pending_bytes_ -= kHeaderBytes + pending_.front().second.size();
-    pending_.pop_front();
-    ++evicted_;
-    if (auto s = WriteState(); !s) return s.error();  // the evicted one must not come back
-  }
   report->set_seq(seq);
-  report->mutable_journal()->set_evicted_reports(evicted_);
-  report->mutable_journal()->set_pending_reports(pending_.size());
   fleetdesk::v1::AgentMessage message;
   message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+  // Make room first, so this report already counts the ones it displaced. Its own size is
+  // known only once serialized; the journal stats are fixed-width enough that a first
+  // serialization bounds it well.
+  const std::size_t estimate = kHeaderBytes + report->ByteSizeLong() + 32;
+  bool evicted = false;
+  while (!pending_.empty() && pending_bytes_ + estimate > max_bytes_) {
+    EvictOldest();
+    evicted = true;
+  }
+  if (evicted) {
+    if (auto s = WriteState(); !s) return s.error();  // the evicted ones must not come back
+  }
+  report->mutable_journal()->set_evicted_reports(evicted_);
+  report->mutable_journal()->set_pending_reports(pending_.size());
   *message.mutable_report() = *report;
   std::string bytes = message.SerializeAsString();
   const std::string record = Record(seq, bytes);
@@ -190,15 +197,15 @@ Result<std::string> Journal::Append(fleetdesk::v1::Report* report) {
     return written.error();
   }
   last_seq_ = seq;
+  pending_.push_back({seq, file_bytes_ + kHeaderBytes, static_cast<std::uint32_t>(bytes.size())});
   file_bytes_ += record.size();
   pending_bytes_ += record.size();
-  pending_.emplace_back(seq, bytes);
   return bytes;
 }
 
 void Journal::Ack(std::uint64_t seq) {
-  while (!pending_.empty() && pending_.front().first <= seq) {
-    pending_bytes_ -= kHeaderBytes + pending_.front().second.size();
+  while (!pending_.empty() && pending_.front().seq <= seq) {
+    pending_bytes_ -= kHeaderBytes + pending_.front().size;
     pending_.pop_front();
   }
   const std::uint64_t floor = std::max(floor_, std::min(seq, last_seq_));
@@ -217,23 +224,52 @@ void Journal::Ack(std::uint64_t seq) {
 
 Status Journal::Compact() {
   if (auto s = WriteState(); !s) return s;
+  // Compaction runs when acked records outweigh unacked ones, so what is copied here is at most
+  // half the file.
   std::string content;
   content.reserve(pending_bytes_);
-  for (const auto& [seq, bytes] : pending_) content += Record(seq, bytes);
+  std::deque<Entry> moved;
+  for (const auto& entry : pending_) {
+    auto payload = ReadPayload(entry);
+    if (!payload) return payload.error();
+    moved.push_back({entry.seq, content.size() + kHeaderBytes, entry.size});
+    content += Record(entry.seq, *payload);
+  }
   const std::string path = dir_ + "/journal";
   if (auto s = files::WriteAtomically(path, content, 0600); !s) return s;
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
   if (fd < 0) return SystemError("cannot reopen " + path);
   ::close(fd_);
   fd_ = fd;
   file_bytes_ = content.size();
+  pending_ = std::move(moved);
   return {};
 }
 
-std::vector<std::pair<std::uint64_t, std::string>> Journal::PendingAfter(std::uint64_t seq) const {
+Result<std::string> Journal::ReadPayload(const Entry& entry) const {
+  std::string payload(entry.size, '\0');
+  std::size_t done = 0;
+  while (done < payload.size()) {
+    ssize_t n = ::pread(fd_, payload.data() + done, payload.size() - done,
+                        static_cast<off_t>(entry.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SystemError("cannot read back " + dir_ + "/journal");
+    done += static_cast<std::size_t>(n);
+  }
+  return payload;
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> Journal::PendingAfter(std::uint64_t seq,
+                                                                         std::size_t limit) const {
   std::vector<std::pair<std::uint64_t, std::string>> out;
   for (const auto& entry : pending_) {
-    if (entry.first > seq) out.push_back(entry);
+    if (out.size() >= limit) break;
+    if (entry.seq <= seq) continue;
+    auto payload = ReadPayload(entry);
+    // The record was written and synced by this process; failing to read it back means the
+    // disk is failing. Send what came before it; the next round tries again.
+    if (!payload) break;
+    out.emplace_back(entry.seq, std::move(*payload));
   }
   return out;
 }

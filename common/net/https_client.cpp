@@ -39,15 +39,24 @@ std::string ChainPem(SSL* ssl) {
 }  // namespace
 
 Result<Url> ParseUrl(const std::string& text) {
+  auto url = ParseAnyUrl(text);
+  if (url && url->scheme != "https" && url->scheme != "wss") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + text + "' must use https:// (or wss://); plain text is not supported");
+  }
+  return url;
+}
+
+Result<Url> ParseAnyUrl(const std::string& text) {
   Url url;
   auto scheme_end = text.find("://");
   if (scheme_end == std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "'" + text + "' is not a URL (no scheme)");
   }
   url.scheme = text.substr(0, scheme_end);
-  if (url.scheme != "https" && url.scheme != "wss") {
+  if (url.scheme != "https" && url.scheme != "wss" && url.scheme != "http" && url.scheme != "ws") {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "'" + text + "' must use https:// (or wss://); plain text is not supported");
+                     "'" + text + "' has an unknown scheme; use http(s):// or ws(s)://");
   }
   std::string rest = text.substr(scheme_end + 3);
   auto slash = rest.find('/');
@@ -68,7 +77,7 @@ Result<Url> ParseUrl(const std::string& text) {
     if (colon != std::string::npos) url.port = authority.substr(colon + 1);
   }
   if (url.host.empty()) return MakeError(ErrorCode::kInvalidArgument, "'" + text + "' has no host");
-  if (url.port.empty()) url.port = "443";
+  if (url.port.empty()) url.port = (url.scheme == "http" || url.scheme == "ws") ? "80" : "443";
   if (url.port.find_first_not_of("0123456789") != std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument, "'" + text + "' has a bad port");
   }

@@ -12,7 +12,7 @@
 namespace fleetdesk::net {
 
 struct Url {
-  std::string scheme;  // "https" or "wss"
+  std::string scheme;  // "https", "wss", "http" or "ws"
   std::string host;    // without brackets for IPv6
   std::string port;
   std::string target;  // path and query, "/" at least
@@ -20,6 +20,8 @@ struct Url {
 
 // Accepts https:// and wss:// URLs; the port defaults to 443.
 Result<Url> ParseUrl(const std::string& text);
+// Accepts http://, https://, ws:// and wss://; the port defaults to 80 or 443.
+Result<Url> ParseAnyUrl(const std::string& text);
 
 struct HttpsRequest {
   std::string method = "GET";

@@ -406,7 +406,7 @@ TEST_CASE("reports made while the server is down survive kill -9 of the agent an
   // Nothing beyond what the agent made was committed, and everything it saw acked was.
   std::uint64_t last = 0;
   {
-    auto journal = fleetdesk::agent::journal::Journal::Open(agent.dir() / "state", 10000);
+    auto journal = fleetdesk::agent::journal::Journal::Open(agent.dir() / "state", 64 << 20);
     REQUIRE(journal.ok());
     last = journal->last_seq();
     auto committed = FindHost(server, agent.agent_id())->last_seq();

@@ -1,0 +1,83 @@
+#include "agent/agent_config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
+using fleetdesk::agent::LoadAgentConfig;
+using fleetdesk::testing::TempDir;
+using fleetdesk::testing::WriteFile;
+
+namespace {
+
+fleetdesk::Result<fleetdesk::agent::AgentConfig> Load(const std::string& text) {
+  TempDir dir;
+  WriteFile(dir / "agent.toml", text);
+  return LoadAgentConfig(dir / "agent.toml", true);
+}
+
+}  // namespace
+
+TEST_CASE("link checks are read from [[checks]] tables with defaults filled in",
+          "[agent][config]") {
+  auto config = Load(R"(
+journal_max_size = "16MiB"
+[services]
+include = ["*.service", "*.socket"]
+exclude = ["getty@*"]
+
+[[checks]]
+name = "api"
+type = "http"
+target = "https://api.example.com/health"
+timeout = "750ms"
+expect_status = [200, 204]
+body_contains = "ok"
+headers = { Authorization = "Bearer x" }
+tls_verify = false
+
+[[checks]]
+name = "db"
+type = "tcp"
+target = "db.example.com:5432"
+interval = "15s"
+)");
+  REQUIRE(config.ok());
+  CHECK(config->journal_max_size == 16ULL << 20U);
+  CHECK(config->services.include == std::vector<std::string>{"*.service", "*.socket"});
+  CHECK(config->services.exclude == std::vector<std::string>{"getty@*"});
+  REQUIRE(config->checks.size() == 2);
+  const auto& api = config->checks[0];
+  CHECK(api.key() == "api");
+  CHECK(api.kind() == fleetdesk::v1::CHECK_KIND_HTTP);
+  CHECK(api.timeout_ms() == 750);
+  CHECK(api.interval_seconds() == 60);
+  CHECK(api.method() == "GET");
+  CHECK(api.expect_status_size() == 2);
+  CHECK(api.headers().at("Authorization") == "Bearer x");
+  CHECK(api.tls_insecure());
+  CHECK(api.max_redirects() == 5);
+  CHECK(config->checks[1].interval_seconds() == 15);
+  CHECK(config->checks[1].timeout_ms() == 5000);
+}
+
+TEST_CASE("a bad check in the config is an error naming the check, the key and its line",
+          "[agent][config]") {
+  auto unknown = Load("[[checks]]\nname = \"a\"\ntype = \"http\"\ntarget = \"http://x/\"\n"
+                      "tiemout = \"1s\"\n");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.error().message, Catch::Contains(":5: unknown key 'checks[0].tiemout'"));
+
+  auto kind = Load("[[checks]]\nname = \"a\"\ntype = \"icmp\"\ntarget = \"x\"\n");
+  REQUIRE_FALSE(kind.ok());
+  CHECK_THAT(kind.error().message, Catch::Contains("check 'a': type must be http, tcp or dns"));
+
+  auto twice = Load("[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"x:1\"\n"
+                    "[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"y:2\"\n");
+  REQUIRE_FALSE(twice.ok());
+  CHECK_THAT(twice.error().message, Catch::Contains("two checks are named 'a'"));
+
+  auto size = Load("journal_max_size = \"64 MB\"\n");
+  REQUIRE_FALSE(size.ok());
+  CHECK_THAT(size.error().message, Catch::Contains("journal_max_size"));
+}
