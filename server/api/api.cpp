@@ -372,7 +372,38 @@ Result<http::Response> Api::GetHost(const std::string& id_text) {
   auto host = (*store)->GetHost(*id);
   if (!host) return host.error();
   if (!*host) return MakeError(ErrorCode::kNotFound, "no host with id " + id_text);
-  return Json(200, ToProto(Freshest(**host, engine_)));
+  auto detail = (*store)->GetHostDetail(*id);
+  if (!detail) return detail.error();
+  auto out = ToProto(Freshest(**host, engine_));
+  // The bodies were written by this server from messages it had parsed: a failure here is a
+  // damaged database, reported rather than skipped.
+  auto parse = [](const std::string& bytes, google::protobuf::Message* message) -> Status {
+    if (!message->ParseFromString(bytes)) {
+      return MakeError(ErrorCode::kInternal, "a stored host record does not parse");
+    }
+    return {};
+  };
+  for (const auto& bytes : detail->inventory) {
+    if (auto s = parse(bytes, out.add_inventory()); !s) return s.error();
+  }
+  for (const auto& bytes : detail->services) {
+    if (auto s = parse(bytes, out.add_services()); !s) return s.error();
+  }
+  for (const auto& bytes : detail->checks) {
+    if (auto s = parse(bytes, out.add_checks()); !s) return s.error();
+  }
+  if (!detail->metrics.empty()) {
+    if (auto s = parse(detail->metrics, out.mutable_metrics()); !s) return s.error();
+  }
+  if (!detail->services_status.empty()) {
+    if (auto s = parse(detail->services_status, out.mutable_services_status()); !s) {
+      return s.error();
+    }
+  }
+  if (!detail->journal.empty()) {
+    if (auto s = parse(detail->journal, out.mutable_journal()); !s) return s.error();
+  }
+  return Json(200, out);
 }
 
 }  // namespace fleetdesk::server::api

@@ -25,14 +25,25 @@ void Writer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Writer::Submit(store::HostRecord row, Done done) {
+void Writer::SubmitConnect(store::HostRecord row) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    queue_.push_back(Item{std::move(row), {}, std::nullopt, true});
+    metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
+                                      std::memory_order_relaxed);
+  }
+  wake_.notify_one();
+}
+
+void Writer::Submit(store::HostRecord row, Done done, std::optional<store::HostDelta> delta) {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) {
       if (done) done(MakeError(ErrorCode::kUnavailable, "the writer has stopped"));
       return;
     }
-    queue_.push_back(Item{std::move(row), std::move(done)});
+    queue_.push_back(Item{std::move(row), std::move(done), std::move(delta), false});
     metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
                                       std::memory_order_relaxed);
   }
@@ -64,12 +75,30 @@ void Writer::Run() {
   }
 }
 
-void Writer::CommitBatch(std::vector<Item>& items) {
+void Writer::CommitBatch(std::vector<Item>& all) {
+  // Rows of an agent whose earlier commit failed are refused until it reconnects (see
+  // SubmitConnect); the rest go into the transaction.
+  std::vector<Item> items;
+  items.reserve(all.size());
+  const Status refused =
+      MakeError(ErrorCode::kUnavailable, "an earlier report of this agent was not stored");
+  for (auto& item : all) {
+    if (!failed_agents_.empty()) {
+      if (item.connect) {
+        failed_agents_.erase(item.row.agent_id);
+      } else if (failed_agents_.count(item.row.agent_id) != 0) {
+        if (item.done) item.done(refused);
+        continue;
+      }
+    }
+    items.push_back(std::move(item));
+  }
   // Several rows of one host in a batch collapse to the last: it is the newest state and carries
-  // the highest sequence (the store keeps MAX(last_seq) anyway).
+  // the highest sequence (the store keeps MAX(last_seq) anyway). Deltas are all kept, in order.
   store::WriteBatch batch;
   std::unordered_map<std::string, std::size_t> index;
   for (auto& item : items) {
+    if (item.delta) batch.deltas.push_back(std::move(*item.delta));
     auto [it, fresh] = index.try_emplace(item.row.agent_id, batch.hosts.size());
     if (fresh) {
       batch.hosts.push_back(item.row);
@@ -88,6 +117,7 @@ void Writer::CommitBatch(std::vector<Item>& items) {
   if (!status) {
     metrics_.commit_errors_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("commit of {} host rows failed: {}", batch.hosts.size(), status.error().message);
+    for (const auto& host : batch.hosts) failed_agents_.insert(host.agent_id);
   }
   for (auto& item : items) {
     if (item.done) item.done(status);

@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/result.hpp"
@@ -31,13 +33,19 @@ class Writer {
   void Start();
   // Commits everything queued so far, then stops the thread. Submit after Stop fails the row.
   void Stop();
-  // Thread-safe. `done` may be empty.
-  void Submit(store::HostRecord row, Done done);
+  // Thread-safe. `done` may be empty. `delta` carries what the report changed beyond the row.
+  void Submit(store::HostRecord row, Done done, std::optional<store::HostDelta> delta = {});
+  // The row of a new channel (a hello). After a failed commit an agent's later rows are failed
+  // too, until its next connection: committing a later report would move its acked sequence
+  // past the failed one, whose changes would then never be resent.
+  void SubmitConnect(store::HostRecord row);
 
  private:
   struct Item {
     store::HostRecord row;
     Done done;
+    std::optional<store::HostDelta> delta;
+    bool connect = false;
   };
   void Run();
   void CommitBatch(std::vector<Item>& items);
@@ -48,6 +56,7 @@ class Writer {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Item> queue_;
+  std::unordered_set<std::string> failed_agents_;  // writer thread only
   bool stopping_ = false;
   bool stopped_ = false;  // the thread has left its loop; later rows fail at once
   std::thread thread_;

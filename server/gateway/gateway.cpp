@@ -26,6 +26,7 @@
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
 #include "server/engine/clock.hpp"
+#include "server/engine/delta.hpp"
 
 namespace fleetdesk::server::gateway {
 namespace {
@@ -257,7 +258,7 @@ awaitable<void> Session::Run() {
   }
   metrics.agents_connected.fetch_add(1, std::memory_order_relaxed);
   metrics.agent_connections_total.fetch_add(1, std::memory_order_relaxed);
-  gateway->writer.Submit(connected->row, {});
+  gateway->writer.SubmitConnect(connected->row);
 
   fleetdesk::v1::ServerMessage welcome;
   welcome.mutable_welcome()->set_agent_id(agent_id);
@@ -338,7 +339,11 @@ Status Session::HandleMessage(std::string_view payload, bool text,
   switch (message.body_case()) {
     case fleetdesk::v1::AgentMessage::kReport: {
       gateway->metrics.reports_total.fetch_add(1, std::memory_order_relaxed);
-      auto outcome = gateway->engine.Ingest(agent_id, message.report(), NowMs());
+      const auto now = NowMs();
+      // Checked before the engine takes it: a refused report changes nothing.
+      auto delta = engine::DeltaFromReport(agent_id, message.report(), now);
+      if (!delta) return delta.error();
+      auto outcome = gateway->engine.Ingest(agent_id, message.report(), now);
       if (!outcome) return outcome.error();
       using Kind = engine::IngestOutcome::Kind;
       if (outcome->kind == Kind::kCommitted) {
@@ -348,27 +353,29 @@ Status Session::HandleMessage(std::string_view payload, bool text,
         gateway->metrics.reports_duplicate_total.fetch_add(1, std::memory_order_relaxed);
       } else {
         const std::uint64_t seq = outcome->row.last_seq;
-        gateway->writer.Submit(std::move(outcome->row), [self = shared_from_this(), seq,
-                                                         received](const Status& status) {
-          // On the writer thread: record the commit, then hop to the channel's strand to ack.
-          auto& engine = self->gateway->engine;
-          if (!status) {
-            engine.ForgetUncommitted(self->agent_id);
-            asio::post(self->ws.get_executor(), [self] {
-              fleetdesk::v1::ServerMessage error;
-              error.mutable_error()->set_code("unavailable");
-              error.mutable_error()->set_message("the server cannot store reports right now");
-              // The store is failing for everyone: spread the fleet's reconnects out.
-              error.mutable_error()->set_retry_after_seconds(30);
-              self->Send(error);
-              self->Close(websocket::close_code::try_again_later, "store unavailable");
-            });
-            return;
-          }
-          auto committed = engine.MarkCommitted(self->agent_id, seq);
-          asio::post(self->ws.get_executor(),
-                     [self, committed, received] { self->Ack(committed, received); });
-        });
+        gateway->writer.Submit(
+            std::move(outcome->row),
+            [self = shared_from_this(), seq, received](const Status& status) {
+              // On the writer thread: record the commit, then hop to the channel's strand to ack.
+              auto& engine = self->gateway->engine;
+              if (!status) {
+                engine.ForgetUncommitted(self->agent_id);
+                asio::post(self->ws.get_executor(), [self] {
+                  fleetdesk::v1::ServerMessage error;
+                  error.mutable_error()->set_code("unavailable");
+                  error.mutable_error()->set_message("the server cannot store reports right now");
+                  // The store is failing for everyone: spread the fleet's reconnects out.
+                  error.mutable_error()->set_retry_after_seconds(30);
+                  self->Send(error);
+                  self->Close(websocket::close_code::try_again_later, "store unavailable");
+                });
+                return;
+              }
+              auto committed = engine.MarkCommitted(self->agent_id, seq);
+              asio::post(self->ws.get_executor(),
+                         [self, committed, received] { self->Ack(committed, received); });
+            },
+            std::move(*delta));
       }
       return {};
     }

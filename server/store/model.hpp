@@ -34,9 +34,56 @@ struct HostRecord {
   std::int64_t cert_not_after = 0;  // Unix seconds
 };
 
-// What the writer commits in one transaction: the current rows of the hosts that changed.
+// What one report changed beyond the host row: inventory sections, service states, check
+// results, metrics. Bodies are the serialized protobuf messages of the agent protocol (cheap to
+// write on the ingest path; turned into JSON only when the API reads them).
+struct HostDelta {
+  std::string agent_id;
+  // A full report: services and checks not in it are gone.
+  bool full = false;
+  struct Section {
+    std::string name;  // "system", "cpu", ...
+    std::string hash;
+    std::string body;  // fleetdesk.v1.InventorySection
+  };
+  std::vector<Section> inventory;
+  struct Service {
+    std::string unit;
+    std::string active_state;
+    std::string sub_state;
+    std::int64_t since_ms = 0;
+    std::string body;  // fleetdesk.v1.ServiceState
+  };
+  std::vector<Service> services;
+  std::vector<std::string> services_removed;
+  struct Check {
+    std::string key;
+    bool up = false;
+    std::int64_t checked_ms = 0;
+    std::string body;  // fleetdesk.v1.CheckResult
+  };
+  std::vector<Check> checks;
+  std::string metrics;          // fleetdesk.v1.Metrics; empty when the report had none
+  std::string services_status;  // fleetdesk.v1.ServicesStatus; empty when not reported
+  std::string journal;          // fleetdesk.v1.JournalStats; empty when not reported
+  std::int64_t collected_ms = 0;
+};
+
+// What the writer commits in one transaction: the current rows of the hosts that changed, and
+// the deltas of their reports, in arrival order.
 struct WriteBatch {
   std::vector<HostRecord> hosts;
+  std::vector<HostDelta> deltas;
+};
+
+// A host's current inventory, services, checks and metrics, as stored (serialized protobuf).
+struct HostDetail {
+  std::vector<std::string> inventory;  // fleetdesk.v1.InventorySection, by section name
+  std::vector<std::string> services;   // fleetdesk.v1.ServiceState, by unit
+  std::vector<std::string> checks;     // fleetdesk.v1.CheckResult, by key
+  std::string metrics;
+  std::string services_status;
+  std::string journal;
 };
 
 struct HostQuery {

@@ -25,6 +25,7 @@ class Store {
   virtual Result<std::vector<HostRecord>> LoadHosts() = 0;
   virtual Result<HostPage> ListHosts(const HostQuery& query) = 0;
   virtual Result<std::optional<HostRecord>> GetHost(std::int64_t id) = 0;
+  virtual Result<HostDetail> GetHostDetail(std::int64_t id) = 0;
   // Writes every row of the batch in one transaction: all or nothing.
   virtual Status Commit(const WriteBatch& batch) = 0;
 

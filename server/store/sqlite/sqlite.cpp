@@ -61,6 +61,10 @@ Statement& Statement::Bind(int index, std::string_view value) {
   sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::BindBlob(int index, std::string_view value) {
+  sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::Bind(int index, std::nullopt_t) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -95,6 +99,13 @@ std::string Statement::Text(int column) const {
   const auto* text = sqlite3_column_text(stmt_, column);
   if (text == nullptr) return {};
   return {reinterpret_cast<const char*>(text),
+          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
+std::string Statement::Blob(int column) const {
+  const auto* data = sqlite3_column_blob(stmt_, column);
+  if (data == nullptr) return {};
+  return {static_cast<const char*>(data),
           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 

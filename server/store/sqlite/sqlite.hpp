@@ -50,6 +50,7 @@ class Statement {
   Statement& Bind(int index, std::int64_t value);
   Statement& Bind(int index, double value);
   Statement& Bind(int index, std::string_view value);
+  Statement& BindBlob(int index, std::string_view value);
   Statement& Bind(int index, std::nullopt_t);
   Statement& Bind(int index, const std::optional<std::int64_t>& value);
 
@@ -62,6 +63,7 @@ class Statement {
   std::int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
   double Double(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string Text(int column) const;
+  std::string Blob(int column) const;
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
  private:

@@ -8,7 +8,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -60,6 +60,42 @@ CREATE TABLE api_tokens (
   created_ms INTEGER NOT NULL,
   expires_ms INTEGER NOT NULL,
   revoked INTEGER NOT NULL DEFAULT 0
+);
+)sql",
+    // 2: what agents report beyond the heartbeat, current values only (history comes later).
+    R"sql(
+CREATE TABLE host_inventory (
+  host_id INTEGER NOT NULL REFERENCES hosts (id),
+  section TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  body BLOB NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (host_id, section)
+) WITHOUT ROWID;
+CREATE TABLE host_services (
+  host_id INTEGER NOT NULL REFERENCES hosts (id),
+  unit TEXT NOT NULL,
+  active_state TEXT NOT NULL,
+  sub_state TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (host_id, unit)
+) WITHOUT ROWID;
+CREATE TABLE host_checks (
+  host_id INTEGER NOT NULL REFERENCES hosts (id),
+  key TEXT NOT NULL,
+  up INTEGER NOT NULL,
+  checked_ms INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (host_id, key)
+) WITHOUT ROWID;
+CREATE TABLE host_status (
+  host_id INTEGER PRIMARY KEY REFERENCES hosts (id),
+  metrics BLOB,
+  metrics_ms INTEGER,
+  services_status BLOB,
+  journal BLOB
 );
 )sql",
 };
@@ -234,7 +270,166 @@ class SqliteStore final : public Store {
       if (auto status = s.Run(); !status) return status;
     }
     s.Reset();
+    for (const auto& delta : batch.deltas) {
+      if (auto status = ApplyDelta(delta); !status) return status;
+    }
     return tx->Commit();
+  }
+
+  // Statements of the delta path, prepared once per connection.
+  Result<Statement*> Prepared(std::optional<Statement>& slot, const char* sql) {
+    if (!slot) {
+      auto s = db_.Prepare(sql);
+      if (!s) return s.error();
+      slot.emplace(std::move(*s));
+    }
+    slot->Reset();
+    return &*slot;
+  }
+
+  Status ApplyDelta(const HostDelta& d) {
+    auto id = Prepared(host_id_, "SELECT id FROM hosts WHERE agent_id = ?");
+    if (!id) return id.error();
+    (*id)->Bind(1, d.agent_id);
+    auto found = (*id)->Step();
+    if (!found) return found.error();
+    if (!*found) return {};  // enrolled hosts only; a vanished one has nothing to update
+    const std::int64_t host = (*id)->Int(0);
+    (*id)->Reset();
+    auto run = [](Result<Statement*> s, auto&& bind) -> Status {
+      if (!s) return s.error();
+      bind(**s);
+      auto status = (*s)->Run();
+      (*s)->Reset();
+      return status;
+    };
+    for (const auto& section : d.inventory) {
+      auto status =
+          run(Prepared(put_section_,
+                       "INSERT INTO host_inventory (host_id, section, hash, body, "
+                       "updated_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, section) "
+                       "DO UPDATE SET hash = excluded.hash, body = excluded.body, "
+                       "updated_ms = excluded.updated_ms"),
+              [&](Statement& s) {
+                s.Bind(1, host).Bind(2, section.name).Bind(3, section.hash);
+                s.BindBlob(4, section.body).Bind(5, d.collected_ms);
+              });
+      if (!status) return status;
+    }
+    if (d.full) {
+      for (const char* sql : {"DELETE FROM host_services WHERE host_id = ?",
+                              "DELETE FROM host_checks WHERE host_id = ?"}) {
+        auto s = db_.Prepare(sql);
+        if (!s) return s.error();
+        if (auto status = s->Bind(1, host).Run(); !status) return status;
+      }
+    }
+    for (const auto& unit : d.services_removed) {
+      auto status =
+          run(Prepared(delete_service_, "DELETE FROM host_services WHERE host_id = ? AND unit = ?"),
+              [&](Statement& s) { s.Bind(1, host).Bind(2, unit); });
+      if (!status) return status;
+    }
+    for (const auto& service : d.services) {
+      auto status = run(
+          Prepared(put_service_,
+                   "INSERT INTO host_services (host_id, unit, active_state, sub_state, since_ms, "
+                   "body, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, unit) DO "
+                   "UPDATE SET active_state = excluded.active_state, sub_state = "
+                   "excluded.sub_state, since_ms = excluded.since_ms, body = excluded.body, "
+                   "updated_ms = excluded.updated_ms"),
+          [&](Statement& s) {
+            s.Bind(1, host).Bind(2, service.unit).Bind(3, service.active_state);
+            s.Bind(4, service.sub_state).Bind(5, service.since_ms).BindBlob(6, service.body);
+            s.Bind(7, d.collected_ms);
+          });
+      if (!status) return status;
+    }
+    for (const auto& check : d.checks) {
+      auto status = run(Prepared(put_check_,
+                                 "INSERT INTO host_checks (host_id, key, up, checked_ms, body) "
+                                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, key) DO UPDATE SET "
+                                 "up = excluded.up, checked_ms = excluded.checked_ms, "
+                                 "body = excluded.body"),
+                        [&](Statement& s) {
+                          s.Bind(1, host).Bind(2, check.key).Bind(3, std::int64_t{check.up});
+                          s.Bind(4, check.checked_ms).BindBlob(5, check.body);
+                        });
+      if (!status) return status;
+    }
+    if (!d.metrics.empty() || !d.services_status.empty() || !d.journal.empty()) {
+      // COALESCE keeps what this report did not carry.
+      auto status =
+          run(Prepared(put_status_,
+                       "INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, "
+                       "journal) VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET "
+                       "metrics = COALESCE(excluded.metrics, metrics), metrics_ms = "
+                       "COALESCE(excluded.metrics_ms, metrics_ms), services_status = "
+                       "COALESCE(excluded.services_status, services_status), journal = "
+                       "COALESCE(excluded.journal, journal)"),
+              [&](Statement& s) {
+                s.Bind(1, host);
+                auto blob_or_null = [&](int index, const std::string& value) {
+                  if (value.empty()) {
+                    s.Bind(index, std::nullopt);
+                  } else {
+                    s.BindBlob(index, value);
+                  }
+                };
+                blob_or_null(2, d.metrics);
+                if (d.metrics.empty()) {
+                  s.Bind(3, std::nullopt);
+                } else {
+                  s.Bind(3, d.collected_ms);
+                }
+                blob_or_null(4, d.services_status);
+                blob_or_null(5, d.journal);
+              });
+      if (!status) return status;
+    }
+    return {};
+  }
+
+  Result<HostDetail> GetHostDetail(std::int64_t id) override {
+    HostDetail detail;
+    auto collect = [&](const char* sql, std::vector<std::string>* out) -> Status {
+      auto s = db_.Prepare(sql);
+      if (!s) return s.error();
+      s->Bind(1, id);
+      for (;;) {
+        auto row = s->Step();
+        if (!row) return row.error();
+        if (!*row) return {};
+        out->push_back(s->Blob(0));
+      }
+    };
+    if (auto s = collect("SELECT body FROM host_inventory WHERE host_id = ? ORDER BY section",
+                         &detail.inventory);
+        !s) {
+      return s.error();
+    }
+    if (auto s = collect("SELECT body FROM host_services WHERE host_id = ? ORDER BY unit",
+                         &detail.services);
+        !s) {
+      return s.error();
+    }
+    if (auto s =
+            collect("SELECT body FROM host_checks WHERE host_id = ? ORDER BY key", &detail.checks);
+        !s) {
+      return s.error();
+    }
+    auto s =
+        db_.Prepare("SELECT metrics, services_status, journal FROM host_status WHERE host_id = ?");
+    if (!s) return s.error();
+    s->Bind(1, id);
+    auto row = s->Step();
+    if (!row) return row.error();
+    if (*row) {
+      detail.metrics = s->Blob(0);
+      detail.services_status = s->Blob(1);
+      detail.journal = s->Blob(2);
+    }
+    return detail;
   }
 
   Status CreateEnrollmentToken(const NewEnrollmentToken& token) override {
@@ -404,7 +599,13 @@ class SqliteStore final : public Store {
 
  private:
   Database db_;
-  std::optional<Statement> update_host_;  // the writer's hot statement, prepared once
+  std::optional<Statement> update_host_;
+  std::optional<Statement> host_id_;
+  std::optional<Statement> put_section_;
+  std::optional<Statement> delete_service_;
+  std::optional<Statement> put_service_;
+  std::optional<Statement> put_check_;
+  std::optional<Statement> put_status_;  // the writer's hot statement, prepared once
 };
 
 }  // namespace
