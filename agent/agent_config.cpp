@@ -39,7 +39,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
     r.String(at + "target", spec.mutable_target());
     std::chrono::seconds interval{60};
     r.Duration(at + "interval", &interval);
-    std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds timeout{0};  // Normalize picks the default
     r.Milliseconds(at + "timeout", &timeout);
     r.String(at + "method", spec.mutable_method());
     std::vector<std::int64_t> statuses;

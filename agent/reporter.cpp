@@ -65,11 +65,11 @@ std::optional<fleetdesk::v1::Report> Reporter::Make(ReportKind kind) {
   if (kind == ReportKind::kFull || now >= inventory_due_) {
     auto started = std::chrono::steady_clock::now();
     for (auto& section : inventory_.Changed()) *report.add_inventory() = std::move(section);
-    spdlog::debug("inventory collected in {:.1f} ms; {} section(s) changed",
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            started)
-                      .count(),
-                  report.inventory_size());
+    spdlog::debug(
+        "inventory collected in {:.1f} ms; {} section(s) changed",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count(),
+        report.inventory_size());
     inventory_due_ = now + inventory_interval_;
   }
   return report;

@@ -70,8 +70,7 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   void Down(const std::string& why) {
     result.set_up(false);
     if (timed_out) {
-      result.set_message("timed out after " + std::to_string(spec.timeout_ms()) + " ms " +
-                         phase);
+      result.set_message("timed out after " + std::to_string(spec.timeout_ms()) + " ms " + phase);
     } else {
       result.set_message(phase.empty() ? why : phase + ": " + why);
     }
@@ -161,8 +160,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
                                                                        const net::Url& url) {
     http::request<http::empty_body> request{http::string_to_verb(spec.method()), url.target, 11};
     if (request.method() == http::verb::unknown) request.method_string(spec.method());
-    bool default_port = (url.scheme == "http" && url.port == "80") ||
-                        (url.scheme == "https" && url.port == "443");
+    bool default_port =
+        (url.scheme == "http" && url.port == "80") || (url.scheme == "https" && url.port == "443");
     std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     request.set(http::field::host, default_port ? host : host + ":" + url.port);
     request.set(http::field::user_agent, std::string("fleetdesk-agent/") + kVersion);
@@ -219,8 +218,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
       if (!response) co_return;
       const unsigned status = response->result_int();
       result.set_http_status(status);
-      bool redirect = status == 301 || status == 302 || status == 303 || status == 307 ||
-                      status == 308;
+      bool redirect =
+          status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
       if (redirect && spec.max_redirects() > 0) {
         auto location = std::string((*response)[http::field::location]);
         if (hop >= spec.max_redirects()) {
@@ -263,8 +262,7 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
   }
 
   // A redirect's Location, absolute or relative to `base`.
-  static std::optional<net::Url> FollowLocation(const net::Url& base,
-                                                const std::string& location) {
+  static std::optional<net::Url> FollowLocation(const net::Url& base, const std::string& location) {
     if (location.empty()) return std::nullopt;
     if (location.find("://") != std::string::npos) {
       auto url = net::ParseAnyUrl(location);
@@ -367,10 +365,18 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
     started = Clock::now();
     ArmDeadline();
     switch (spec.kind()) {
-      case fleetdesk::v1::CHECK_KIND_HTTP: co_await RunHttp(); break;
-      case fleetdesk::v1::CHECK_KIND_TCP: co_await RunTcp(); break;
-      case fleetdesk::v1::CHECK_KIND_DNS: co_await RunDns(); break;
-      default: Down("unknown check type"); break;
+      case fleetdesk::v1::CHECK_KIND_HTTP:
+        co_await RunHttp();
+        break;
+      case fleetdesk::v1::CHECK_KIND_TCP:
+        co_await RunTcp();
+        break;
+      case fleetdesk::v1::CHECK_KIND_DNS:
+        co_await RunDns();
+        break;
+      default:
+        Down("unknown check type");
+        break;
     }
     deadline.cancel();
     boost::system::error_code ignored;
@@ -420,25 +426,24 @@ struct CheckRunner::Impl : std::enable_shared_from_this<CheckRunner::Impl> {
     auto it = checks.find(key);
     if (it == checks.end()) return;
     it->second.timer->expires_after(delay);
-    it->second.timer->async_wait(
-        [weak = weak_from_this(), key, gen = it->second.generation](boost::system::error_code ec) {
-          auto self = weak.lock();
-          if (!self || ec || self->stopped) return;
-          auto found = self->checks.find(key);
-          if (found == self->checks.end() || found->second.generation != gen) return;
-          RunOnce(self->io, found->second.spec,
-                  [weak, key, gen](fleetdesk::v1::CheckResult result) {
-                    auto me = weak.lock();
-                    if (!me || me->stopped) return;
-                    auto still = me->checks.find(key);
-                    if (still == me->checks.end() || still->second.generation != gen) return;
-                    auto previous = me->latest.find(key);
-                    bool changed = previous == me->latest.end() || previous->second.up() != result.up();
-                    me->latest[key] = result;
-                    me->on_result(result, changed);
-                    me->Schedule(key, std::chrono::seconds(still->second.spec.interval_seconds()));
-                  });
-        });
+    it->second.timer->async_wait([weak = weak_from_this(), key,
+                                  gen = it->second.generation](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->stopped) return;
+      auto found = self->checks.find(key);
+      if (found == self->checks.end() || found->second.generation != gen) return;
+      RunOnce(self->io, found->second.spec, [weak, key, gen](fleetdesk::v1::CheckResult result) {
+        auto me = weak.lock();
+        if (!me || me->stopped) return;
+        auto still = me->checks.find(key);
+        if (still == me->checks.end() || still->second.generation != gen) return;
+        auto previous = me->latest.find(key);
+        bool changed = previous == me->latest.end() || previous->second.up() != result.up();
+        me->latest[key] = result;
+        me->on_result(result, changed);
+        me->Schedule(key, std::chrono::seconds(still->second.spec.interval_seconds()));
+      });
+    });
   }
 };
 

@@ -1,5 +1,6 @@
 #include "agent/checks/spec.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include "common/net/https_client.hpp"
@@ -23,10 +24,14 @@ bool IsToken(const std::string& s) {
 
 std::string KindName(fleetdesk::v1::CheckKind kind) {
   switch (kind) {
-    case fleetdesk::v1::CHECK_KIND_HTTP: return "http";
-    case fleetdesk::v1::CHECK_KIND_TCP: return "tcp";
-    case fleetdesk::v1::CHECK_KIND_DNS: return "dns";
-    default: return "";
+    case fleetdesk::v1::CHECK_KIND_HTTP:
+      return "http";
+    case fleetdesk::v1::CHECK_KIND_TCP:
+      return "tcp";
+    case fleetdesk::v1::CHECK_KIND_DNS:
+      return "dns";
+    default:
+      return "";
   }
 }
 
@@ -35,7 +40,9 @@ Status Normalize(fleetdesk::v1::CheckSpec* spec) {
     return Invalid(*spec, "name must be 1 to 128 characters");
   }
   if (spec->interval_seconds() == 0) spec->set_interval_seconds(60);
-  if (spec->timeout_ms() == 0) spec->set_timeout_ms(5000);
+  if (spec->timeout_ms() == 0) {
+    spec->set_timeout_ms(std::min<std::uint32_t>(5000, spec->interval_seconds() * 1000));
+  }
   if (spec->timeout_ms() > 120000) return Invalid(*spec, "timeout must be at most 120s");
   if (spec->timeout_ms() > spec->interval_seconds() * 1000ULL) {
     return Invalid(*spec, "timeout must not be longer than the interval");
@@ -44,18 +51,18 @@ Status Normalize(fleetdesk::v1::CheckSpec* spec) {
     case fleetdesk::v1::CHECK_KIND_HTTP: {
       auto url = net::ParseAnyUrl(spec->target());
       if (!url || (url->scheme != "https" && url->scheme != "http")) {
-        return Invalid(*spec, "target must be an http:// or https:// URL, not '" +
-                                  spec->target() + "'");
+        return Invalid(*spec,
+                       "target must be an http:// or https:// URL, not '" + spec->target() + "'");
       }
       if (spec->method().empty()) spec->set_method("GET");
       if (!IsToken(spec->method())) {
-        return Invalid(*spec, "method must be an upper-case HTTP method, not '" +
-                                  spec->method() + "'");
+        return Invalid(*spec,
+                       "method must be an upper-case HTTP method, not '" + spec->method() + "'");
       }
       for (auto status : spec->expect_status()) {
         if (status < 100 || status > 599) {
-          return Invalid(*spec, "expect_status " + std::to_string(status) +
-                                    " is not an HTTP status");
+          return Invalid(*spec,
+                         "expect_status " + std::to_string(status) + " is not an HTTP status");
         }
       }
       if (spec->max_redirects() > 20) return Invalid(*spec, "max_redirects must be 0 to 20");
@@ -98,8 +105,8 @@ Status Normalize(fleetdesk::v1::CheckSpec* spec) {
   }
   if (spec->kind() != fleetdesk::v1::CHECK_KIND_HTTP &&
       (!spec->method().empty() || spec->expect_status_size() > 0 ||
-       !spec->body_contains().empty() || !spec->body_regex().empty() ||
-       spec->headers_size() > 0 || !spec->ca_file().empty())) {
+       !spec->body_contains().empty() || !spec->body_regex().empty() || spec->headers_size() > 0 ||
+       !spec->ca_file().empty())) {
     return Invalid(*spec, "HTTP settings given for a " + KindName(spec->kind()) + " check");
   }
   return {};

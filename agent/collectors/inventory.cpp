@@ -116,8 +116,8 @@ std::string Ipv6FromHex(std::string_view hex) {
   if (hex.size() != 32) return {};
   in6_addr address{};
   for (int i = 0; i < 16; ++i) {
-    address.s6_addr[i] =
-        static_cast<std::uint8_t>(std::strtoul(std::string(hex.substr(i * 2, 2)).c_str(), nullptr, 16));
+    address.s6_addr[i] = static_cast<std::uint8_t>(
+        std::strtoul(std::string(hex.substr(i * 2, 2)).c_str(), nullptr, 16));
   }
   char text[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &address, text, sizeof text);
@@ -131,16 +131,16 @@ void SetTimestampSeconds(Timestamp* ts, std::int64_t seconds) {
 
 // File systems that hold no user data; listing them would bury the real mounts.
 constexpr std::array kPseudoFilesystems = {
-    "autofs",  "binfmt_misc", "bpf",       "cgroup",     "cgroup2",   "configfs",
-    "debugfs", "devpts",      "devtmpfs",  "efivarfs",   "fusectl",   "hugetlbfs",
-    "mqueue",  "nsfs",        "proc",      "pstore",     "ramfs",     "rpc_pipefs",
-    "securityfs", "selinuxfs", "squashfs", "sysfs",      "tmpfs",     "tracefs",
-    "fuse.lxcfs", "fuse.gvfsd-fuse", "fuse.portal", "nfsd", "overlay"};
+    "autofs", "binfmt_misc", "bpf",      "cgroup",     "cgroup2",         "configfs",    "debugfs",
+    "devpts", "devtmpfs",    "efivarfs", "fusectl",    "hugetlbfs",       "mqueue",      "nsfs",
+    "proc",   "pstore",      "ramfs",    "rpc_pipefs", "securityfs",      "selinuxfs",   "squashfs",
+    "sysfs",  "tmpfs",       "tracefs",  "fuse.lxcfs", "fuse.gvfsd-fuse", "fuse.portal", "nfsd",
+    "overlay"};
 
 // CPU flags worth knowing when placing work on a host; the full list is a hundred entries.
-constexpr std::array kFlagsOfNote = {"aes", "avx", "avx2", "avx512f", "fma", "hypervisor",
-                                     "lm",  "nx",  "pclmulqdq", "rdrand", "sha_ni", "sse4_2",
-                                     "svm", "vmx", "aes", "asimd", "sha2", "sve"};
+constexpr std::array kFlagsOfNote = {"aes", "avx", "avx2",      "avx512f", "fma",    "hypervisor",
+                                     "lm",  "nx",  "pclmulqdq", "rdrand",  "sha_ni", "sse4_2",
+                                     "svm", "vmx", "aes",       "asimd",   "sha2",   "sve"};
 
 }  // namespace
 
@@ -272,10 +272,12 @@ fleetdesk::v1::CpuInventory ReadCpu(const Root& root) {
     }
   }
   cpu.set_threads(threads);
-  cpu.set_sockets(sockets.empty() ? (threads > 0 ? 1 : 0) : static_cast<std::uint32_t>(sockets.size()));
+  cpu.set_sockets(sockets.empty() ? (threads > 0 ? 1 : 0)
+                                  : static_cast<std::uint32_t>(sockets.size()));
   cpu.set_cores(cores.empty() ? threads : static_cast<std::uint32_t>(cores.size()));
   // The rated maximum is what a person compares hosts by; "cpu MHz" is a moment's clock.
-  if (auto max_khz = ParseUnsigned(root.ReadLine("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))) {
+  if (auto max_khz =
+          ParseUnsigned(root.ReadLine("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))) {
     mhz = static_cast<double>(*max_khz) / 1000.0;
   }
   cpu.set_mhz(mhz);
@@ -331,8 +333,8 @@ fleetdesk::v1::DiskInventory ReadDisks(const Root& root) {
       auto* partition = disk.add_partitions();
       partition->set_name(child);
       partition->set_size_bytes(SectorsToBytes(root, part_dir));
-      partition->set_fstype(Property(UdevProperties(root, root.ReadLine(part_dir + "/dev")),
-                                     "ID_FS_TYPE"));
+      partition->set_fstype(
+          Property(UdevProperties(root, root.ReadLine(part_dir + "/dev")), "ID_FS_TYPE"));
     }
     *inventory.add_disks() = std::move(disk);
   }
@@ -439,8 +441,7 @@ fleetdesk::v1::NetworkInventory ReadNetwork(const Root& root) {
       constexpr unsigned long kRtfReject = 0x0200;
       if (f[0] == std::string(32, '0') && f[1] == "00" && (flags & kRtfReject) == 0 &&
           f[9] != "lo") {
-        inventory.add_default_routes("::/0 via " + Ipv6FromHex(f[4]) + " dev " +
-                                     std::string(f[9]));
+        inventory.add_default_routes("::/0 via " + Ipv6FromHex(f[4]) + " dev " + std::string(f[9]));
       }
     }
   }

@@ -15,7 +15,7 @@ struct SmbiosTable {
   // Type 0 and type 1: used when /sys/class/dmi/id is missing.
   std::string bios_vendor, bios_version, bios_date;
   std::string vendor, product, serial, uuid;
-  int processor_sockets = 0;  // type 4 structures with a populated socket
+  int processor_sockets = 0;                         // type 4 structures with a populated socket
   std::vector<fleetdesk::v1::MemoryModule> modules;  // populated slots only
   bool truncated = false;                            // the table ended mid-structure
 };

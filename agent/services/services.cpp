@@ -79,7 +79,7 @@ int ReadProperties(sd_bus_message* m, fleetdesk::v1::ServiceState* state) {
                                name == "InactiveEnterTimestamp")) {
       std::uint64_t usec = 0;
       if ((r = sd_bus_message_read(m, "v", "t", &usec)) < 0) return r;
-      auto* ts = name == "StateChangeTimestamp" ? state->mutable_state_change_time()
+      auto* ts = name == "StateChangeTimestamp"   ? state->mutable_state_change_time()
                  : name == "ActiveEnterTimestamp" ? state->mutable_active_enter_time()
                                                   : state->mutable_inactive_enter_time();
       if (usec != 0) {
@@ -139,10 +139,10 @@ struct ServiceWatcher::Impl : std::enable_shared_from_this<Impl> {
 
   std::map<std::string, fleetdesk::v1::ServiceState> units;  // by unit name
   std::map<std::string, std::string> path_to_unit;
-  std::set<std::string> dirty_paths;   // refresh these after the current batch of messages
-  std::set<std::string> dirty_units;   // by name (UnitNew, JobRemoved)
-  std::set<std::string> changed;       // to report
-  std::set<std::string> removed;       // to report
+  std::set<std::string> dirty_paths;  // refresh these after the current batch of messages
+  std::set<std::string> dirty_units;  // by name (UnitNew, JobRemoved)
+  std::set<std::string> changed;      // to report
+  std::set<std::string> removed;      // to report
 
   void Unavailable(const std::string& why) {
     if (status.available() || status.message() != why) {
@@ -316,12 +316,10 @@ struct ServiceWatcher::Impl : std::enable_shared_from_this<Impl> {
       return std::string("ListUnits: unexpected reply: ") + strerror(-r);
     }
     std::vector<std::pair<std::string, std::string>> listed;  // name, path
-    const char *name, *description, *load, *active, *sub, *following, *path, *job_type,
-        *job_path;
+    const char *name, *description, *load, *active, *sub, *following, *path, *job_type, *job_path;
     std::uint32_t job_id = 0;
     while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, &description, &load, &active,
-                                    &sub, &following, &path, &job_id, &job_type, &job_path)) >
-           0) {
+                                    &sub, &following, &path, &job_id, &job_type, &job_path)) > 0) {
       if (UnitMatches(options, name)) listed.emplace_back(name, path);
     }
     if (r < 0) return std::string("ListUnits: unreadable reply: ") + strerror(-r);

@@ -24,8 +24,7 @@ std::int64_t Millis(const google::protobuf::Timestamp& ts) {
 }  // namespace
 
 Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
-                                         const fleetdesk::v1::Report& report,
-                                         std::int64_t now_ms) {
+                                         const fleetdesk::v1::Report& report, std::int64_t now_ms) {
   store::HostDelta delta;
   delta.agent_id = agent_id;
   delta.full = report.full();

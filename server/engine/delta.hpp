@@ -11,7 +11,6 @@
 namespace fleetdesk::server::engine {
 
 Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
-                                         const fleetdesk::v1::Report& report,
-                                         std::int64_t now_ms);
+                                         const fleetdesk::v1::Report& report, std::int64_t now_ms);
 
 }  // namespace fleetdesk::server::engine

@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -32,8 +31,8 @@ class Targets {
 
  private:
   Targets()
-      : process_({"/usr/bin/python3", std::string(FLEETDESK_TEST_FIXTURES) + "/agent/check_targets.py",
-                  dir_.path()},
+      : process_({"/usr/bin/python3",
+                  std::string(FLEETDESK_TEST_FIXTURES) + "/agent/check_targets.py", dir_.path()},
                  dir_ / "targets.log") {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!std::filesystem::exists(dir_ / "targets")) {
@@ -205,8 +204,7 @@ TEST_CASE("a self-signed certificate is refused unless verification is turned of
   CHECK(accepted.cert_days_left() >= 88);
 }
 
-TEST_CASE("an expired certificate is down, saying so, with negative days left",
-          "[agent][checks]") {
+TEST_CASE("an expired certificate is down, saying so, with negative days left", "[agent][checks]") {
   auto spec = Http(Targets::Get().Url("expired", "/ok"));
   spec.set_ca_file(Targets::Get().Ca());
   auto result = RunCheck(spec);

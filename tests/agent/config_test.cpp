@@ -1,7 +1,6 @@
-#include "agent/agent_config.hpp"
-
 #include <catch2/catch.hpp>
 
+#include "agent/agent_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using fleetdesk::agent::LoadAgentConfig;
@@ -63,8 +62,9 @@ interval = "15s"
 
 TEST_CASE("a bad check in the config is an error naming the check, the key and its line",
           "[agent][config]") {
-  auto unknown = Load("[[checks]]\nname = \"a\"\ntype = \"http\"\ntarget = \"http://x/\"\n"
-                      "tiemout = \"1s\"\n");
+  auto unknown = Load(
+      "[[checks]]\nname = \"a\"\ntype = \"http\"\ntarget = \"http://x/\"\n"
+      "tiemout = \"1s\"\n");
   REQUIRE_FALSE(unknown.ok());
   CHECK_THAT(unknown.error().message, Catch::Contains(":5: unknown key 'checks[0].tiemout'"));
 
@@ -72,8 +72,9 @@ TEST_CASE("a bad check in the config is an error naming the check, the key and i
   REQUIRE_FALSE(kind.ok());
   CHECK_THAT(kind.error().message, Catch::Contains("check 'a': type must be http, tcp or dns"));
 
-  auto twice = Load("[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"x:1\"\n"
-                    "[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"y:2\"\n");
+  auto twice = Load(
+      "[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"x:1\"\n"
+      "[[checks]]\nname = \"a\"\ntype = \"tcp\"\ntarget = \"y:2\"\n");
   REQUIRE_FALSE(twice.ok());
   CHECK_THAT(twice.error().message, Catch::Contains("two checks are named 'a'"));
 

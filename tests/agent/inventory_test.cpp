@@ -59,8 +59,7 @@ TEST_CASE("a rack server's CPUs are counted by socket, core and thread", "[agent
                                           "pclmulqdq", "rdrand", "sse4_2", "vmx"});
 }
 
-TEST_CASE("memory modules come from the SMBIOS table, empty slots left out",
-          "[agent][inventory]") {
+TEST_CASE("memory modules come from the SMBIOS table, empty slots left out", "[agent][inventory]") {
   auto memory = ReadMemory(Fixture("baremetal"));
   CHECK(memory.total_bytes() == 270171897856ULL);
   CHECK(memory.swap_bytes() == 8589930496ULL);
@@ -140,10 +139,9 @@ TEST_CASE("interfaces carry MAC, state, speed and driver, bonds and bridges name
   CHECK(down->state() == "down");
   CHECK(down->speed_mbps() == 0);  // -1 in sysfs: unknown
   CHECK(down->driver() == "tg3");
-  std::vector<std::string> routes(network.default_routes().begin(),
-                                  network.default_routes().end());
-  CHECK(routes == std::vector<std::string>{"0.0.0.0/0 via 10.0.1.1 dev bond0",
-                                           "::/0 via fe80::1 dev bond0"});
+  std::vector<std::string> routes(network.default_routes().begin(), network.default_routes().end());
+  CHECK(routes ==
+        std::vector<std::string>{"0.0.0.0/0 via 10.0.1.1 dev bond0", "::/0 via fe80::1 dev bond0"});
 }
 
 TEST_CASE("the OS section has the FQDN from /etc/hosts and the time zone", "[agent][inventory]") {
@@ -176,8 +174,7 @@ TEST_CASE("installed packages are read from dpkg's status, removed ones left out
   CHECK(i386);
 }
 
-TEST_CASE("a Debian VM in a container is seen as both, with a virtual disk",
-          "[agent][inventory]") {
+TEST_CASE("a Debian VM in a container is seen as both, with a virtual disk", "[agent][inventory]") {
   auto root = Fixture("debian12-vm");
   auto system = ReadSystem(root);
   CHECK(system.vendor().empty());
@@ -203,10 +200,9 @@ TEST_CASE("a Debian VM in a container is seen as both, with a virtual disk",
   auto network = ReadNetwork(root);
   CHECK(network.interfaces_size() == 3);
   CHECK(FindNic(network, "eth0")->driver() == "virtio_net");
-  std::vector<std::string> routes(network.default_routes().begin(),
-                                  network.default_routes().end());
-  CHECK(routes == std::vector<std::string>{"0.0.0.0/0 via 192.0.2.1 dev eth0",
-                                           "::/0 via fd00::1 dev eth0"});
+  std::vector<std::string> routes(network.default_routes().begin(), network.default_routes().end());
+  CHECK(routes ==
+        std::vector<std::string>{"0.0.0.0/0 via 192.0.2.1 dev eth0", "::/0 via fd00::1 dev eth0"});
   auto os = ReadOs(root);
   CHECK(os.hostname() == "vm");
   CHECK(os.timezone() == "Etc/UTC");
@@ -248,8 +244,7 @@ TEST_CASE("truncated, garbage and missing files leave fields empty and never fai
   CHECK(software.packages(2).version().empty());
 }
 
-TEST_CASE("an SMBIOS table cut short keeps the structures before the cut",
-          "[agent][inventory]") {
+TEST_CASE("an SMBIOS table cut short keeps the structures before the cut", "[agent][inventory]") {
   auto table = Fixture("odd").Read("/sys/firmware/dmi/tables/DMI");
   REQUIRE(table);
   auto parsed = ParseSmbios(*table);

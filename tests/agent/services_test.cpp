@@ -1,9 +1,8 @@
 #include "agent/services/services.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
 
 #include "tests/support/systemd_mock.hpp"
 
@@ -36,8 +35,7 @@ const fleetdesk::v1::ServiceState* Find(const std::vector<fleetdesk::v1::Service
 
 }  // namespace
 
-TEST_CASE("the first snapshot lists every watched unit with its properties",
-          "[agent][services]") {
+TEST_CASE("the first snapshot lists every watched unit with its properties", "[agent][services]") {
   SystemdMock systemd;
   for (int i = 0; i < 50; ++i) {
     systemd.AddUnit("app" + std::to_string(i) + ".service", "active", "running");
@@ -61,8 +59,7 @@ TEST_CASE("the first snapshot lists every watched unit with its properties",
   CHECK(app->has_active_enter_time());
 }
 
-TEST_CASE("a unit that fails is seen within 100 ms, from systemd's signal",
-          "[agent][services]") {
+TEST_CASE("a unit that fails is seen within 100 ms, from systemd's signal", "[agent][services]") {
   SystemdMock systemd;
   for (int i = 0; i < 50; ++i) {
     systemd.AddUnit("app" + std::to_string(i) + ".service", "active", "running");
@@ -75,7 +72,8 @@ TEST_CASE("a unit that fails is seen within 100 ms, from systemd's signal",
   changes = 0;
   auto started = Clock::now();
   systemd.SetUnitState("app13.service", "failed", "failed", 3);
-  REQUIRE(RunUntil(io, [&] { return changes > 0; }, std::chrono::seconds(5)));
+  REQUIRE(RunUntil(
+      io, [&] { return changes > 0; }, std::chrono::seconds(5)));
   auto elapsed = Clock::now() - started;
   auto delta = watcher.TakeChanges();
   REQUIRE(delta.changed.size() == 1);
@@ -84,7 +82,12 @@ TEST_CASE("a unit that fails is seen within 100 ms, from systemd's signal",
   CHECK(delta.changed[0].sub_state() == "failed");
   CHECK(delta.changed[0].n_restarts() == 3);
   CHECK(delta.changed[0].main_pid() == 0);
-  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < 100);
+#ifdef FLEETDESK_SANITIZED
+  constexpr int kBudgetMs = 1000;
+#else
+  constexpr int kBudgetMs = 100;
+#endif
+  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() < kBudgetMs);
 }
 
 TEST_CASE("units that appear and disappear are reported as such", "[agent][services]") {
@@ -97,13 +100,15 @@ TEST_CASE("units that appear and disappear are reported as such", "[agent][servi
   watcher.TakeChanges();
   changes = 0;
   systemd.AddUnit("worker.service", "activating", "start");
-  REQUIRE(RunUntil(io, [&] { return changes > 0; }, std::chrono::seconds(5)));
+  REQUIRE(RunUntil(
+      io, [&] { return changes > 0; }, std::chrono::seconds(5)));
   auto added = watcher.TakeChanges();
   REQUIRE(added.changed.size() == 1);
   CHECK(added.changed[0].unit() == "worker.service");
   changes = 0;
   systemd.RemoveUnit("web.service");
-  REQUIRE(RunUntil(io, [&] { return changes > 0; }, std::chrono::seconds(5)));
+  REQUIRE(RunUntil(
+      io, [&] { return changes > 0; }, std::chrono::seconds(5)));
   auto removed = watcher.TakeChanges();
   CHECK(removed.changed.empty());
   CHECK(removed.removed == std::vector<std::string>{"web.service"});
@@ -133,7 +138,8 @@ TEST_CASE("include and exclude patterns choose the units watched", "[agent][serv
   changes = 0;
   systemd.SetUnitState("getty@tty1.service", "failed", "failed");
   systemd.SetUnitState("nginx.service", "failed", "failed");
-  REQUIRE(RunUntil(io, [&] { return changes > 0; }, std::chrono::seconds(5)));
+  REQUIRE(RunUntil(
+      io, [&] { return changes > 0; }, std::chrono::seconds(5)));
   auto delta = counting.TakeChanges();
   REQUIRE(delta.changed.size() == 1);
   CHECK(delta.changed[0].unit() == "nginx.service");
@@ -158,6 +164,7 @@ TEST_CASE("losing the bus turns the status unavailable without a crash", "[agent
   watcher.Start();
   REQUIRE(watcher.status().available());
   systemd.StopBus();
-  CHECK(RunUntil(io, [&] { return !watcher.status().available(); }, std::chrono::seconds(5)));
+  CHECK(RunUntil(
+      io, [&] { return !watcher.status().available(); }, std::chrono::seconds(5)));
   CHECK_FALSE(watcher.status().message().empty());
 }

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "agent/identity.hpp"
@@ -387,9 +388,12 @@ TEST_CASE("reports made while the server is down survive kill -9 of the agent an
     return seq;
   }();
 
-  // The agent goes on reporting into its journal, and is killed twice while the server is down.
-  for (int i = 0; i < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // The agent goes on reporting into its journal, and is killed at random points (mid-append
+  // included, as far as timing allows) while the server is down.
+  std::mt19937 random(std::random_device{}());
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 1800)(random)));
     agent.process().Kill();
     agent.Start();
   }

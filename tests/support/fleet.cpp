@@ -111,11 +111,13 @@ std::string MakeMachineRoot(const TempDir& dir, const std::string& hostname,
   return root;
 }
 
-TestAgent::TestAgent(TestServer& server, const std::string& machine_root) {
+TestAgent::TestAgent(TestServer& server, const std::string& machine_root,
+                     const std::string& extra_config) {
   std::string config = "splay = \"0s\"\nlog_level = \"debug\"\nreport_interval = \"1s\"\n";
   config += "state_dir = \"" + (dir_ / "state") + "\"\n";
   if (!machine_root.empty()) config += "root = \"" + machine_root + "\"\n";
   config += "[reconnect]\nmin = \"1s\"\nmax = \"2s\"\n";
+  config += extra_config;
   WriteFile(dir_ / "agent.toml", config);
   auto token = server.Cli({"enroll-token", "create", "--ttl", "1h", "--max-hosts", "1"});
   auto result = Run({FLEETDESK_AGENT_BINARY, "--config", dir_ / "agent.toml", "enroll", "--server",

@@ -53,7 +53,9 @@ class TestServer {
 // A real fleetdesk-agent enrolled with `server`, run in its own state dir.
 class TestAgent {
  public:
-  explicit TestAgent(TestServer& server, const std::string& machine_root = "");
+  // `extra_config` is appended to the generated agent.toml (checks, services settings).
+  explicit TestAgent(TestServer& server, const std::string& machine_root = "",
+                     const std::string& extra_config = "");
   ~TestAgent();
   void Start();
   int Stop();

@@ -3,8 +3,8 @@
 #include <systemd/sd-bus.h>
 
 #include <cstdarg>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -12,18 +12,20 @@ namespace fleetdesk::testing {
 
 SystemdMock::SystemdMock() {
   address_ = "unix:path=" + (dir_ / "bus");
-  WriteFile(dir_ / "bus.conf",
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-            " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-            "<busconfig>\n  <type>session</type>\n  <listen>" +
-                address_ +
-                "</listen>\n  <auth>EXTERNAL</auth>\n"
-                "  <policy context=\"default\">\n    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-                "    <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n"
-                "</busconfig>\n");
-  daemon_ = std::make_unique<Process>(
-      std::vector<std::string>{"/usr/bin/dbus-daemon", "--nofork", "--config-file=" + (dir_ / "bus.conf")},
-      dir_ / "dbus-daemon.log");
+  WriteFile(
+      dir_ / "bus.conf",
+      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig>\n  <type>session</type>\n  <listen>" +
+          address_ +
+          "</listen>\n  <auth>EXTERNAL</auth>\n"
+          "  <policy context=\"default\">\n    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+          "    <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n"
+          "</busconfig>\n");
+  daemon_ =
+      std::make_unique<Process>(std::vector<std::string>{"/usr/bin/dbus-daemon", "--nofork",
+                                                         "--config-file=" + (dir_ / "bus.conf")},
+                                dir_ / "dbus-daemon.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!std::filesystem::exists(dir_ / "bus")) {
     if (std::chrono::steady_clock::now() > deadline) {
