@@ -67,7 +67,11 @@ int Collect(const AgentConfig& config) {
   report.set_full(true);
   *report.mutable_collected_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   *report.mutable_heartbeat() = system.Heartbeat();
+  const auto started = std::chrono::steady_clock::now();
   for (auto& section : inventory.CollectAll()) *report.add_inventory() = std::move(section);
+  spdlog::info("inventory: {} sections collected in {:.1f} ms", report.inventory_size(),
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                   .count());
   *report.mutable_metrics() = metrics.Collect(std::chrono::steady_clock::now());
   if (config.services.enabled) {
     asio::io_context io(1);

@@ -1,10 +1,9 @@
 // The agent's reports, end to end: a real agent on a fixture machine with systemd played by
 // dbusmock, a real server, and what the REST API shows.
 #include <google/protobuf/util/time_util.h>
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <optional>
 #include <thread>
 
@@ -53,7 +52,9 @@ const fleetdesk::v1::ServiceState* Service(const fleetdesk::v1::Host& host,
   return nullptr;
 }
 
-std::string Baremetal() { return std::string(FLEETDESK_TEST_FIXTURES) + "/agent/fixtures/baremetal"; }
+std::string Baremetal() {
+  return std::string(FLEETDESK_TEST_FIXTURES) + "/agent/fixtures/baremetal";
+}
 
 }  // namespace
 
@@ -149,7 +150,8 @@ TEST_CASE("a service that fails reaches the server within 100 ms", "[integration
   auto visible = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   // last_seen is when the server received the agent's latest report: the report carrying the
   // change, or (rarely) a periodic one after it, which only makes this figure larger.
-  const auto on_wire = google::protobuf::util::TimeUtil::TimestampToMilliseconds(seen->last_seen()) - changed_ms;
+  const auto on_wire =
+      google::protobuf::util::TimeUtil::TimestampToMilliseconds(seen->last_seen()) - changed_ms;
 #ifdef FLEETDESK_SANITIZED
   constexpr int kBudgetMs = 1000;
 #else
@@ -168,9 +170,10 @@ TEST_CASE("SIGHUP reloads the agent's checks without a restart", "[integration][
   agent.Start();
   REQUIRE(agent.process().WaitForLog("running as agent", std::chrono::seconds(10)));
   auto config_path = agent.dir() / "agent.toml";
-  WriteFile(config_path, ReadFile(config_path) +
-                             "[[checks]]\nname = \"added\"\ntype = \"dns\"\ntarget = \"localhost\"\n"
-                             "interval = \"1s\"\n");
+  WriteFile(config_path,
+            ReadFile(config_path) +
+                "[[checks]]\nname = \"added\"\ntype = \"dns\"\ntarget = \"localhost\"\n"
+                "interval = \"1s\"\n");
   ::kill(agent.process().pid(), SIGHUP);
   REQUIRE(agent.process().WaitForLog("config reloaded", std::chrono::seconds(10)));
   REQUIRE(WaitFor([&] {
