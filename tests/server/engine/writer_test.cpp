@@ -1,7 +1,9 @@
 #include "server/engine/writer.hpp"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <future>
 
 #include "tests/support/temp_dir.hpp"
 
@@ -81,4 +83,106 @@ TEST_CASE("stopping the writer commits what was queued first", "[server][writer]
   auto stored = (*setup)->LoadHosts();
   REQUIRE(stored.ok());
   for (const auto& h : *stored) CHECK(h.last_seq == 11);
+}
+
+namespace {
+
+// The real SQLite store, whose commits can be made to fail: the way a full disk or a lost
+// database connection looks to the writer.
+class FailingStore final : public store::Store {
+ public:
+  explicit FailingStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
+  std::atomic<bool> fail{false};
+
+  fleetdesk::Status Commit(const store::WriteBatch& batch) override {
+    if (fail.load()) return fleetdesk::MakeError(fleetdesk::ErrorCode::kUnavailable, "disk full");
+    return real_->Commit(batch);
+  }
+  fleetdesk::Status Migrate() override { return real_->Migrate(); }
+  fleetdesk::Result<int> SchemaVersion() override { return real_->SchemaVersion(); }
+  fleetdesk::Result<std::vector<store::HostRecord>> LoadHosts() override {
+    return real_->LoadHosts();
+  }
+  fleetdesk::Result<store::HostPage> ListHosts(const store::HostQuery& q) override {
+    return real_->ListHosts(q);
+  }
+  fleetdesk::Result<std::optional<store::HostRecord>> GetHost(std::int64_t id) override {
+    return real_->GetHost(id);
+  }
+  fleetdesk::Result<store::HostDetail> GetHostDetail(std::int64_t id) override {
+    return real_->GetHostDetail(id);
+  }
+  fleetdesk::Status CreateEnrollmentToken(const store::NewEnrollmentToken& t) override {
+    return real_->CreateEnrollmentToken(t);
+  }
+  fleetdesk::Status CheckEnrollmentToken(const std::string& h, std::int64_t now) override {
+    return real_->CheckEnrollmentToken(h, now);
+  }
+  fleetdesk::Result<store::HostRecord> EnrollAgent(const std::string& h,
+                                                   const store::NewAgent& a) override {
+    return real_->EnrollAgent(h, a);
+  }
+  fleetdesk::Result<std::int64_t> AddUser(const store::UserRecord& u) override {
+    return real_->AddUser(u);
+  }
+  fleetdesk::Result<std::optional<store::UserRecord>> FindUser(const std::string& n) override {
+    return real_->FindUser(n);
+  }
+  fleetdesk::Status CreateApiToken(const store::NewApiToken& t) override {
+    return real_->CreateApiToken(t);
+  }
+  fleetdesk::Result<std::optional<store::Principal>> FindApiToken(const std::string& h,
+                                                                  std::int64_t now) override {
+    return real_->FindApiToken(h, now);
+  }
+
+ private:
+  std::unique_ptr<store::Store> real_;
+};
+
+fleetdesk::Status SubmitAndWait(engine::Writer& writer, store::HostRecord row) {
+  std::promise<fleetdesk::Status> promise;
+  auto future = promise.get_future();
+  writer.Submit(std::move(row), [&](const fleetdesk::Status& s) { promise.set_value(s); });
+  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  return future.get();
+}
+
+}  // namespace
+
+TEST_CASE("after a failed commit an agent's later reports are refused until it reconnects",
+          "[server][writer]") {
+  TempDir dir;
+  auto setup = store::OpenStore(dir / "db");
+  REQUIRE((*setup)->Migrate().ok());
+  auto hosts = EnrollHosts(**setup, 2);
+  auto failing = std::make_unique<FailingStore>(std::move(store::OpenStore(dir / "db")).value());
+  auto* store = failing.get();
+  ServerMetrics metrics;
+  engine::Writer writer(std::move(failing), metrics);
+  writer.Start();
+
+  auto a = hosts[0];
+  auto b = hosts[1];
+  store->fail = true;
+  a.last_seq = 1;
+  CHECK_FALSE(SubmitAndWait(writer, a).ok());
+  store->fail = false;
+  // Committing seq 2 now would ack past the lost seq 1.
+  a.last_seq = 2;
+  auto refused = SubmitAndWait(writer, a);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("earlier report"));
+  // Other agents are not held up.
+  b.last_seq = 1;
+  CHECK(SubmitAndWait(writer, b).ok());
+  // A new channel starts over from the committed sequence: seq 1 is taken again.
+  writer.SubmitConnect(hosts[0]);
+  a.last_seq = 1;
+  CHECK(SubmitAndWait(writer, a).ok());
+  writer.Stop();
+  auto stored = (*setup)->LoadHosts();
+  REQUIRE(stored.ok());
+  CHECK((*stored)[0].last_seq == 1);
+  CHECK((*stored)[1].last_seq == 1);
 }
