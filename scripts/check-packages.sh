@@ -47,6 +47,9 @@ mkdir -p "$work/root/etc"
 # The targets the units are ordered against come from the host's systemd.
 cp -rn /usr/lib/systemd/system/. "$work/root/usr/lib/systemd/system/" 2>/dev/null || true
 cp /etc/passwd /etc/group "$work/root/etc/"
+# So is the shell ExecReload runs (part of every Debian system: dash is Essential).
+mkdir -p "$work/root/bin"
+cp -L /bin/sh "$work/root/bin/sh"
 grep -q '^fleetdesk:' "$work/root/etc/passwd" || {
   echo 'fleetdesk:x:990:990:fleetdesk server:/var/lib/fleetdesk:/usr/sbin/nologin' >> "$work/root/etc/passwd"
   echo 'fleetdesk:x:990:' >> "$work/root/etc/group"
