@@ -2,6 +2,8 @@
 // dbusmock, a real server, and what the REST API shows.
 #include <google/protobuf/util/time_util.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <catch2/catch.hpp>
 #include <optional>
@@ -187,4 +189,41 @@ TEST_CASE("SIGHUP reloads the agent's checks without a restart", "[integration][
   REQUIRE(agent.process().WaitForLog("reload refused", std::chrono::seconds(10)));
   CHECK(agent.process().Running());
   REQUIRE(agent.Stop() == 0);
+}
+
+TEST_CASE("the agent tells systemd it is ready, connected and stopping", "[integration][report]") {
+  TestServer server;
+  server.Start();
+  TestAgent agent(server, Baremetal(), "[services]\nenabled = false\n");
+  // systemd's notification socket, played by a datagram socket of the test.
+  TempDir dir;
+  const std::string path = dir / "notify";
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  timeval timeout{0, 200000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  agent.Start();
+  ::unsetenv("NOTIFY_SOCKET");
+  std::string received;
+  auto read_until = [&](const std::string& needle) {
+    auto deadline = Clock::now() + std::chrono::seconds(15);
+    while (received.find(needle) == std::string::npos && Clock::now() < deadline) {
+      char buffer[4096];
+      auto n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n > 0) received.append(buffer, static_cast<std::size_t>(n)).append("\n");
+    }
+    return received.find(needle) != std::string::npos;
+  };
+  CHECK(read_until("READY=1"));
+  CHECK(read_until("STATUS=Connected to wss://"));
+  ::kill(agent.process().pid(), SIGHUP);
+  CHECK(read_until("RELOADING=1"));
+  REQUIRE(agent.Stop() == 0);
+  CHECK(read_until("STOPPING=1"));
+  ::close(fd);
 }
