@@ -1,6 +1,5 @@
 #include "agent/channel/channel.hpp"
 
-#include <google/protobuf/util/time_util.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>

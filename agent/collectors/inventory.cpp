@@ -140,7 +140,7 @@ constexpr std::array kPseudoFilesystems = {
 // CPU flags worth knowing when placing work on a host; the full list is a hundred entries.
 constexpr std::array kFlagsOfNote = {"aes", "avx", "avx2",      "avx512f", "fma",    "hypervisor",
                                      "lm",  "nx",  "pclmulqdq", "rdrand",  "sha_ni", "sse4_2",
-                                     "svm", "vmx", "aes",       "asimd",   "sha2",   "sve"};
+                                     "svm", "vmx", "asimd",     "sha2",    "sve"};
 
 }  // namespace
 
@@ -281,9 +281,8 @@ fleetdesk::v1::CpuInventory ReadCpu(const Root& root) {
     mhz = static_cast<double>(*max_khz) / 1000.0;
   }
   cpu.set_mhz(mhz);
-  std::set<std::string_view> noted;
   for (const char* flag : kFlagsOfNote) {
-    if (flags.count(std::string_view(flag)) != 0 && noted.insert(flag).second) cpu.add_flags(flag);
+    if (flags.count(std::string_view(flag)) != 0) cpu.add_flags(flag);
   }
   return cpu;
 }
@@ -448,9 +447,9 @@ fleetdesk::v1::NetworkInventory ReadNetwork(const Root& root) {
   return inventory;
 }
 
-fleetdesk::v1::OsInventory ReadOs(const Root& root) {
-  fleetdesk::v1::OsInventory os;
-  auto* info = os.mutable_os();
+fleetdesk::v1::OsInfo ReadOsInfo(const Root& root) {
+  fleetdesk::v1::OsInfo os;
+  auto* info = &os;
   auto release = root.Read("/etc/os-release");
   if (!release) release = root.Read("/usr/lib/os-release");
   if (release) {
@@ -468,6 +467,12 @@ fleetdesk::v1::OsInventory ReadOs(const Root& root) {
   info->set_kernel(root.ReadLine("/proc/sys/kernel/osrelease"));
   utsname names{};
   if (::uname(&names) == 0) info->set_architecture(names.machine);
+  return os;
+}
+
+fleetdesk::v1::OsInventory ReadOs(const Root& root) {
+  fleetdesk::v1::OsInventory os;
+  *os.mutable_os() = ReadOsInfo(root);
   std::string hostname = root.ReadLine("/proc/sys/kernel/hostname");
   if (hostname.empty()) hostname = root.ReadLine("/etc/hostname");
   os.set_hostname(hostname);

@@ -19,6 +19,8 @@ fleetdesk::v1::DiskInventory ReadDisks(const Root& root);
 fleetdesk::v1::FilesystemInventory ReadFilesystems(const Root& root);
 fleetdesk::v1::NetworkInventory ReadNetwork(const Root& root);
 fleetdesk::v1::OsInventory ReadOs(const Root& root);
+// os-release, kernel and architecture only: what every heartbeat carries.
+fleetdesk::v1::OsInfo ReadOsInfo(const Root& root);
 fleetdesk::v1::SoftwareInventory ReadSoftware(const Root& root);
 // Parses dpkg's status file: installed packages only, sorted by name and architecture.
 fleetdesk::v1::SoftwareInventory ParseDpkgStatus(std::string_view status);

@@ -22,7 +22,7 @@ std::string SystemCollector::Hostname() const {
   return name.empty() ? root.ReadLine("/etc/hostname") : name;
 }
 
-fleetdesk::v1::OsInfo SystemCollector::Os() const { return ReadOs(Root(root_)).os(); }
+fleetdesk::v1::OsInfo SystemCollector::Os() const { return ReadOsInfo(Root(root_)); }
 
 fleetdesk::v1::Heartbeat SystemCollector::Heartbeat() const {
   Root root(root_);

@@ -392,16 +392,16 @@ Result<http::Response> Api::GetHost(const std::string& id_text) {
   for (const auto& bytes : detail->checks) {
     if (auto s = parse(bytes, out.add_checks()); !s) return s.error();
   }
-  if (!detail->metrics.empty()) {
-    if (auto s = parse(detail->metrics, out.mutable_metrics()); !s) return s.error();
+  if (detail->metrics) {
+    if (auto s = parse(*detail->metrics, out.mutable_metrics()); !s) return s.error();
   }
-  if (!detail->services_status.empty()) {
-    if (auto s = parse(detail->services_status, out.mutable_services_status()); !s) {
+  if (detail->services_status) {
+    if (auto s = parse(*detail->services_status, out.mutable_services_status()); !s) {
       return s.error();
     }
   }
-  if (!detail->journal.empty()) {
-    if (auto s = parse(detail->journal, out.mutable_journal()); !s) return s.error();
+  if (detail->journal) {
+    if (auto s = parse(*detail->journal, out.mutable_journal()); !s) return s.error();
   }
   return Json(200, out);
 }

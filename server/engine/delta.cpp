@@ -70,13 +70,8 @@ Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
   if (report.has_metrics()) delta.metrics = report.metrics().SerializeAsString();
   if (report.has_services_status()) {
     delta.services_status = report.services_status().SerializeAsString();
-    // An empty message serializes to nothing; keep "unavailable, no reason" distinguishable.
-    if (delta.services_status.empty()) delta.services_status = std::string("\x08\x00", 2);
   }
-  if (report.has_journal()) {
-    delta.journal = report.journal().SerializeAsString();
-    if (delta.journal.empty()) delta.journal = std::string("\x08\x00", 2);
-  }
+  if (report.has_journal()) delta.journal = report.journal().SerializeAsString();
   return delta;
 }
 

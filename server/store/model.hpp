@@ -63,9 +63,11 @@ struct HostDelta {
     std::string body;  // fleetdesk.v1.CheckResult
   };
   std::vector<Check> checks;
-  std::string metrics;          // fleetdesk.v1.Metrics; empty when the report had none
-  std::string services_status;  // fleetdesk.v1.ServicesStatus; empty when not reported
-  std::string journal;          // fleetdesk.v1.JournalStats; empty when not reported
+  // Absent when the report did not carry them; present (possibly empty: an all-default message
+  // serializes to nothing) when it did.
+  std::optional<std::string> metrics;          // fleetdesk.v1.Metrics
+  std::optional<std::string> services_status;  // fleetdesk.v1.ServicesStatus
+  std::optional<std::string> journal;          // fleetdesk.v1.JournalStats
   std::int64_t collected_ms = 0;
 };
 
@@ -81,9 +83,9 @@ struct HostDetail {
   std::vector<std::string> inventory;  // fleetdesk.v1.InventorySection, by section name
   std::vector<std::string> services;   // fleetdesk.v1.ServiceState, by unit
   std::vector<std::string> checks;     // fleetdesk.v1.CheckResult, by key
-  std::string metrics;
-  std::string services_status;
-  std::string journal;
+  std::optional<std::string> metrics;  // absent until a report carried them
+  std::optional<std::string> services_status;
+  std::optional<std::string> journal;
 };
 
 struct HostQuery {

@@ -12,22 +12,13 @@
 #include "common/crypto.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "tests/support/fleet.hpp"
+#include "tests/support/wait.hpp"
 #include "tests/support/ws_client.hpp"
 
 using namespace fleetdesk::testing;
 using fleetdesk::v1::HostList;
 
 namespace {
-
-template <typename Predicate>
-bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return predicate();
-}
 
 std::optional<fleetdesk::v1::Host> FindHost(const TestServer& server, const std::string& agent_id) {
   auto [status, body] = server.Get("/api/v1/hosts");

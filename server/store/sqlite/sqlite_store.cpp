@@ -357,7 +357,7 @@ class SqliteStore final : public Store {
                         });
       if (!status) return status;
     }
-    if (!d.metrics.empty() || !d.services_status.empty() || !d.journal.empty()) {
+    if (d.metrics || d.services_status || d.journal) {
       // COALESCE keeps what this report did not carry.
       auto status =
           run(Prepared(put_status_,
@@ -369,18 +369,18 @@ class SqliteStore final : public Store {
                        "COALESCE(excluded.journal, journal)"),
               [&](Statement& s) {
                 s.Bind(1, host);
-                auto blob_or_null = [&](int index, const std::string& value) {
-                  if (value.empty()) {
-                    s.Bind(index, std::nullopt);
+                auto blob_or_null = [&](int index, const std::optional<std::string>& value) {
+                  if (value) {
+                    s.BindBlob(index, *value);
                   } else {
-                    s.BindBlob(index, value);
+                    s.Bind(index, std::nullopt);
                   }
                 };
                 blob_or_null(2, d.metrics);
-                if (d.metrics.empty()) {
-                  s.Bind(3, std::nullopt);
-                } else {
+                if (d.metrics) {
                   s.Bind(3, d.collected_ms);
+                } else {
+                  s.Bind(3, std::nullopt);
                 }
                 blob_or_null(4, d.services_status);
                 blob_or_null(5, d.journal);
@@ -425,9 +425,13 @@ class SqliteStore final : public Store {
     auto row = s->Step();
     if (!row) return row.error();
     if (*row) {
-      detail.metrics = s->Blob(0);
-      detail.services_status = s->Blob(1);
-      detail.journal = s->Blob(2);
+      auto blob = [&](int column) -> std::optional<std::string> {
+        if (s->IsNull(column)) return std::nullopt;
+        return s->Blob(column);
+      };
+      detail.metrics = blob(0);
+      detail.services_status = blob(1);
+      detail.journal = blob(2);
     }
     return detail;
   }
