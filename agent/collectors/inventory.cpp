@@ -1,15 +1,18 @@
 #include "agent/collectors/inventory.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <map>
 #include <set>
 #include <sstream>
@@ -512,56 +515,105 @@ fleetdesk::v1::OsInventory ReadOs(const Root& root) {
   return os;
 }
 
-fleetdesk::v1::SoftwareInventory ParseDpkgStatus(std::string_view status) {
-  fleetdesk::v1::SoftwareInventory software;
-  std::string_view name;
-  std::string_view version;
-  std::string_view architecture;
-  bool installed = false;
-  auto flush = [&] {
-    if (installed && !name.empty()) {
-      auto* package = software.add_packages();
-      package->set_name(std::string(name));
-      package->set_version(std::string(version));
-      package->set_architecture(std::string(architecture));
-    }
-    name = version = architecture = {};
-    installed = false;
-  };
-  for (auto line : Split(status, '\n')) {
+namespace {
+
+// dpkg's status file, line by line: a paragraph per package, blank lines between. Only the
+// current paragraph's fields are kept, so the file is parsed as it streams in.
+class DpkgStatusParser {
+ public:
+  void Line(std::string_view line) {
     if (Trim(line).empty()) {
-      flush();
-      continue;
+      Flush();
+      return;
     }
-    if (line.front() == ' ' || line.front() == '\t') continue;  // a continuation line
+    if (line.front() == ' ' || line.front() == '\t') return;  // a continuation line
     auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
+    if (colon == std::string_view::npos) return;
     auto key = line.substr(0, colon);
     auto value = Trim(line.substr(colon + 1));
     if (key == "Package") {
-      name = value;
+      name_ = value;
     } else if (key == "Version") {
-      version = value;
+      version_ = value;
     } else if (key == "Architecture") {
-      architecture = value;
+      architecture_ = value;
     } else if (key == "Status") {
       // "want flag state": only an installed package (state "installed") counts.
       auto fields = Fields(value);
-      installed = fields.size() == 3 && fields[2] == "installed";
+      installed_ = fields.size() == 3 && fields[2] == "installed";
     }
   }
-  flush();
-  auto* packages = software.mutable_packages();
-  std::sort(packages->begin(), packages->end(), [](const auto& a, const auto& b) {
-    return std::tie(a.name(), a.architecture()) < std::tie(b.name(), b.architecture());
-  });
-  return software;
+
+  fleetdesk::v1::SoftwareInventory Finish() {
+    Flush();
+    auto* packages = software_.mutable_packages();
+    std::sort(packages->begin(), packages->end(), [](const auto& a, const auto& b) {
+      return std::tie(a.name(), a.architecture()) < std::tie(b.name(), b.architecture());
+    });
+    return std::move(software_);
+  }
+
+ private:
+  void Flush() {
+    if (installed_ && !name_.empty()) {
+      auto* package = software_.add_packages();
+      package->set_name(name_);
+      package->set_version(version_);
+      package->set_architecture(architecture_);
+    }
+    name_.clear();
+    version_.clear();
+    architecture_.clear();
+    installed_ = false;
+  }
+
+  fleetdesk::v1::SoftwareInventory software_;
+  std::string name_;
+  std::string version_;
+  std::string architecture_;
+  bool installed_ = false;
+};
+
+}  // namespace
+
+fleetdesk::v1::SoftwareInventory ParseDpkgStatus(std::string_view status) {
+  DpkgStatusParser parser;
+  while (!status.empty()) {
+    auto end = status.find('\n');
+    parser.Line(status.substr(0, end));
+    status = end == std::string_view::npos ? std::string_view() : status.substr(end + 1);
+  }
+  return parser.Finish();
 }
 
 fleetdesk::v1::SoftwareInventory ReadSoftware(const Root& root) {
-  auto status = root.Read("/var/lib/dpkg/status");
-  if (!status) return {};
-  return ParseDpkgStatus(*status);
+  // Streamed in blocks: the file is hundreds of KB on a server, and reading it whole would set
+  // the agent's peak memory.
+  int fd = ::open(root.Path("/var/lib/dpkg/status").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  DpkgStatusParser parser;
+  std::string pending;  // a line not yet ended by the last block
+  char block[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, block, sizeof block);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::string_view data(block, static_cast<std::size_t>(n));
+    for (auto end = data.find('\n'); end != std::string_view::npos; end = data.find('\n')) {
+      if (pending.empty()) {
+        parser.Line(data.substr(0, end));
+      } else {
+        pending.append(data.substr(0, end));
+        parser.Line(pending);
+        pending.clear();
+      }
+      data.remove_prefix(end + 1);
+    }
+    pending.append(data);
+  }
+  ::close(fd);
+  if (!pending.empty()) parser.Line(pending);
+  return parser.Finish();
 }
 
 std::string SectionHash(const fleetdesk::v1::InventorySection& section) {

@@ -1,9 +1,11 @@
 #include "agent/collectors/inventory.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "agent/collectors/metrics.hpp"
 #include "agent/collectors/smbios.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace fleetdesk::agent::collectors;
 
@@ -172,6 +174,35 @@ TEST_CASE("installed packages are read from dpkg's status, removed ones left out
   }
   CHECK(amd64);
   CHECK(i386);
+}
+
+TEST_CASE("a dpkg status file far larger than one read is streamed without losing a line",
+          "[agent][inventory]") {
+  // Paragraphs of uneven length put line ends on every side of the 16 KiB read blocks.
+  std::string status;
+  for (int i = 0; i < 3000; ++i) {
+    status += "Package: pkg-" + std::to_string(i) + "\n";
+    status +=
+        std::string("Status: install ok ") + (i % 7 == 0 ? "config-files" : "installed") + "\n";
+    status += "Architecture: amd64\nVersion: 1." + std::to_string(i) + "-1\n";
+    status += "Description: package " + std::string(static_cast<std::size_t>(i % 97), 'x') +
+              "\n continued\n\n";
+  }
+  status.pop_back();  // the last paragraph ends without a blank line
+  fleetdesk::testing::TempDir dir;
+  std::filesystem::create_directories(dir / "var/lib/dpkg");
+  fleetdesk::testing::WriteFile(dir / "var/lib/dpkg/status", status);
+  REQUIRE(status.size() > 10 * 16384);
+
+  auto streamed = ReadSoftware(Root(dir.path()));
+  auto whole = ParseDpkgStatus(status);
+  CHECK(streamed.packages_size() == 3000 - 3000 / 7 - 1);
+  CHECK(streamed.SerializeAsString() == whole.SerializeAsString());
+  bool found = false;
+  for (const auto& p : streamed.packages()) {
+    if (p.name() == "pkg-2999") found = p.version() == "1.2999-1";
+  }
+  CHECK(found);
 }
 
 TEST_CASE("a Debian VM in a container is seen as both, with a virtual disk", "[agent][inventory]") {
