@@ -65,6 +65,22 @@ CommandResult Run(const std::vector<std::string>& argv) {
   return result;
 }
 
+int RunLogged(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    auto args = Argv(argv);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return DecodeStatus(status);
+}
+
 Process::Process(const std::vector<std::string>& argv, std::string log_path)
     : log_path_(std::move(log_path)) {
   pid_ = fork();

@@ -18,6 +18,9 @@ struct CommandResult {
 
 // Runs to completion; exit_code is the status, or 128+signal.
 CommandResult Run(const std::vector<std::string>& argv);
+// Runs to completion with its output appended to `log_path`, for commands that leave a daemon
+// behind (pg_ctl start): the daemon would hold Run's pipes open, and Run would wait for ever.
+int RunLogged(const std::vector<std::string>& argv, const std::string& log_path);
 
 class Process {
  public:

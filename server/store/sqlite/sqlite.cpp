@@ -12,12 +12,13 @@ Result<Database> Database::Open(const std::string& path) {
     return MakeError(ErrorCode::kUnavailable, "cannot open database " + path + ": " + message);
   }
   Database out(db);
+  // busy_timeout first: the writer and the enrollment path may want the write lock at the same
+  // time, and even switching to WAL waits for a lock while another connection writes.
   // WAL lets API readers run while the writer commits. synchronous=FULL makes a commit durable
   // before the agent's ack goes out; group commit pays the fsync once per batch.
-  // busy_timeout: the writer and the enrollment path may want the write lock at the same time.
   auto status = out.Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-      "PRAGMA busy_timeout=5000;");
+      "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "PRAGMA foreign_keys=ON;");
   if (!status) return status.error();
   return out;
 }
