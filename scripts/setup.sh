@@ -14,6 +14,8 @@ packages=(
   # the agent's tests: a private D-Bus daemon with dbusmock playing systemd, and link-check
   # targets (python3-cryptography makes their certificates)
   dbus-daemon python3 python3-dbusmock python3-cryptography
+  # the store tests start their own PostgreSQL servers (initdb/pg_ctl on loopback)
+  postgresql-15 postgresql-client-15
   # packages
   dpkg-dev file
 )

@@ -234,7 +234,7 @@ int Serve(const ServerConfig& config) {
 
   spdlog::info("fleetdesk-server {} serving: api https://{}:{} agents wss://{}:{} database {}",
                kVersion, config.api_listen.address, http_server.port(), config.agent_listen.address,
-               gateway.port(), config.DatabaseUrl());
+               gateway.port(), RedactDatabaseUrl(config.DatabaseUrl()));
 
   // Graceful stop: stop accepting, close channels (the writer commits what they sent), then let
   // the threads run out of work.

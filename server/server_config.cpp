@@ -75,4 +75,23 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) 
   return config;
 }
 
+std::string RedactDatabaseUrl(const std::string& url) {
+  std::string out = url;
+  auto scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    auto at = out.find('@', scheme + 3);
+    auto slash = out.find('/', scheme + 3);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      auto colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  for (std::size_t at = out.find("password="); at != std::string::npos;
+       at = out.find("password=", at + 1)) {
+    auto end = out.find_first_of("& ", at);
+    out.replace(at + 9, (end == std::string::npos ? out.size() : end) - at - 9, "***");
+  }
+  return out;
+}
+
 }  // namespace fleetdesk::server

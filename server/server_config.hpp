@@ -37,6 +37,10 @@ struct ServerConfig {
   }
 };
 
+// The database setting as it may be logged: a password in a postgresql:// URL (user:PASSWORD@
+// or password=...) becomes "***".
+std::string RedactDatabaseUrl(const std::string& url);
+
 // Reads `path`; a missing file at the default path means defaults, elsewhere an error.
 Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist);
 

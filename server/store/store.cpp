@@ -1,6 +1,9 @@
 #include "server/store/store.hpp"
 
 #include "server/store/sqlite/sqlite_store.hpp"
+#ifdef FLEETDESK_WITH_POSTGRESQL
+#include "server/store/postgres/pg_store.hpp"
+#endif
 
 namespace fleetdesk::server::store {
 
@@ -14,11 +17,13 @@ std::optional<std::string> SqlitePath(const std::string& database) {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& database) {
   auto path = SqlitePath(database);
-  if (!path) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "this build has no PostgreSQL store yet; use a SQLite file path");
-  }
-  return sqlite::OpenSqliteStore(*path);
+  if (path) return sqlite::OpenSqliteStore(*path);
+#ifdef FLEETDESK_WITH_POSTGRESQL
+  return postgres::OpenPgStore(database);
+#else
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "this build has no PostgreSQL store (built without FLEETDESK_WITH_POSTGRESQL)");
+#endif
 }
 
 }  // namespace fleetdesk::server::store

@@ -12,6 +12,7 @@
 #include "common/crypto.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "tests/support/fleet.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/support/ws_client.hpp"
 
@@ -302,7 +303,9 @@ TEST_CASE(
 }
 
 TEST_CASE("a server restart loses no committed host and agents carry on", "[integration]") {
-  TestServer server;
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+  CAPTURE(backend);
+  TestServer server("", backend == "sqlite" ? "" : TestPostgres::Shared().NewDatabase());
   server.Start();
   TempDir dir;
   TestAgent agent(server, MakeMachineRoot(dir, "survivor", "22222222222222222222222222222222"));

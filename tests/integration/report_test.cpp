@@ -12,6 +12,7 @@
 #include "common/codec.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "tests/support/fleet.hpp"
+#include "tests/support/postgres.hpp"
 #include "tests/support/systemd_mock.hpp"
 #include "tests/support/wait.hpp"
 
@@ -59,10 +60,13 @@ std::string Baremetal() {
 
 TEST_CASE("a host's inventory, services, checks and metrics are visible over REST",
           "[integration][report]") {
+  // The same, on each store the server can use.
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+  CAPTURE(backend);
   SystemdMock systemd;
   systemd.AddUnit("nginx.service", "active", "running");
   systemd.AddUnit("postgresql.service", "active", "running");
-  TestServer server;
+  TestServer server("", backend == "sqlite" ? "" : TestPostgres::Shared().NewDatabase());
   server.Start();
   auto api_port = server.ApiUrl().substr(server.ApiUrl().rfind(':') + 1);
   TestAgent agent(server, Baremetal(),

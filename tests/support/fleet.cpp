@@ -38,10 +38,10 @@ int FreePort() {
 
 }  // namespace
 
-TestServer::TestServer(const std::string& agents_config) {
+TestServer::TestServer(const std::string& agents_config, const std::string& database) {
   config_path_ = dir_ / "server.toml";
-  WriteFile(config_path_, "data_dir = \"" + (dir_ / "data") +
-                              "\"\n"
+  WriteFile(config_path_, "data_dir = \"" + (dir_ / "data") + "\"\n" +
+                              (database.empty() ? "" : "database = \"" + database + "\"\n") +
                               "log_level = \"debug\"\n"
                               "threads = 2\n"
                               "[api]\nlisten = \"127.0.0.1:" +

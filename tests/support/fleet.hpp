@@ -11,8 +11,9 @@ namespace fleetdesk::testing {
 
 class TestServer {
  public:
-  // `agents_config` lines go into the generated server.toml's [agents] table.
-  explicit TestServer(const std::string& agents_config = "");
+  // `agents_config` lines go into the generated server.toml's [agents] table; `database` is the
+  // server's database setting (empty: SQLite in its data dir).
+  explicit TestServer(const std::string& agents_config = "", const std::string& database = "");
   ~TestServer();
 
   // Starts the server (after `init` the first time) and waits until it is ready.

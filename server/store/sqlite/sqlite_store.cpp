@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "server/store/sql_common.hpp"
 #include "server/store/sqlite/sqlite.hpp"
 
 namespace fleetdesk::server::store::sqlite {
@@ -100,11 +101,6 @@ CREATE TABLE host_status (
 )sql",
 };
 
-constexpr const char* kHostColumns =
-    "id, agent_id, machine_id, hostname, os_name, os_version, os_pretty_name, kernel, "
-    "architecture, agent_version, first_seen_ms, last_seen_ms, connected, uptime_seconds, load1, "
-    "load5, load15, last_seq, revoked, cert_serial, cert_not_after";
-
 HostRecord ReadHost(const Statement& s) {
   HostRecord h;
   h.id = s.Int(0);
@@ -131,32 +127,6 @@ HostRecord ReadHost(const Statement& s) {
   return h;
 }
 
-// Rolls back unless Commit() was called; keeps every early return all-or-nothing.
-class Transaction {
- public:
-  static Result<Transaction> Begin(Database& db, bool immediate) {
-    if (auto s = db.Exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN"); !s) return s.error();
-    return Transaction(db);
-  }
-  Transaction(Transaction&& other) noexcept : db_(other.db_), open_(other.open_) {
-    other.open_ = false;
-  }
-  Transaction& operator=(Transaction&&) = delete;
-  Transaction(const Transaction&) = delete;
-  ~Transaction() {
-    if (open_) (void)db_.Exec("ROLLBACK");
-  }
-  Status Commit() {
-    open_ = false;
-    return db_.Exec("COMMIT");
-  }
-
- private:
-  explicit Transaction(Database& db) : db_(db) {}
-  Database& db_;
-  bool open_ = true;
-};
-
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(Database db) : db_(std::move(db)) {}
@@ -170,7 +140,7 @@ class SqliteStore final : public Store {
     auto current = SchemaVersion();
     if (!current) return current.error();
     for (int version = *current + 1; version <= static_cast<int>(kMigrations.size()); ++version) {
-      auto tx = Transaction::Begin(db_, true);
+      auto tx = Transaction<Database>::Begin(db_, "BEGIN IMMEDIATE");
       if (!tx) return tx.error();
       if (auto s = db_.Exec(kMigrations.at(version - 1)); !s) {
         return MakeError(s.error().code,
@@ -238,7 +208,7 @@ class SqliteStore final : public Store {
   }
 
   Status Commit(const WriteBatch& batch) override {
-    auto tx = Transaction::Begin(db_, true);
+    auto tx = Transaction<Database>::Begin(db_, "BEGIN IMMEDIATE");
     if (!tx) return tx.error();
     if (!update_host_) {
       auto s = db_.Prepare(
@@ -459,17 +429,11 @@ class SqliteStore final : public Store {
     auto found = token->Step();
     if (!found) return found.error();
     if (!*found) return MakeError(ErrorCode::kUnauthenticated, "enrollment token is not known");
-    if (token->Int(4) != 0) {
-      return MakeError(ErrorCode::kPermissionDenied, "enrollment token has been revoked");
-    }
-    if (token->Int(1) <= now_ms) {
-      return MakeError(ErrorCode::kPermissionDenied, "enrollment token has expired");
-    }
-    if (!token->IsNull(2) && token->Int(3) >= token->Int(2)) {
-      return MakeError(
-          ErrorCode::kPermissionDenied,
-          "enrollment token is used up: it allowed " + std::to_string(token->Int(2)) + " host(s)");
-    }
+    auto usable =
+        TokenUsable(token->Int(4) != 0, token->Int(1),
+                    token->IsNull(2) ? std::nullopt : std::optional<std::int64_t>(token->Int(2)),
+                    token->Int(3), now_ms);
+    if (!usable) return usable.error();
     return token->Int(0);
   }
 
@@ -480,7 +444,7 @@ class SqliteStore final : public Store {
   }
 
   Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) override {
-    auto tx = Transaction::Begin(db_, true);
+    auto tx = Transaction<Database>::Begin(db_, "BEGIN IMMEDIATE");
     if (!tx) return tx.error();
     auto usable = UsableToken(token_hash, agent.now_ms);
     if (!usable) return usable.error();

@@ -1,6 +1,13 @@
-#include <catch2/catch.hpp>
-
+// One suite for both stores: every test case runs on a SQLite file and on a database of a
+// PostgreSQL server the test process starts itself.
 #include "server/store/store.hpp"
+
+#include <array>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "tests/support/postgres.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace fleetdesk::server::store;
@@ -11,12 +18,33 @@ namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
 
-std::unique_ptr<Store> Open(const TempDir& dir) {
-  auto store = OpenStore(dir / "fleetdesk.db");
-  REQUIRE(store.ok());
-  REQUIRE((*store)->Migrate().ok());
-  return std::move(*store);
-}
+// A fresh database of one backend: "sqlite" or "postgresql".
+class TestDatabase {
+ public:
+  explicit TestDatabase(const std::string& backend) {
+    if (backend == "sqlite") {
+      url_ = dir_ / "fleetdesk.db";
+    } else {
+      url_ = fleetdesk::testing::TestPostgres::Shared().NewDatabase();
+    }
+  }
+  // A new connection, migrated.
+  std::unique_ptr<Store> Open() const {
+    auto store = OpenStore(url_);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Migrate().ok());
+    return std::move(*store);
+  }
+
+ private:
+  TempDir dir_;
+  std::string url_;
+};
+
+#define EACH_STORE()                                                               \
+  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
+  CAPTURE(backend);                                                                \
+  TestDatabase db(backend)
 
 NewAgent Agent(const std::string& id, const std::string& machine) {
   return NewAgent{id, machine, "host-" + machine, "01AB", 1'900'000'000, kNow};
@@ -30,19 +58,19 @@ void AddToken(Store& store, const std::string& hash, std::int64_t expires,
 }  // namespace
 
 TEST_CASE("migrations run once and record the schema version", "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   CHECK(*store->SchemaVersion() == 2);
   REQUIRE(store->Migrate().ok());
   CHECK(*store->SchemaVersion() == 2);
-  // A second connection to the same file sees the same schema.
-  auto again = Open(dir);
+  // A second connection to the same database sees the same schema.
+  auto again = db.Open();
   CHECK(*again->SchemaVersion() == 2);
 }
 
 TEST_CASE("enrollment creates a host and counts the token's use", "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   AddToken(*store, "h1", kNow + 60'000, 2);
   auto host = store->EnrollAgent("h1", Agent("agent-a", "m1"));
   REQUIRE(host.ok());
@@ -62,8 +90,8 @@ TEST_CASE("enrollment creates a host and counts the token's use", "[server][stor
 
 TEST_CASE("an unknown or expired token is refused with its reason and stores nothing",
           "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   AddToken(*store, "old", kNow - 1);
   auto unknown = store->EnrollAgent("nope", Agent("a", "m1"));
   REQUIRE_FALSE(unknown.ok());
@@ -78,8 +106,8 @@ TEST_CASE("an unknown or expired token is refused with its reason and stores not
 
 TEST_CASE("a machine that enrolls again keeps its host row under a new agent id",
           "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   AddToken(*store, "t", kNow + 60'000);
   auto first = store->EnrollAgent("t", Agent("agent-1", "m1"));
   REQUIRE(first.ok());
@@ -100,8 +128,8 @@ TEST_CASE("a machine that enrolls again keeps its host row under a new agent id"
 
 TEST_CASE("a commit writes every host of the batch and never lowers the sequence",
           "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   AddToken(*store, "t", kNow + 60'000);
   auto a = *store->EnrollAgent("t", Agent("a", "m1"));
   auto b = *store->EnrollAgent("t", Agent("b", "m2"));
@@ -123,8 +151,8 @@ TEST_CASE("a commit writes every host of the batch and never lowers the sequence
 }
 
 TEST_CASE("hosts page by cursor", "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   AddToken(*store, "t", kNow + 60'000);
   for (int i = 0; i < 5; ++i) {
     REQUIRE(store->EnrollAgent("t", Agent("a" + std::to_string(i), "m" + std::to_string(i))).ok());
@@ -140,8 +168,8 @@ TEST_CASE("hosts page by cursor", "[server][store]") {
 }
 
 TEST_CASE("API tokens find their user until they expire", "[server][store]") {
-  TempDir dir;
-  auto store = Open(dir);
+  EACH_STORE();
+  auto store = db.Open();
   REQUIRE(store->AddUser({0, "alice", "operator", "hash", false, kNow}).ok());
   auto dup = store->AddUser({0, "alice", "viewer", "hash", false, kNow});
   REQUIRE_FALSE(dup.ok());
@@ -162,7 +190,88 @@ TEST_CASE("a database setting names a SQLite path, with or without sqlite://", "
   CHECK(*SqlitePath("sqlite:///var/lib/fleetdesk/fleetdesk.db") ==
         "/var/lib/fleetdesk/fleetdesk.db");
   CHECK_FALSE(SqlitePath("postgresql://db.example/fleetdesk").has_value());
-  auto pg = OpenStore("postgresql://db.example/fleetdesk");
+  CHECK_FALSE(SqlitePath("postgres://db.example/fleetdesk").has_value());
+}
+
+TEST_CASE("an unreachable PostgreSQL is an unavailable store, named as such", "[server][store]") {
+  auto pg = OpenStore("postgresql://fleetdesk@127.0.0.1:1/fleetdesk?connect_timeout=2");
   REQUIRE_FALSE(pg.ok());
+  CHECK(pg.error().code == ErrorCode::kUnavailable);
   CHECK_THAT(pg.error().message, Catch::Contains("PostgreSQL"));
+}
+
+TEST_CASE("report bodies come back byte for byte, and a full report clears services and checks",
+          "[server][store]") {
+  EACH_STORE();
+  auto store = db.Open();
+  AddToken(*store, "t", kNow + 60'000);
+  auto host = *store->EnrollAgent("t", Agent("a", "m1"));
+  // Serialized protobuf: NULs, high bytes, and something that looks like an escape.
+  const std::string body("\x00\xff\\x41\n\x80end", 11);
+  HostDelta delta;
+  delta.agent_id = "a";
+  delta.full = true;
+  delta.collected_ms = kNow;
+  delta.inventory.push_back({"cpu", "h1", body});
+  delta.services.push_back({"b.service", "active", "running", kNow, body + "b"});
+  delta.services.push_back({"a.service", "failed", "failed", kNow, body + "a"});
+  delta.checks.push_back({"web", true, kNow, body + "c"});
+  delta.metrics = std::string();  // carried, and empty: not the same as absent
+  delta.journal = body;
+  REQUIRE(store->Commit({{}, {delta}}).ok());
+
+  auto detail = store->GetHostDetail(host.id);
+  REQUIRE(detail.ok());
+  REQUIRE(detail->inventory.size() == 1);
+  CHECK(detail->inventory[0] == body);
+  REQUIRE(detail->services.size() == 2);
+  CHECK(detail->services[0] == body + "a");  // ordered by unit
+  CHECK(detail->checks == std::vector<std::string>{body + "c"});
+  REQUIRE(detail->metrics.has_value());
+  CHECK(detail->metrics->empty());
+  CHECK_FALSE(detail->services_status.has_value());
+  CHECK(detail->journal == body);
+
+  // A later delta without metrics keeps them; a full one without services or checks drops them.
+  HostDelta later;
+  later.agent_id = "a";
+  later.full = true;
+  later.collected_ms = kNow + 1;
+  later.services_status = std::string("x");
+  REQUIRE(store->Commit({{}, {later}}).ok());
+  detail = store->GetHostDetail(host.id);
+  CHECK(detail->services.empty());
+  CHECK(detail->checks.empty());
+  CHECK(detail->metrics.has_value());
+  CHECK(detail->services_status == std::optional<std::string>("x"));
+  CHECK(detail->inventory.size() == 1);
+}
+
+TEST_CASE("two connections enrolling on one token at once never exceed its host limit",
+          "[server][store]") {
+  EACH_STORE();
+  AddToken(*db.Open(), "t", kNow + 60'000, 5);
+  std::atomic<int> enrolled{0};
+  std::atomic<int> refused{0};
+  // Opened here: Catch's assertions belong to the test's own thread.
+  auto stores = std::array{db.Open(), db.Open()};
+  auto enroll = [&](int worker) {
+    auto& store = stores.at(static_cast<std::size_t>(worker - 1));
+    for (int i = 0; i < 10; ++i) {
+      auto id = std::to_string(worker) + "-" + std::to_string(i);
+      auto host = store->EnrollAgent("t", Agent("agent-" + id, "m-" + id));
+      if (host.ok()) {
+        ++enrolled;
+      } else if (host.error().code == ErrorCode::kPermissionDenied) {
+        ++refused;
+      }
+    }
+  };
+  std::thread first(enroll, 1);
+  std::thread second(enroll, 2);
+  first.join();
+  second.join();
+  CHECK(enrolled == 5);
+  CHECK(refused == 15);
+  CHECK(db.Open()->LoadHosts()->size() == 5);
 }

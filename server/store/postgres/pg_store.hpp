@@ -1,0 +1,15 @@
+// The Store over PostgreSQL (libpq), for fleets that outgrow one server: several server
+// processes share one database.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/store/store.hpp"
+
+namespace fleetdesk::server::store::postgres {
+
+// Connects to `url` (postgresql://...). Migrate() must run before other calls on a new database.
+Result<std::unique_ptr<Store>> OpenPgStore(const std::string& url);
+
+}  // namespace fleetdesk::server::store::postgres

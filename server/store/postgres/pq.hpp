@@ -1,0 +1,88 @@
+// Thin RAII owners for libpq handles; the only file pair that calls the libpq C API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+
+struct pg_conn;
+struct pg_result;
+
+namespace fleetdesk::server::store::postgres {
+
+// The parameters of one statement ($1, $2, ...), in order. Text parameters travel in
+// PostgreSQL's text form, byte strings in binary form: no escaping either way.
+class Params {
+ public:
+  Params& Add(std::int64_t value);
+  Params& Add(double value);
+  Params& Add(bool value);
+  Params& Add(std::string_view value);
+  Params& Add(const char* value) { return Add(std::string_view(value)); }
+  Params& Add(std::nullopt_t);
+  Params& Add(const std::optional<std::int64_t>& value);
+  Params& AddBytes(std::string_view value);
+  Params& AddBytesOrNull(const std::optional<std::string>& value);
+
+ private:
+  friend class Connection;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<int> formats_;
+};
+
+// The rows a statement returned. Column accessors take 0-based indexes.
+class Rows {
+ public:
+  Rows(Rows&&) noexcept = default;
+  Rows& operator=(Rows&&) noexcept = default;
+
+  int size() const;
+  // Rows changed by an INSERT, UPDATE or DELETE.
+  std::int64_t affected() const;
+  bool IsNull(int row, int column) const;
+  std::string Text(int row, int column) const;
+  std::int64_t Int(int row, int column) const;
+  double Double(int row, int column) const;
+  bool Bool(int row, int column) const;
+  // A bytea column, decoded.
+  std::string Bytes(int row, int column) const;
+
+ private:
+  friend class Connection;
+  struct Free {
+    void operator()(pg_result* result) const;
+  };
+  explicit Rows(pg_result* result) : result_(result) {}
+  std::unique_ptr<pg_result, Free> result_;
+};
+
+// One connection. Not thread-safe (the store gives each thread its own). Statements run through
+// Query are prepared on first use and reused by their text.
+class Connection {
+ public:
+  // `url`: postgresql://user@host:port/dbname?... as libpq takes it.
+  static Result<Connection> Open(const std::string& url);
+  Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&&) = delete;
+  Connection(const Connection&) = delete;
+  ~Connection();
+
+  // Runs statements with no parameters (schema, BEGIN/COMMIT, locks).
+  Status Exec(std::string_view sql);
+  Result<Rows> Query(const std::string& sql, const Params& params = {});
+
+ private:
+  explicit Connection(pg_conn* conn) : conn_(conn) {}
+  Error ResultError(pg_result* result, std::string_view what) const;
+  void ReconnectIfLost();
+  pg_conn* conn_;
+  std::map<std::string, std::string, std::less<>> prepared_;  // sql -> statement name
+};
+
+}  // namespace fleetdesk::server::store::postgres
