@@ -2,7 +2,8 @@
 # clang-format on every C++ source: rewrites in place, or with --check lists what is off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+# Untracked files too: a new file is formatted before its first commit.
+mapfile -t sources < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${sources[@]}"; do

@@ -79,19 +79,20 @@ TestPostgres::TestPostgres() : dir_(std::make_unique<TempDir>()), bin_dir_(FindB
   }
   const std::string data = *dir_ / "data";
   // fsync off and no sync at initdb: a throwaway server's durability is not under test here.
-  Must(Run(AsServerUser({bin_dir_ + "/initdb", "-D", data, "-A", "trust", "-U", "fleetdesk",
-                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"})),
+  Must(Run(AsServerUser({bin_dir_ + "/initdb", "-D", data, "-A", "trust", "-U", "fleetdesk", "-E",
+                         "UTF8", "--locale=C.UTF-8", "--no-sync"})),
        "initdb");
   // A port can be taken between choosing and binding it; try a few.
   for (int attempt = 0;; ++attempt) {
     port_ = FreePort();
-    int started = RunLogged(AsServerUser(
-        {bin_dir_ + "/pg_ctl", "-D", data, "-w", "-t", "30", "-l", *dir_ / "server.log", "-o",
-         "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
-             " -c unix_socket_directories=" + dir_->path() +
-             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-             " -c max_connections=200",
-         "start"}),
+    int started = RunLogged(
+        AsServerUser({bin_dir_ + "/pg_ctl", "-D", data, "-w", "-t", "30", "-l",
+                      *dir_ / "server.log", "-o",
+                      "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) +
+                          " -c unix_socket_directories=" + dir_->path() +
+                          " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                          " -c max_connections=200",
+                      "start"}),
         *dir_ / "pg_ctl.log");
     if (started == 0) break;
     if (attempt == 3) {
@@ -102,9 +103,9 @@ TestPostgres::TestPostgres() : dir_(std::make_unique<TempDir>()), bin_dir_(FindB
 }
 
 TestPostgres::~TestPostgres() {
-  (void)RunLogged(AsServerUser({bin_dir_ + "/pg_ctl", "-D", *dir_ / "data", "-m", "immediate",
-                                "-w", "stop"}),
-                  *dir_ / "pg_ctl.log");
+  (void)RunLogged(
+      AsServerUser({bin_dir_ + "/pg_ctl", "-D", *dir_ / "data", "-m", "immediate", "-w", "stop"}),
+      *dir_ / "pg_ctl.log");
 }
 
 std::string TestPostgres::NewDatabase() {

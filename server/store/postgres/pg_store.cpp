@@ -106,7 +106,6 @@ CREATE TABLE host_status (
 // others wait and then find nothing left to do. (The key is "fleetdesk" in ASCII, truncated.)
 constexpr std::int64_t kMigrationLock = 0x666c656574646573;
 
-
 HostRecord ReadHost(const Rows& rows, int r) {
   HostRecord h;
   h.id = rows.Int(r, 0);
@@ -132,7 +131,6 @@ HostRecord ReadHost(const Rows& rows, int r) {
   h.cert_not_after = rows.Int(r, 20);
   return h;
 }
-
 
 class PgStore final : public Store {
  public:
@@ -189,9 +187,9 @@ class PgStore final : public Store {
 
   Result<HostPage> ListHosts(const HostQuery& query) override {
     // One row more than asked tells whether another page follows.
-    auto rows = db_.Query(std::string("SELECT ") + kHostColumns +
-                              " FROM hosts WHERE id > $1 ORDER BY id LIMIT $2",
-                          Params().Add(query.after_id).Add(std::int64_t{query.limit} + 1));
+    auto rows = db_.Query(
+        std::string("SELECT ") + kHostColumns + " FROM hosts WHERE id > $1 ORDER BY id LIMIT $2",
+        Params().Add(query.after_id).Add(std::int64_t{query.limit} + 1));
     if (!rows) return rows.error();
     HostPage page;
     for (int r = 0; r < rows->size(); ++r) {
@@ -256,16 +254,16 @@ class PgStore final : public Store {
       return {};
     };
     for (const auto& section : d.inventory) {
-      auto status = run(
-          "INSERT INTO host_inventory (host_id, section, hash, body, updated_ms) "
-          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id, section) DO UPDATE SET "
-          "hash = excluded.hash, body = excluded.body, updated_ms = excluded.updated_ms",
-          Params()
-              .Add(host)
-              .Add(section.name)
-              .Add(section.hash)
-              .AddBytes(section.body)
-              .Add(d.collected_ms));
+      auto status =
+          run("INSERT INTO host_inventory (host_id, section, hash, body, updated_ms) "
+              "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id, section) DO UPDATE SET "
+              "hash = excluded.hash, body = excluded.body, updated_ms = excluded.updated_ms",
+              Params()
+                  .Add(host)
+                  .Add(section.name)
+                  .Add(section.hash)
+                  .AddBytes(section.body)
+                  .Add(d.collected_ms));
       if (!status) return status;
     }
     if (d.full) {
@@ -300,25 +298,29 @@ class PgStore final : public Store {
           "INSERT INTO host_checks (host_id, key, up, checked_ms, body) VALUES ($1, $2, $3, $4, "
           "$5) ON CONFLICT (host_id, key) DO UPDATE SET up = excluded.up, checked_ms = "
           "excluded.checked_ms, body = excluded.body",
-          Params().Add(host).Add(check.key).Add(check.up).Add(check.checked_ms).AddBytes(
-              check.body));
+          Params()
+              .Add(host)
+              .Add(check.key)
+              .Add(check.up)
+              .Add(check.checked_ms)
+              .AddBytes(check.body));
       if (!status) return status;
     }
     if (d.metrics || d.services_status || d.journal) {
       // COALESCE keeps what this report did not carry.
-      auto status = run(
-          "INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, journal) "
-          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id) DO UPDATE SET "
-          "metrics = COALESCE(excluded.metrics, host_status.metrics), "
-          "metrics_ms = COALESCE(excluded.metrics_ms, host_status.metrics_ms), "
-          "services_status = COALESCE(excluded.services_status, host_status.services_status), "
-          "journal = COALESCE(excluded.journal, host_status.journal)",
-          Params()
-              .Add(host)
-              .AddBytesOrNull(d.metrics)
-              .Add(d.metrics ? std::optional<std::int64_t>(d.collected_ms) : std::nullopt)
-              .AddBytesOrNull(d.services_status)
-              .AddBytesOrNull(d.journal));
+      auto status =
+          run("INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, journal) "
+              "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_id) DO UPDATE SET "
+              "metrics = COALESCE(excluded.metrics, host_status.metrics), "
+              "metrics_ms = COALESCE(excluded.metrics_ms, host_status.metrics_ms), "
+              "services_status = COALESCE(excluded.services_status, host_status.services_status), "
+              "journal = COALESCE(excluded.journal, host_status.journal)",
+              Params()
+                  .Add(host)
+                  .AddBytesOrNull(d.metrics)
+                  .Add(d.metrics ? std::optional<std::int64_t>(d.collected_ms) : std::nullopt)
+                  .AddBytesOrNull(d.services_status)
+                  .AddBytesOrNull(d.journal));
       if (!status) return status;
     }
     return {};
@@ -339,9 +341,9 @@ class PgStore final : public Store {
         !s) {
       return s.error();
     }
-    if (auto s = collect(
-            "SELECT body FROM host_services WHERE host_id = $1 ORDER BY unit COLLATE \"C\"",
-            &detail.services);
+    if (auto s =
+            collect("SELECT body FROM host_services WHERE host_id = $1 ORDER BY unit COLLATE \"C\"",
+                    &detail.services);
         !s) {
       return s.error();
     }
@@ -351,9 +353,9 @@ class PgStore final : public Store {
         !s) {
       return s.error();
     }
-    auto rows = db_.Query(
-        "SELECT metrics, services_status, journal FROM host_status WHERE host_id = $1",
-        Params().Add(id));
+    auto rows =
+        db_.Query("SELECT metrics, services_status, journal FROM host_status WHERE host_id = $1",
+                  Params().Add(id));
     if (!rows) return rows.error();
     if (rows->size() > 0) {
       auto blob = [&](int column) -> std::optional<std::string> {
@@ -384,22 +386,19 @@ class PgStore final : public Store {
   // The token's id when it may enroll one more host at `now_ms`; else why not. Inside a
   // transaction the row stays locked until it ends, so two servers enrolling on one token at
   // once cannot both take its last use.
-  Result<std::int64_t> UsableToken(const std::string& token_hash, std::int64_t now_ms,
-                                   bool lock) {
-    auto token = db_.Query(
-        std::string("SELECT id, expires_ms, max_hosts, used_count, revoked FROM "
-                    "enrollment_tokens WHERE token_hash = $1") +
-            (lock ? " FOR UPDATE" : ""),
-        Params().Add(token_hash));
+  Result<std::int64_t> UsableToken(const std::string& token_hash, std::int64_t now_ms, bool lock) {
+    auto token = db_.Query(std::string("SELECT id, expires_ms, max_hosts, used_count, revoked FROM "
+                                       "enrollment_tokens WHERE token_hash = $1") +
+                               (lock ? " FOR UPDATE" : ""),
+                           Params().Add(token_hash));
     if (!token) return token.error();
     if (token->size() == 0) {
       return MakeError(ErrorCode::kUnauthenticated, "enrollment token is not known");
     }
-    auto usable = TokenUsable(token->Bool(0, 4), token->Int(0, 1),
-                              token->IsNull(0, 2)
-                                  ? std::nullopt
-                                  : std::optional<std::int64_t>(token->Int(0, 2)),
-                              token->Int(0, 3), now_ms);
+    auto usable = TokenUsable(
+        token->Bool(0, 4), token->Int(0, 1),
+        token->IsNull(0, 2) ? std::nullopt : std::optional<std::int64_t>(token->Int(0, 2)),
+        token->Int(0, 3), now_ms);
     if (!usable) return usable.error();
     return token->Int(0, 0);
   }
@@ -501,8 +500,11 @@ class PgStore final : public Store {
     auto done = db_.Query(
         "INSERT INTO api_tokens (user_id, token_hash, created_ms, expires_ms) VALUES ($1, $2, $3, "
         "$4)",
-        Params().Add((*user)->id).Add(token.token_hash).Add(token.created_ms).Add(
-            token.expires_ms));
+        Params()
+            .Add((*user)->id)
+            .Add(token.token_hash)
+            .Add(token.created_ms)
+            .Add(token.expires_ms));
     if (!done) return done.error();
     return {};
   }

@@ -122,7 +122,8 @@ Result<Connection> Connection::Open(const std::string& url) {
   }
   Connection out(conn);
   // Notices (NOTICE: relation already exists, skipping) are not errors; keep them off stderr.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return out;
 }
 
@@ -137,8 +138,7 @@ Connection::~Connection() {
 
 Error Connection::ResultError(pg_result* result, std::string_view what) const {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message =
-      result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
+  std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
   while (!message.empty() && message.back() == '\n') message.pop_back();
   ErrorCode code = ErrorCode::kInternal;
   if (state != nullptr && std::string_view(state) == "23505") {
@@ -193,9 +193,8 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
     values.push_back(value ? value->data() : nullptr);
     lengths.push_back(value ? static_cast<int>(value->size()) : 0);
   }
-  pg_result* result =
-      PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()), values.data(),
-                     lengths.data(), params.formats_.data(), 0);
+  pg_result* result = PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
+                                     values.data(), lengths.data(), params.formats_.data(), 0);
   auto status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = ResultError(result, "postgresql");
