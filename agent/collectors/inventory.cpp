@@ -1,18 +1,15 @@
 #include "agent/collectors/inventory.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <map>
 #include <set>
 #include <sstream>
@@ -589,16 +586,9 @@ fleetdesk::v1::SoftwareInventory ParseDpkgStatus(std::string_view status) {
 fleetdesk::v1::SoftwareInventory ReadSoftware(const Root& root) {
   // Streamed in blocks: the file is hundreds of KB on a server, and reading it whole would set
   // the agent's peak memory.
-  int fd = ::open(root.Path("/var/lib/dpkg/status").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
   DpkgStatusParser parser;
   std::string pending;  // a line not yet ended by the last block
-  char block[16384];
-  for (;;) {
-    ssize_t n = ::read(fd, block, sizeof block);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    std::string_view data(block, static_cast<std::size_t>(n));
+  bool read = root.ReadBlocks("/var/lib/dpkg/status", [&](std::string_view data) {
     for (auto end = data.find('\n'); end != std::string_view::npos; end = data.find('\n')) {
       if (pending.empty()) {
         parser.Line(data.substr(0, end));
@@ -610,8 +600,8 @@ fleetdesk::v1::SoftwareInventory ReadSoftware(const Root& root) {
       data.remove_prefix(end + 1);
     }
     pending.append(data);
-  }
-  ::close(fd);
+  });
+  if (!read) return {};
   if (!pending.empty()) parser.Line(pending);
   return parser.Finish();
 }

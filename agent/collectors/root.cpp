@@ -6,21 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 
 namespace fleetdesk::agent::collectors {
 
-std::optional<std::string> Root::Read(std::string_view absolute) const {
+bool Root::ReadBlocks(std::string_view absolute,
+                      const std::function<void(std::string_view)>& block) const {
   // /proc and /sys files report a size of 0 or 4096 whatever they hold: read until EOF.
   int fd = ::open(Path(absolute).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string content;
-  struct stat st {};
-  // Regular files say their size; reserving it keeps the string from doubling past it.
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    content.reserve(static_cast<std::size_t>(st.st_size) + 1);
-  }
+  if (fd < 0) return false;
   char buffer[16384];
   for (;;) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
@@ -28,12 +24,25 @@ std::optional<std::string> Root::Read(std::string_view absolute) const {
       if (errno == EINTR) continue;
       ::close(fd);
       // EINVAL is how sysfs says "no value now" (speed of a down link): treat as absent.
-      return std::nullopt;
+      return false;
     }
     if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
+    block(std::string_view(buffer, static_cast<std::size_t>(n)));
   }
   ::close(fd);
+  return true;
+}
+
+std::optional<std::string> Root::Read(std::string_view absolute) const {
+  std::string content;
+  struct stat st {};
+  // Regular files say their size; reserving it keeps the string from doubling past it.
+  if (::stat(Path(absolute).c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    content.reserve(static_cast<std::size_t>(st.st_size) + 1);
+  }
+  if (!ReadBlocks(absolute, [&](std::string_view data) { content.append(data); })) {
+    return std::nullopt;
+  }
   return content;
 }
 

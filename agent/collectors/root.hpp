@@ -2,6 +2,7 @@
 // collector goes through this, so a test can point the whole agent at a captured machine.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ class Root {
   std::string Path(std::string_view absolute) const { return root_ + std::string(absolute); }
   // The file's content, or nullopt when it cannot be read (absent, unreadable, a directory).
   std::optional<std::string> Read(std::string_view absolute) const;
+  // Feeds the file to `block` in pieces of at most 16 KiB, for files too large to hold whole;
+  // false when it cannot be read.
+  bool ReadBlocks(std::string_view absolute,
+                  const std::function<void(std::string_view)>& block) const;
   // Its first line, trimmed; empty when absent.
   std::string ReadLine(std::string_view absolute) const;
   // Names in a directory, sorted; empty when absent.
