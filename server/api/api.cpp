@@ -13,6 +13,7 @@
 #include "common/crypto.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "server/api/auth.hpp"
+#include "server/api/hosts_io.hpp"
 #include "server/engine/clock.hpp"
 
 namespace fleetdesk::server::api {
@@ -25,50 +26,8 @@ constexpr std::size_t kMaxEnrollBody = 64 * 1024;
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
-// REST answers carry every field, defaults too ("items": [], "connected": false), so clients
-// need not know proto3's omission rules.
-http::Response Json(int status, const google::protobuf::Message& message) {
-  http::Response response;
-  response.status = status;
-  response.body = codec::ToApiJson(message);
-  return response;
-}
-
 Error Invalid(std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, std::move(message));
-}
-
-std::map<std::string, std::string> ParseQuery(const std::string& query) {
-  std::map<std::string, std::string> out;
-  std::size_t start = 0;
-  while (start <= query.size() && !query.empty()) {
-    auto end = query.find('&', start);
-    auto part = query.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    auto eq = part.find('=');
-    if (!part.empty()) {
-      out[part.substr(0, eq)] = eq == std::string::npos ? "" : part.substr(eq + 1);
-    }
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
-Result<std::int64_t> ParseInt(const std::string& text, const std::string& what) {
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Invalid(what + " must be a whole number, not '" + text + "'");
-  }
-  return value;
-}
-
-// Host names as RFC 1123 allows them, at most 253 characters.
-bool ValidHostname(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  return name.find_first_not_of(
-             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
-         std::string::npos;
 }
 
 // systemd's machine-id is 32 hex digits; other init systems use other forms, so allow any short
@@ -78,36 +37,6 @@ bool ValidMachineId(const std::string& id) {
   return id.find_first_not_of(
              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
          std::string::npos;
-}
-
-fleetdesk::v1::Host ToProto(const store::HostRecord& h) {
-  fleetdesk::v1::Host out;
-  out.set_id(h.id);
-  out.set_agent_id(h.agent_id);
-  out.set_hostname(h.hostname);
-  out.set_machine_id(h.machine_id);
-  auto* os = out.mutable_os();
-  os->set_name(h.os_name);
-  os->set_version(h.os_version);
-  os->set_pretty_name(h.os_pretty_name);
-  os->set_kernel(h.kernel);
-  os->set_architecture(h.architecture);
-  out.set_agent_version(h.agent_version);
-  *out.mutable_first_seen() = TimeUtil::MillisecondsToTimestamp(h.first_seen_ms);
-  *out.mutable_last_seen() = TimeUtil::MillisecondsToTimestamp(h.last_seen_ms);
-  out.set_connected(h.connected);
-  out.set_uptime_seconds(h.uptime_seconds);
-  out.set_load1(h.load1);
-  out.set_load5(h.load5);
-  out.set_load15(h.load15);
-  out.set_last_seq(h.last_seq);
-  return out;
-}
-
-// The freshest view of a host: the store has what was committed, the engine what arrived since.
-store::HostRecord Freshest(const store::HostRecord& stored, engine::StateEngine& engine) {
-  auto live = engine.Find(stored.agent_id);
-  return live ? *live : stored;
 }
 
 std::string ProcessMetrics() {
@@ -132,6 +61,55 @@ std::string ProcessMetrics() {
 }
 
 }  // namespace
+
+// REST answers carry every field, defaults too ("items": [], "connected": false), so clients
+// need not know proto3's omission rules.
+http::Response Json(int status, const google::protobuf::Message& message) {
+  http::Response response;
+  response.status = status;
+  response.body = codec::ToApiJson(message);
+  return response;
+}
+
+Result<std::map<std::string, std::string>> ParseQuery(const std::string& query) {
+  auto decode = [](std::string_view text) -> std::optional<std::string> {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '+') {
+        out += ' ';
+      } else if (text[i] == '%') {
+        if (i + 2 >= text.size()) return std::nullopt;
+        unsigned value = 0;
+        auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+        if (ec != std::errc() || end != text.data() + i + 3) return std::nullopt;
+        out += static_cast<char>(value);
+        i += 2;
+      } else {
+        out += text[i];
+      }
+    }
+    return out;
+  };
+  std::map<std::string, std::string> out;
+  std::size_t start = 0;
+  while (start < query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    std::string_view part(query.data() + start, end - start);
+    start = end + 1;
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    auto key = decode(part.substr(0, eq));
+    auto value = decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+    if (!key || !value) {
+      return Invalid("the query string has a malformed %-escape in '" + std::string(part) + "'");
+    }
+    if (!out.emplace(*key, *value).second) {
+      return Invalid("query parameter '" + *key + "' is given twice");
+    }
+  }
+  return out;
+}
 
 int HttpStatus(ErrorCode code) {
   switch (code) {
@@ -220,18 +198,16 @@ Result<http::Response> Api::Route(const http::Request& request) {
     if (auto wrong = only("POST")) return *wrong;
     return Enroll(request);
   }
-  if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0) {
+  if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0 || path == "/api/v1/search") {
     // Who is asking comes before what they ask: an unauthenticated caller learns nothing of
     // which methods or resources exist.
     auto principal = Authenticate(request);
     if (!principal) return principal.error();
-    auto rest = path.substr(std::string("/api/v1/hosts").size());
-    if (rest.find('/', 1) != std::string::npos) {
-      return MakeError(ErrorCode::kNotFound, "no resource at " + path);
+    if (path == "/api/v1/search") {
+      if (auto wrong = only("GET")) return *wrong;
+      return Search(request);
     }
-    if (auto wrong = only("GET")) return *wrong;
-    if (rest.empty()) return ListHosts(request);
-    return GetHost(rest.substr(1));
+    return RouteHosts(request, *principal);
   }
   return MakeError(ErrorCode::kNotFound, "no resource at " + path);
 }
@@ -298,11 +274,8 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
       pki_.ca,
       {req.csr(), agent_id, {}, crypto::Usage::kClient, options_.agent_certificate_validity});
   if (!certificate) return Invalid("csr: " + certificate.error().message);
-  store::NewAgent agent{agent_id,
-                        req.machine_id(),
-                        req.hostname(),
-                        certificate->serial_hex,
-                        certificate->not_after_unix,
+  store::NewAgent agent{agent_id,     req.machine_id(),        req.hostname(),
+                        req.serial(), certificate->serial_hex, certificate->not_after_unix,
                         NowMs()};
   auto host = (*store)->EnrollAgent(token_hash, agent);
   if (!host) {
@@ -332,78 +305,6 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
                               "/agent/v1/channel");
   }
   return Json(200, response);
-}
-
-Result<http::Response> Api::ListHosts(const http::Request& request) {
-  auto query = ParseQuery(request.query);
-  store::HostQuery q;
-  q.limit = kDefaultPageSize;
-  for (const auto& [key, value] : query) {
-    if (key == "limit") {
-      auto limit = ParseInt(value, "limit");
-      if (!limit) return limit.error();
-      if (*limit < 1 || *limit > kMaxPageSize) {
-        return Invalid("limit must be between 1 and " + std::to_string(kMaxPageSize));
-      }
-      q.limit = static_cast<int>(*limit);
-    } else if (key == "cursor") {
-      auto after = ParseInt(value, "cursor");
-      if (!after || *after < 0) return Invalid("cursor is not one this server gave out");
-      q.after_id = *after;
-    } else {
-      return Invalid("unknown query parameter '" + key + "'; hosts takes limit and cursor");
-    }
-  }
-  auto store = stores_.Acquire();
-  if (!store) return store.error();
-  auto page = (*store)->ListHosts(q);
-  if (!page) return page.error();
-  fleetdesk::v1::HostList list;
-  for (const auto& h : page->items) *list.add_items() = ToProto(Freshest(h, engine_));
-  if (page->next_after_id) list.set_next_cursor(std::to_string(*page->next_after_id));
-  return Json(200, list);
-}
-
-Result<http::Response> Api::GetHost(const std::string& id_text) {
-  auto id = ParseInt(id_text, "host id");
-  if (!id) return id.error();
-  auto store = stores_.Acquire();
-  if (!store) return store.error();
-  auto host = (*store)->GetHost(*id);
-  if (!host) return host.error();
-  if (!*host) return MakeError(ErrorCode::kNotFound, "no host with id " + id_text);
-  auto detail = (*store)->GetHostDetail(*id);
-  if (!detail) return detail.error();
-  auto out = ToProto(Freshest(**host, engine_));
-  // The bodies were written by this server from messages it had parsed: a failure here is a
-  // damaged database, reported rather than skipped.
-  auto parse = [](const std::string& bytes, google::protobuf::Message* message) -> Status {
-    if (!message->ParseFromString(bytes)) {
-      return MakeError(ErrorCode::kInternal, "a stored host record does not parse");
-    }
-    return {};
-  };
-  for (const auto& bytes : detail->inventory) {
-    if (auto s = parse(bytes, out.add_inventory()); !s) return s.error();
-  }
-  for (const auto& bytes : detail->services) {
-    if (auto s = parse(bytes, out.add_services()); !s) return s.error();
-  }
-  for (const auto& bytes : detail->checks) {
-    if (auto s = parse(bytes, out.add_checks()); !s) return s.error();
-  }
-  if (detail->metrics) {
-    if (auto s = parse(*detail->metrics, out.mutable_metrics()); !s) return s.error();
-  }
-  if (detail->services_status) {
-    if (auto s = parse(*detail->services_status, out.mutable_services_status()); !s) {
-      return s.error();
-    }
-  }
-  if (detail->journal) {
-    if (auto s = parse(*detail->journal, out.mutable_journal()); !s) return s.error();
-  }
-  return Json(200, out);
 }
 
 }  // namespace fleetdesk::server::api

@@ -2,6 +2,7 @@
 // run on the API worker pool (they may block on the database), never on network threads.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "server/engine/state.hpp"
 #include "server/http/message.hpp"
 #include "server/store/store_pool.hpp"
+
+namespace google::protobuf {
+class Message;
+}
 
 namespace fleetdesk::server::api {
 
@@ -37,8 +42,19 @@ class Api {
  private:
   Result<http::Response> Route(const http::Request& request);
   Result<http::Response> Enroll(const http::Request& request);
+  // Hosts and search (hosts_api.cpp).
+  Result<http::Response> RouteHosts(const http::Request& request, const store::Principal& who);
   Result<http::Response> ListHosts(const http::Request& request);
-  Result<http::Response> GetHost(const std::string& id);
+  Result<http::Response> ExportHosts(const http::Request& request);
+  Result<http::Response> ImportHosts(const http::Request& request, const store::Principal& who);
+  Result<http::Response> RegisterHost(const http::Request& request, const store::Principal& who);
+  Result<http::Response> GetHost(std::int64_t id);
+  Result<http::Response> PatchHost(std::int64_t id, const http::Request& request,
+                                   const store::Principal& who);
+  Result<http::Response> ArchiveHost(std::int64_t id, const store::Principal& who);
+  Result<http::Response> HostHistory(std::int64_t id, const http::Request& request);
+  Result<http::Response> HostMetrics(std::int64_t id, const http::Request& request);
+  Result<http::Response> Search(const http::Request& request);
   Result<http::Response> Healthz();
   Result<store::Principal> Authenticate(const http::Request& request);
 
@@ -48,6 +64,13 @@ class Api {
   const Pki& pki_;
   ServerMetrics& metrics_;
 };
+
+// The query string's parameters, percent-decoded ('+' is a space). Errors: kInvalidArgument for
+// a malformed escape or a parameter given twice.
+Result<std::map<std::string, std::string>> ParseQuery(const std::string& query);
+
+// A JSON answer with every field, defaults too.
+http::Response Json(int status, const google::protobuf::Message& message);
 
 // The one mapping from error codes to HTTP statuses.
 int HttpStatus(ErrorCode code);

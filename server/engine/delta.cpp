@@ -52,7 +52,8 @@ Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
       return Invalid("a service with an empty or overlong unit name");
     }
     delta.services.push_back({service.unit(), service.active_state(), service.sub_state(),
-                              Millis(service.state_change_time()), service.SerializeAsString()});
+                              Millis(service.state_change_time()), service.description(),
+                              service.SerializeAsString()});
   }
   for (const auto& unit : report.services_removed()) {
     if (unit.empty() || unit.size() > kMaxName) {
@@ -64,8 +65,8 @@ Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
     if (check.key().empty() || check.key().size() > kMaxName) {
       return Invalid("a check result with an empty or overlong name");
     }
-    delta.checks.push_back(
-        {check.key(), check.up(), Millis(check.checked_at()), check.SerializeAsString()});
+    delta.checks.push_back({check.key(), check.up(), Millis(check.checked_at()), check.target(),
+                            check.SerializeAsString()});
   }
   if (report.has_metrics()) delta.metrics = report.metrics().SerializeAsString();
   if (report.has_services_status()) {

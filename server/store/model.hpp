@@ -52,7 +52,8 @@ struct HostDelta {
     std::string active_state;
     std::string sub_state;
     std::int64_t since_ms = 0;
-    std::string body;  // fleetdesk.v1.ServiceState
+    std::string description;  // for the search index
+    std::string body;         // fleetdesk.v1.ServiceState
   };
   std::vector<Service> services;
   std::vector<std::string> services_removed;
@@ -60,7 +61,8 @@ struct HostDelta {
     std::string key;
     bool up = false;
     std::int64_t checked_ms = 0;
-    std::string body;  // fleetdesk.v1.CheckResult
+    std::string target;  // for the search index
+    std::string body;    // fleetdesk.v1.CheckResult
   };
   std::vector<Check> checks;
   // Absent when the report did not carry them; present (possibly empty: an all-default message
@@ -88,14 +90,166 @@ struct HostDetail {
   std::optional<std::string> journal;
 };
 
+// What people say about a host, as opposed to what its agent reports.
+struct HostAttributes {
+  std::string owner;
+  std::string location;
+  std::string environment;
+  std::string role;
+  std::string criticality = "medium";  // low, medium, high, critical: feeds incident impact
+  std::string notes;
+  std::vector<std::string> tags;  // sorted, unique
+};
+
+inline constexpr const char* kCriticalities[] = {"low", "medium", "high", "critical"};
+
+// A host as the API shows it: the agent's row, the people's attributes and its lifecycle.
+struct HostView {
+  HostRecord record;  // agent_id empty: pre-registered, its agent not enrolled yet
+  HostAttributes attributes;
+  std::string serial;                                // registered, or from the system inventory
+  std::optional<std::int64_t> unreachable_since_ms;  // set while the host is silent
+  std::optional<std::int64_t> archived_ms;           // set once decommissioned
+
+  // "pending", "online", "offline", "unreachable" or "archived".
+  std::string StatusName() const {
+    if (archived_ms) return "archived";
+    if (record.agent_id.empty()) return "pending";
+    if (unreachable_since_ms) return "unreachable";
+    return record.connected ? "online" : "offline";
+  }
+};
+
+// Changes to a host's attributes; absent fields stay as they are.
+struct AttributePatch {
+  std::optional<std::string> hostname;  // pre-registered hosts only: an agent's host names itself
+  std::optional<std::string> serial;    // likewise
+  std::optional<std::string> owner;
+  std::optional<std::string> location;
+  std::optional<std::string> environment;
+  std::optional<std::string> role;
+  std::optional<std::string> criticality;
+  std::optional<std::string> notes;
+  std::optional<std::vector<std::string>> tags;  // replaces the set
+};
+
+// A host entered by a person before its agent enrolls; the agent's enrollment claims it when
+// its hostname or serial matches.
+struct NewHost {
+  std::string hostname;
+  std::string serial;
+  AttributePatch attributes;
+};
+
+enum class HostSort { kId, kHostname, kLastSeen, kEnvironment, kCriticality };
+
+// Where the previous page ended: the sort column's value and the id of the last host.
+struct HostCursor {
+  std::string value;
+  std::int64_t id = 0;
+};
+
 struct HostQuery {
-  std::int64_t after_id = 0;  // cursor: the last id of the previous page
+  std::optional<HostCursor> after;
   int limit = 100;
+  HostSort sort = HostSort::kId;
+  bool descending = false;
+  // Filters; empty means any. Archived hosts are listed only when status is "archived".
+  std::string status;  // pending, online, offline, unreachable, archived
+  std::string tag;
+  std::string environment;
+  std::string os;       // matches os_name or os_pretty_name, case-insensitively
+  std::string text;     // substring of hostname, serial or attributes, case-insensitively
+  std::string service;  // hosts that have this unit
+  std::string package;  // hosts that have this package installed
 };
 
 struct HostPage {
-  std::vector<HostRecord> items;
-  std::optional<std::int64_t> next_after_id;
+  std::vector<HostView> items;
+  std::optional<HostCursor> next;
+};
+
+// One entry of a host's history: a state transition, an inventory change, an attribute edit
+// or a lifecycle step. Ids grow with time across all hosts: a reader can follow them.
+struct HostEvent {
+  std::int64_t id = 0;
+  std::int64_t host_id = 0;
+  std::int64_t at_ms = 0;
+  // "service" (active state), "check" (up/down), "reachability", "inventory" (a field),
+  // "attribute" (a person's edit), "lifecycle" (registered, enrolled, archived).
+  std::string kind;
+  std::string subject;  // unit, check key, "memory.total_bytes", "owner", ...
+  std::string old_value;
+  std::string new_value;
+  std::string actor;  // who made an attribute or lifecycle change; empty for the agent
+};
+
+struct EventQuery {
+  std::int64_t host_id = 0;
+  std::optional<std::int64_t> before_id;  // cursor: newest first, page after page
+  std::optional<std::int64_t> from_ms;
+  std::optional<std::int64_t> to_ms;
+  std::string kind;  // empty: every kind
+  int limit = 100;
+};
+
+struct EventPage {
+  std::vector<HostEvent> items;
+  std::optional<std::int64_t> next_before_id;
+};
+
+// A host's basic metrics at one time. Raw samples have one value per metric; 5-minute rollups
+// carry the mean and the maximum over their bucket.
+struct MetricPoint {
+  std::int64_t at_ms = 0;
+  int samples = 1;
+  double cpu_percent = 0, cpu_percent_max = 0;
+  double memory_percent = 0, memory_percent_max = 0;
+  double load1 = 0, load1_max = 0;
+  double disk_percent = 0, disk_percent_max = 0;  // the fullest filesystem
+  double net_rx_bps = 0, net_rx_bps_max = 0;
+  double net_tx_bps = 0, net_tx_bps_max = 0;
+};
+
+enum class MetricResolution { kRaw, kFiveMinutes };
+inline constexpr std::int64_t kRollupMs = 5 * 60 * 1000;
+
+// How long history is kept; the leader server prunes what is older.
+struct Retention {
+  std::int64_t raw_metrics_ms = 7LL * 24 * 3600 * 1000;
+  std::int64_t rollup_metrics_ms = 365LL * 24 * 3600 * 1000;
+  std::int64_t events_ms = 2 * 365LL * 24 * 3600 * 1000;
+};
+
+struct PruneCounts {
+  std::int64_t samples = 0;
+  std::int64_t rollups = 0;
+  std::int64_t events = 0;
+};
+
+// One result of global search.
+struct SearchHit {
+  std::string kind;  // "host", "service", "check", "package"
+  std::string ref;   // host id, unit name, check key, package name
+  std::string title;
+  std::string detail;           // the matching text around the title
+  std::int64_t host_count = 0;  // services, checks and packages: on how many hosts
+  int rank = 0;                 // lower is better
+};
+
+// One row of a CSV import, already validated; key is the id, or else hostname, or else serial.
+struct ImportRow {
+  int line = 0;
+  std::optional<std::int64_t> id;
+  std::string hostname;
+  std::string serial;
+  AttributePatch patch;
+};
+
+struct ImportSummary {
+  int created = 0;
+  int updated = 0;
+  int unchanged = 0;
 };
 
 struct NewEnrollmentToken {
@@ -110,6 +264,7 @@ struct NewAgent {
   std::string agent_id;
   std::string machine_id;
   std::string hostname;
+  std::string serial;  // the machine's serial number when the agent could read it
   std::string cert_serial;
   std::int64_t cert_not_after = 0;
   std::int64_t now_ms = 0;

@@ -25,9 +25,48 @@ class Store {
   virtual Result<std::vector<HostRecord>> LoadHosts() = 0;
   virtual Result<HostPage> ListHosts(const HostQuery& query) = 0;
   virtual Result<std::optional<HostRecord>> GetHost(std::int64_t id) = 0;
+  virtual Result<std::optional<HostView>> GetHostView(std::int64_t id) = 0;
   virtual Result<HostDetail> GetHostDetail(std::int64_t id) = 0;
   // Writes every row of the batch in one transaction: all or nothing.
   virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // What people say about hosts ---------------------------------------------------------------
+  // Each changed attribute is recorded as an event by `actor`. Errors: kNotFound, and
+  // kInvalidArgument for a hostname or serial change on an enrolled host.
+  virtual Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch,
+                                     const std::string& actor, std::int64_t now_ms) = 0;
+  // Pre-registers a host. Errors: kAlreadyExists when a host (not archived) has its hostname or
+  // serial.
+  virtual Result<HostView> RegisterHost(const NewHost& host, const std::string& actor,
+                                        std::int64_t now_ms) = 0;
+  // Decommissions: the host leaves the lists, its agent is refused, its history stays.
+  // Errors: kNotFound; kFailedPrecondition when already archived.
+  virtual Result<HostView> ArchiveHost(std::int64_t id, const std::string& actor,
+                                       std::int64_t now_ms) = 0;
+  // Applies every row in one transaction: a row whose key matches no host creates a
+  // pre-registered one. All or nothing; an error names the row's line.
+  virtual Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows,
+                                            const std::string& actor, std::int64_t now_ms) = 0;
+
+  // History -----------------------------------------------------------------------------------
+  virtual Result<EventPage> ListEvents(const EventQuery& query) = 0;
+  virtual Result<std::vector<MetricPoint>> MetricSeries(std::int64_t host_id, std::int64_t from_ms,
+                                                        std::int64_t to_ms,
+                                                        MetricResolution resolution) = 0;
+  // Marks every enrolled host not heard from since `silent_before_ms` unreachable, with a
+  // "reachability" event each; answers the hosts it marked. Its next report marks it back.
+  virtual Result<std::vector<std::int64_t>> MarkSilentHosts(std::int64_t silent_before_ms,
+                                                            std::int64_t now_ms) = 0;
+  virtual Result<PruneCounts> Prune(const Retention& retention, std::int64_t now_ms) = 0;
+
+  // Global search over hosts, services, checks and packages: case-insensitive substrings, any
+  // script. Ranked: exact names first, then prefixes, then the rest.
+  virtual Result<std::vector<SearchHit>> Search(const std::string& text, int limit) = 0;
+
+  // Several servers on one database ---------------------------------------------------------
+  // Takes (or confirms holding) the lock of the jobs that run once per fleet; false when another
+  // server holds it. SQLite: always true, one server owns the file.
+  virtual Result<bool> TryLeadership() = 0;
 
   // Enrollment --------------------------------------------------------------------------------
   virtual Status CreateEnrollmentToken(const NewEnrollmentToken& token) = 0;

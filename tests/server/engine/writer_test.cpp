@@ -16,7 +16,8 @@ std::vector<store::HostRecord> EnrollHosts(store::Store& s, int n) {
   REQUIRE(s.CreateEnrollmentToken({"t", 0, INT64_MAX, std::nullopt, ""}).ok());
   std::vector<store::HostRecord> hosts;
   for (int i = 0; i < n; ++i) {
-    auto h = s.EnrollAgent("t", {"a" + std::to_string(i), "m" + std::to_string(i), "h", "", 0, 1});
+    auto h =
+        s.EnrollAgent("t", {"a" + std::to_string(i), "m" + std::to_string(i), "h", "", "", 0, 1});
     REQUIRE(h.ok());
     hosts.push_back(*h);
   }
@@ -109,9 +110,51 @@ class FailingStore final : public store::Store {
   fleetdesk::Result<std::optional<store::HostRecord>> GetHost(std::int64_t id) override {
     return real_->GetHost(id);
   }
+  fleetdesk::Result<std::optional<store::HostView>> GetHostView(std::int64_t id) override {
+    return real_->GetHostView(id);
+  }
   fleetdesk::Result<store::HostDetail> GetHostDetail(std::int64_t id) override {
     return real_->GetHostDetail(id);
   }
+  fleetdesk::Result<store::HostView> PatchHost(std::int64_t id, const store::AttributePatch& p,
+                                               const std::string& actor,
+                                               std::int64_t now) override {
+    return real_->PatchHost(id, p, actor, now);
+  }
+  fleetdesk::Result<store::HostView> RegisterHost(const store::NewHost& h, const std::string& actor,
+                                                  std::int64_t now) override {
+    return real_->RegisterHost(h, actor, now);
+  }
+  fleetdesk::Result<store::HostView> ArchiveHost(std::int64_t id, const std::string& actor,
+                                                 std::int64_t now) override {
+    return real_->ArchiveHost(id, actor, now);
+  }
+  fleetdesk::Result<store::ImportSummary> ImportHosts(const std::vector<store::ImportRow>& rows,
+                                                      const std::string& actor,
+                                                      std::int64_t now) override {
+    return real_->ImportHosts(rows, actor, now);
+  }
+  fleetdesk::Result<store::EventPage> ListEvents(const store::EventQuery& q) override {
+    return real_->ListEvents(q);
+  }
+  fleetdesk::Result<std::vector<store::MetricPoint>> MetricSeries(
+      std::int64_t id, std::int64_t from, std::int64_t to,
+      store::MetricResolution resolution) override {
+    return real_->MetricSeries(id, from, to, resolution);
+  }
+  fleetdesk::Result<std::vector<std::int64_t>> MarkSilentHosts(std::int64_t before,
+                                                               std::int64_t now) override {
+    return real_->MarkSilentHosts(before, now);
+  }
+  fleetdesk::Result<store::PruneCounts> Prune(const store::Retention& r,
+                                              std::int64_t now) override {
+    return real_->Prune(r, now);
+  }
+  fleetdesk::Result<std::vector<store::SearchHit>> Search(const std::string& text,
+                                                          int limit) override {
+    return real_->Search(text, limit);
+  }
+  fleetdesk::Result<bool> TryLeadership() override { return real_->TryLeadership(); }
   fleetdesk::Status CreateEnrollmentToken(const store::NewEnrollmentToken& t) override {
     return real_->CreateEnrollmentToken(t);
   }

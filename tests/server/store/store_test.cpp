@@ -47,7 +47,7 @@ class TestDatabase {
   TestDatabase db(backend)
 
 NewAgent Agent(const std::string& id, const std::string& machine) {
-  return NewAgent{id, machine, "host-" + machine, "01AB", 1'900'000'000, kNow};
+  return NewAgent{id, machine, "host-" + machine, "", "01AB", 1'900'000'000, kNow};
 }
 
 void AddToken(Store& store, const std::string& hash, std::int64_t expires,
@@ -60,12 +60,12 @@ void AddToken(Store& store, const std::string& hash, std::int64_t expires,
 TEST_CASE("migrations run once and record the schema version", "[server][store]") {
   EACH_STORE();
   auto store = db.Open();
-  CHECK(*store->SchemaVersion() == 2);
+  CHECK(*store->SchemaVersion() == 3);
   REQUIRE(store->Migrate().ok());
-  CHECK(*store->SchemaVersion() == 2);
+  CHECK(*store->SchemaVersion() == 3);
   // A second connection to the same database sees the same schema.
   auto again = db.Open();
-  CHECK(*again->SchemaVersion() == 2);
+  CHECK(*again->SchemaVersion() == 3);
 }
 
 TEST_CASE("enrollment creates a host and counts the token's use", "[server][store]") {
@@ -157,14 +157,18 @@ TEST_CASE("hosts page by cursor", "[server][store]") {
   for (int i = 0; i < 5; ++i) {
     REQUIRE(store->EnrollAgent("t", Agent("a" + std::to_string(i), "m" + std::to_string(i))).ok());
   }
-  auto page1 = store->ListHosts({0, 2});
+  HostQuery q;
+  q.limit = 2;
+  auto page1 = store->ListHosts(q);
   REQUIRE(page1->items.size() == 2);
-  REQUIRE(page1->next_after_id.has_value());
-  auto page2 = store->ListHosts({*page1->next_after_id, 2});
-  auto page3 = store->ListHosts({*page2->next_after_id, 2});
-  CHECK(page2->items.front().id > page1->items.back().id);
+  REQUIRE(page1->next.has_value());
+  q.after = page1->next;
+  auto page2 = store->ListHosts(q);
+  q.after = page2->next;
+  auto page3 = store->ListHosts(q);
+  CHECK(page2->items.front().record.id > page1->items.back().record.id);
   CHECK(page3->items.size() == 1);
-  CHECK_FALSE(page3->next_after_id.has_value());
+  CHECK_FALSE(page3->next.has_value());
 }
 
 TEST_CASE("API tokens find their user until they expire", "[server][store]") {
@@ -213,9 +217,9 @@ TEST_CASE("report bodies come back byte for byte, and a full report clears servi
   delta.full = true;
   delta.collected_ms = kNow;
   delta.inventory.push_back({"cpu", "h1", body});
-  delta.services.push_back({"b.service", "active", "running", kNow, body + "b"});
-  delta.services.push_back({"a.service", "failed", "failed", kNow, body + "a"});
-  delta.checks.push_back({"web", true, kNow, body + "c"});
+  delta.services.push_back({"b.service", "active", "running", kNow, "", body + "b"});
+  delta.services.push_back({"a.service", "failed", "failed", kNow, "", body + "a"});
+  delta.checks.push_back({"web", true, kNow, "", body + "c"});
   delta.metrics = std::string();  // carried, and empty: not the same as absent
   delta.journal = body;
   REQUIRE(store->Commit({{}, {delta}}).ok());

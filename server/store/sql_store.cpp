@@ -1,0 +1,1364 @@
+#include "server/store/sql_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "fleetdesk/v1/agent.pb.h"
+#include "server/store/inventory_diff.hpp"
+#include "server/store/sql_common.hpp"
+
+namespace fleetdesk::server::store {
+namespace {
+
+// Several servers may start on one PostgreSQL database at once: the first to take this lock
+// migrates, the others wait and then find nothing left to do. ("fleetdes" in ASCII.)
+constexpr std::int64_t kMigrationLock = 0x666c656574646573;
+// The lock of the jobs that run once per fleet (silent hosts, retention): two int4 keys,
+// "flee" and 2, so pg_locks shows them as classid and objid.
+constexpr const char* kLeaderKeys = "1718379877, 2";
+
+// A HostView's columns: the HostRecord's, then what people and the lifecycle add.
+const std::string kViewColumns = std::string(kHostColumns) +
+                                 ", serial, owner, location, environment, role, criticality, "
+                                 "notes, unreachable_since_ms, archived_ms";
+
+// Sections whose values (serials, addresses, the FQDN) the host's search document carries.
+const std::set<std::string> kSearchedSections = {"system", "network", "disks", "memory", "os"};
+
+// How many candidates a search ranks before it cuts to what was asked for.
+constexpr int kSearchCandidates = 1000;
+
+std::int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HostRecord ReadHost(const SqlRow& r) {
+  HostRecord h;
+  h.id = r.Int(0);
+  h.agent_id = r.Text(1);
+  h.machine_id = r.Text(2);
+  h.hostname = r.Text(3);
+  h.os_name = r.Text(4);
+  h.os_version = r.Text(5);
+  h.os_pretty_name = r.Text(6);
+  h.kernel = r.Text(7);
+  h.architecture = r.Text(8);
+  h.agent_version = r.Text(9);
+  h.first_seen_ms = r.Int(10);
+  h.last_seen_ms = r.Int(11);
+  h.connected = r.Bool(12);
+  h.uptime_seconds = static_cast<std::uint64_t>(r.Int(13));
+  h.load1 = r.Double(14);
+  h.load5 = r.Double(15);
+  h.load15 = r.Double(16);
+  h.last_seq = static_cast<std::uint64_t>(r.Int(17));
+  h.revoked = r.Bool(18);
+  h.cert_serial = r.Text(19);
+  h.cert_not_after = r.Int(20);
+  return h;
+}
+
+HostView ReadView(const SqlRow& r) {
+  HostView v;
+  v.record = ReadHost(r);
+  v.serial = r.Text(21);
+  v.attributes.owner = r.Text(22);
+  v.attributes.location = r.Text(23);
+  v.attributes.environment = r.Text(24);
+  v.attributes.role = r.Text(25);
+  v.attributes.criticality = r.Text(26);
+  v.attributes.notes = r.Text(27);
+  v.unreachable_since_ms = r.OptInt(28);
+  v.archived_ms = r.OptInt(29);
+  return v;
+}
+
+std::string Lower(std::string text) {
+  for (auto& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+// A LIKE pattern matching `text` anywhere, with its wildcards escaped (ESCAPE '\').
+std::string Contains(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+std::size_t CodePoints(const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& tag : tags) out += (out.empty() ? "" : ",") + tag;
+  return out;
+}
+
+// The basic metrics of one report, as the history keeps them.
+MetricPoint PointOf(const fleetdesk::v1::Metrics& m, std::int64_t at_ms) {
+  MetricPoint p;
+  p.at_ms = at_ms;
+  p.cpu_percent = m.cpu_percent();
+  if (m.memory_total_bytes() > 0) {
+    const double used = m.memory_available_bytes() > 0
+                            ? static_cast<double>(m.memory_total_bytes()) -
+                                  static_cast<double>(m.memory_available_bytes())
+                            : static_cast<double>(m.memory_used_bytes());
+    p.memory_percent = 100.0 * used / static_cast<double>(m.memory_total_bytes());
+  }
+  p.load1 = m.load1();
+  for (const auto& fs : m.filesystems()) {
+    if (fs.size_bytes() == 0) continue;
+    p.disk_percent = std::max(p.disk_percent, 100.0 * static_cast<double>(fs.used_bytes()) /
+                                                  static_cast<double>(fs.size_bytes()));
+  }
+  p.net_rx_bps = static_cast<double>(m.net_rx_bytes_per_second());
+  p.net_tx_bps = static_cast<double>(m.net_tx_bytes_per_second());
+  return p;
+}
+
+class SqlStore final : public Store {
+ public:
+  SqlStore(std::unique_ptr<SqlConn> db, std::span<const char* const> migrations)
+      : db_(std::move(db)), migrations_(migrations) {}
+
+  // Dialect ---------------------------------------------------------------------------------
+  bool Pg() const { return db_->dialect() == Dialect::kPostgres; }
+  // SQLite takes its write lock at BEGIN IMMEDIATE, so a transaction never fails half-way for
+  // want of it; PostgreSQL locks rows as it goes.
+  const char* BeginWrite() const { return Pg() ? "BEGIN" : "BEGIN IMMEDIATE"; }
+  const char* Like() const { return Pg() ? "ILIKE" : "LIKE"; }
+  const char* Greatest() const { return Pg() ? "GREATEST" : "MAX"; }
+  // Text ordered by bytes in both (PostgreSQL would otherwise follow the database's locale).
+  std::string Ordered(const std::string& column) const {
+    return Pg() ? column + " COLLATE \"C\"" : column;
+  }
+
+  Result<std::int64_t> Run(const std::string& sql, std::initializer_list<SqlArg> args = {},
+                           const RowFn& row = {}) {
+    return db_->Run(sql, args, row);
+  }
+  Status Do(const std::string& sql, std::initializer_list<SqlArg> args = {}) {
+    auto done = db_->Run(sql, args, {});
+    if (!done) return done.error();
+    return {};
+  }
+
+  // Schema ----------------------------------------------------------------------------------
+  Status Migrate() override {
+    if (Pg()) {
+      if (auto s = db_->Exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")");
+          !s) {
+        return s;
+      }
+      auto status = MigrateLocked();
+      (void)db_->Exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
+      return status;
+    }
+    // A migration may rebuild a table that others reference (SQLite cannot drop NOT NULL);
+    // SQLite wants foreign keys off for that, outside any transaction, and checked after.
+    if (auto s = db_->Exec("PRAGMA foreign_keys=OFF"); !s) return s;
+    auto status = MigrateLocked();
+    if (status) {
+      bool broken = false;
+      auto check = Run("PRAGMA foreign_key_check", {}, [&](const SqlRow&) { broken = true; });
+      if (!check) status = check.error();
+      if (broken) status = MakeError(ErrorCode::kInternal, "migration left dangling references");
+    }
+    (void)db_->Exec("PRAGMA foreign_keys=ON");
+    return status;
+  }
+
+  Status MigrateLocked() {
+    if (auto s = db_->Exec(std::string("CREATE TABLE IF NOT EXISTS schema_migrations (version "
+                                       "INTEGER PRIMARY KEY, applied_ms ") +
+                           (Pg() ? "BIGINT" : "INTEGER") + " NOT NULL)");
+        !s) {
+      return s;
+    }
+    auto current = SchemaVersion();
+    if (!current) return current.error();
+    for (int version = *current + 1; version <= static_cast<int>(migrations_.size()); ++version) {
+      auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+      if (!tx) return tx.error();
+      if (auto s = db_->Exec(migrations_[static_cast<std::size_t>(version - 1)]); !s) {
+        return MakeError(s.error().code,
+                         "migration " + std::to_string(version) + ": " + s.error().message);
+      }
+      if (auto s = Do("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)",
+                      {version, WallMs()});
+          !s) {
+        return s;
+      }
+      if (auto s = tx->Commit(); !s) return s;
+    }
+    return {};
+  }
+
+  Result<int> SchemaVersion() override {
+    int version = 0;
+    auto done = Run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {},
+                    [&](const SqlRow& r) { version = static_cast<int>(r.Int(0)); });
+    if (!done) return done.error();
+    return version;
+  }
+
+  // Hosts -----------------------------------------------------------------------------------
+  Result<std::vector<HostRecord>> LoadHosts() override {
+    std::vector<HostRecord> hosts;
+    auto done =
+        Run(std::string("SELECT ") + kHostColumns +
+                " FROM hosts WHERE agent_id IS NOT NULL AND archived_ms IS NULL ORDER BY id",
+            {}, [&](const SqlRow& r) { hosts.push_back(ReadHost(r)); });
+    if (!done) return done.error();
+    return hosts;
+  }
+
+  Result<std::optional<HostRecord>> GetHost(std::int64_t id) override {
+    std::optional<HostRecord> host;
+    auto done = Run(std::string("SELECT ") + kHostColumns + " FROM hosts WHERE id = ?", {id},
+                    [&](const SqlRow& r) { host = ReadHost(r); });
+    if (!done) return done.error();
+    return host;
+  }
+
+  Status FillTags(std::vector<HostView>& views) {
+    if (views.empty()) return {};
+    std::map<std::int64_t, HostView*> by_id;
+    std::string in;
+    std::vector<SqlArg> args;
+    for (auto& v : views) {
+      by_id[v.record.id] = &v;
+      in += in.empty() ? "?" : ", ?";
+      args.emplace_back(v.record.id);
+    }
+    auto done = db_->Run(
+        "SELECT host_id, tag FROM host_tags WHERE host_id IN (" + in + ") ORDER BY " +
+            Ordered("tag"),
+        args, [&](const SqlRow& r) { by_id[r.Int(0)]->attributes.tags.push_back(r.Text(1)); });
+    if (!done) return done.error();
+    return {};
+  }
+
+  Result<std::optional<HostView>> GetHostView(std::int64_t id) override {
+    std::vector<HostView> views;
+    auto done = Run("SELECT " + kViewColumns + " FROM hosts WHERE id = ?", {id},
+                    [&](const SqlRow& r) { views.push_back(ReadView(r)); });
+    if (!done) return done.error();
+    if (views.empty()) return std::optional<HostView>();
+    if (auto s = FillTags(views); !s) return s.error();
+    return std::optional<HostView>(std::move(views.front()));
+  }
+
+  // The hosts whose search document holds `text`, as a subquery of ids.
+  std::string TextMatchIds(const std::string& text, std::vector<std::string>& strings) {
+    if (!Pg() && CodePoints(text) >= 3) {
+      strings.push_back(FtsPhrase(text));
+      return "SELECT CAST(d.ref AS INTEGER) FROM search_fts JOIN search_docs d ON d.id = "
+             "search_fts.rowid WHERE search_fts MATCH ? AND d.kind = 'host'";
+    }
+    strings.push_back(Contains(text));
+    return std::string("SELECT CAST(ref AS BIGINT) FROM search_docs WHERE kind = 'host' AND ") +
+           DocText() + " " + Like() + " ? ESCAPE '\\'";
+  }
+  std::string DocText() const { return "(title || ' ' || body)"; }
+  static std::string FtsPhrase(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  }
+
+  Result<HostPage> ListHosts(const HostQuery& q) override {
+    // Filters first, bound in the order they appear; `strings` keeps the texts alive.
+    std::vector<std::string> where;
+    std::vector<std::string> strings;
+    strings.reserve(16);
+    std::vector<SqlArg> args;
+    auto text_arg = [&](std::string value) {
+      strings.push_back(std::move(value));
+      args.emplace_back(std::string_view(strings.back()));
+    };
+    if (q.status.empty()) {
+      where.push_back("archived_ms IS NULL");
+    } else if (q.status == "archived") {
+      where.push_back("archived_ms IS NOT NULL");
+    } else if (q.status == "pending") {
+      where.push_back("archived_ms IS NULL AND agent_id IS NULL");
+    } else if (q.status == "unreachable") {
+      where.push_back("archived_ms IS NULL AND unreachable_since_ms IS NOT NULL");
+    } else if (q.status == "online" || q.status == "offline") {
+      where.push_back(std::string("archived_ms IS NULL AND agent_id IS NOT NULL AND "
+                                  "unreachable_since_ms IS NULL AND ") +
+                      (q.status == "online" ? "connected" : "NOT connected"));
+    } else {
+      return MakeError(ErrorCode::kInvalidArgument, "unknown host status '" + q.status + "'");
+    }
+    if (!q.tag.empty()) {
+      where.push_back(
+          "EXISTS (SELECT 1 FROM host_tags t WHERE t.host_id = hosts.id AND t.tag = ?)");
+      text_arg(q.tag);
+    }
+    if (!q.environment.empty()) {
+      where.push_back("environment = ?");
+      text_arg(q.environment);
+    }
+    if (!q.os.empty()) {
+      where.push_back(std::string("(os_name = ? OR os_pretty_name ") + Like() + " ? ESCAPE '\\')");
+      text_arg(q.os);
+      text_arg(Contains(q.os));
+    }
+    if (!q.service.empty()) {
+      where.push_back(
+          "EXISTS (SELECT 1 FROM host_services s WHERE s.host_id = hosts.id AND s.unit = ?)");
+      text_arg(q.service);
+    }
+    if (!q.package.empty()) {
+      where.push_back(
+          "EXISTS (SELECT 1 FROM host_packages p WHERE p.host_id = hosts.id AND p.name = ?)");
+      text_arg(q.package);
+    }
+    if (!q.text.empty()) {
+      std::vector<std::string> texts;
+      auto ids = TextMatchIds(q.text, texts);
+      where.push_back("id IN (" + ids + ")");
+      text_arg(texts.front());
+    }
+
+    std::string key;
+    bool numeric = false;
+    switch (q.sort) {
+      case HostSort::kId:
+        key = "id";
+        numeric = true;
+        break;
+      case HostSort::kHostname:
+        key = Ordered("hostname");
+        break;
+      case HostSort::kLastSeen:
+        key = "last_seen_ms";
+        numeric = true;
+        break;
+      case HostSort::kEnvironment:
+        key = Ordered("environment");
+        break;
+      case HostSort::kCriticality:
+        key =
+            "CASE criticality WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE 3 "
+            "END";
+        numeric = true;
+        break;
+    }
+    const char* dir = q.descending ? "DESC" : "ASC";
+    const char* cmp = q.descending ? "<" : ">";
+    if (q.after) {
+      std::int64_t number = 0;
+      if (numeric) {
+        try {
+          number = std::stoll(q.after->value);
+        } catch (...) {
+          return MakeError(ErrorCode::kInvalidArgument, "cursor does not fit this sort");
+        }
+      }
+      if (q.sort == HostSort::kId) {
+        where.push_back(std::string("id ") + cmp + " ?");
+        args.emplace_back(q.after->id);
+      } else {
+        where.push_back("(" + key + " " + cmp + " ? OR (" + key + " = ? AND id " + cmp + " ?))");
+        if (numeric) {
+          args.emplace_back(number);
+          args.emplace_back(number);
+        } else {
+          text_arg(q.after->value);
+          text_arg(q.after->value);
+        }
+        args.emplace_back(q.after->id);
+      }
+    }
+    std::string sql = "SELECT " + kViewColumns + ", " + key + " FROM hosts";
+    for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+    sql += " ORDER BY " + key + " " + dir;
+    if (q.sort != HostSort::kId) sql += std::string(", id ") + dir;
+    sql += " LIMIT ?";
+    // One row more than asked tells whether another page follows.
+    args.emplace_back(std::int64_t{q.limit} + 1);
+
+    HostPage page;
+    std::vector<std::string> keys;
+    auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+      page.items.push_back(ReadView(r));
+      keys.push_back(numeric ? std::to_string(r.Int(30)) : r.Text(30));
+    });
+    if (!done) return done.error();
+    if (static_cast<int>(page.items.size()) > q.limit) {
+      page.items.pop_back();
+      page.next =
+          HostCursor{keys[static_cast<std::size_t>(q.limit) - 1], page.items.back().record.id};
+    }
+    if (auto s = FillTags(page.items); !s) return s.error();
+    return page;
+  }
+
+  Result<HostDetail> GetHostDetail(std::int64_t id) override {
+    HostDetail detail;
+    auto collect = [&](const std::string& sql, std::vector<std::string>* out) -> Status {
+      auto done = Run(sql, {id}, [&](const SqlRow& r) { out->push_back(r.Blob(0)); });
+      if (!done) return done.error();
+      return {};
+    };
+    if (auto s = collect(
+            "SELECT body FROM host_inventory WHERE host_id = ? ORDER BY " + Ordered("section"),
+            &detail.inventory);
+        !s) {
+      return s.error();
+    }
+    if (auto s =
+            collect("SELECT body FROM host_services WHERE host_id = ? ORDER BY " + Ordered("unit"),
+                    &detail.services);
+        !s) {
+      return s.error();
+    }
+    if (auto s =
+            collect("SELECT body FROM host_checks WHERE host_id = ? ORDER BY " + Ordered("key"),
+                    &detail.checks);
+        !s) {
+      return s.error();
+    }
+    auto done = Run("SELECT metrics, services_status, journal FROM host_status WHERE host_id = ?",
+                    {id}, [&](const SqlRow& r) {
+                      detail.metrics = r.OptBlob(0);
+                      detail.services_status = r.OptBlob(1);
+                      detail.journal = r.OptBlob(2);
+                    });
+    if (!done) return done.error();
+    return detail;
+  }
+
+  // The ingest path -------------------------------------------------------------------------
+  Status Commit(const WriteBatch& batch) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    const std::string update =
+        std::string(
+            "UPDATE hosts SET hostname = ?, os_name = ?, os_version = ?, os_pretty_name = ?, "
+            "kernel = ?, architecture = ?, agent_version = ?, last_seen_ms = ?, connected = ?, "
+            "uptime_seconds = ?, load1 = ?, load5 = ?, load15 = ?, last_seq = ") +
+        Greatest() + "(last_seq, ?)";
+    for (const auto& h : batch.hosts) {
+      // A hello or a report is a sign of life; a closing channel is not.
+      if (h.connected) {
+        auto back = Do(
+            "INSERT INTO host_events (host_id, at_ms, kind, subject, old_value, new_value, actor) "
+            "SELECT id, CAST(? AS BIGINT), 'reachability', '', 'unreachable', 'reachable', '' FROM "
+            "hosts WHERE "
+            "agent_id = ? AND unreachable_since_ms IS NOT NULL",
+            {h.last_seen_ms, h.agent_id});
+        if (!back) return back;
+      }
+      auto done =
+          Do(update + (h.connected ? ", unreachable_since_ms = NULL" : "") + " WHERE agent_id = ?",
+             {h.hostname, h.os_name, h.os_version, h.os_pretty_name, h.kernel, h.architecture,
+              h.agent_version, h.last_seen_ms, h.connected, h.uptime_seconds, h.load1, h.load5,
+              h.load15, h.last_seq, h.agent_id});
+      if (!done) return done;
+    }
+    for (const auto& delta : batch.deltas) {
+      if (auto status = ApplyDelta(delta); !status) return status;
+    }
+    return tx->Commit();
+  }
+
+  Status AddEvent(std::int64_t host, std::int64_t at_ms, const char* kind,
+                  const std::string& subject, const std::string& old_value,
+                  const std::string& new_value, const std::string& actor = {}) {
+    return Do(
+        "INSERT INTO host_events (host_id, at_ms, kind, subject, old_value, new_value, actor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {host, at_ms, kind, subject, old_value, new_value, actor});
+  }
+
+  Status ApplyDelta(const HostDelta& d) {
+    std::optional<std::int64_t> found;
+    auto id = Run("SELECT id FROM hosts WHERE agent_id = ?", {d.agent_id},
+                  [&](const SqlRow& r) { found = r.Int(0); });
+    if (!id) return id.error();
+    if (!found) return {};  // enrolled hosts only; a vanished one has nothing to update
+    const std::int64_t host = *found;
+    const std::int64_t at = d.collected_ms;
+    bool host_doc_stale = false;
+
+    for (const auto& section : d.inventory) {
+      std::optional<std::string> old;
+      auto read = Run("SELECT body FROM host_inventory WHERE host_id = ? AND section = ?",
+                      {host, section.name}, [&](const SqlRow& r) { old = r.Blob(0); });
+      if (!read) return read.error();
+      if (old && *old == section.body) continue;
+      fleetdesk::v1::InventorySection after;
+      after.ParseFromString(section.body);  // DeltaFromReport serialized it
+      if (old) {
+        fleetdesk::v1::InventorySection before;
+        before.ParseFromString(*old);
+        for (const auto& change : DiffSections(before, after)) {
+          if (auto s =
+                  AddEvent(host, at, "inventory", change.path, change.old_value, change.new_value);
+              !s) {
+            return s;
+          }
+        }
+      }
+      if (auto s =
+              Do("INSERT INTO host_inventory (host_id, section, hash, body, updated_ms) "
+                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, section) DO UPDATE SET "
+                 "hash = excluded.hash, body = excluded.body, updated_ms = excluded.updated_ms",
+                 {host, section.name, section.hash, Bytes{section.body}, at});
+          !s) {
+        return s;
+      }
+      if (after.has_system() && !after.system().serial().empty()) {
+        if (auto s =
+                Do("UPDATE hosts SET serial = ? WHERE id = ?", {after.system().serial(), host});
+            !s) {
+          return s;
+        }
+      }
+      if (after.has_software()) {
+        if (auto s = ReplacePackages(host, after.software()); !s) return s;
+      }
+      host_doc_stale = host_doc_stale || kSearchedSections.count(section.name) != 0;
+    }
+
+    if (auto s = ApplyServices(host, at, d); !s) return s;
+    if (auto s = ApplyChecks(host, at, d); !s) return s;
+
+    if (d.metrics) {
+      fleetdesk::v1::Metrics metrics;
+      metrics.ParseFromString(*d.metrics);
+      if (auto s = AddSample(host, PointOf(metrics, at)); !s) return s;
+    }
+    if (d.metrics || d.services_status || d.journal) {
+      // COALESCE keeps what this report did not carry.
+      auto s =
+          Do("INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, journal) "
+             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET "
+             "metrics = COALESCE(excluded.metrics, host_status.metrics), "
+             "metrics_ms = COALESCE(excluded.metrics_ms, host_status.metrics_ms), "
+             "services_status = COALESCE(excluded.services_status, host_status.services_status), "
+             "journal = COALESCE(excluded.journal, host_status.journal)",
+             {host, d.metrics ? SqlArg(Bytes{*d.metrics}) : SqlArg(std::nullopt),
+              d.metrics ? SqlArg(at) : SqlArg(std::nullopt),
+              d.services_status ? SqlArg(Bytes{*d.services_status}) : SqlArg(std::nullopt),
+              d.journal ? SqlArg(Bytes{*d.journal}) : SqlArg(std::nullopt)});
+      if (!s) return s;
+    }
+    if (host_doc_stale) return RefreshHostDoc(host);
+    return {};
+  }
+
+  Status ApplyServices(std::int64_t host, std::int64_t at, const HostDelta& d) {
+    // A full report replaces the set: read what was there first, so its changes are history.
+    std::map<std::string, std::string> before;
+    auto state_of = [&](const std::string& unit) -> Result<std::optional<std::string>> {
+      if (d.full) {
+        auto it = before.find(unit);
+        if (it == before.end()) return std::optional<std::string>();
+        return std::optional<std::string>(it->second);
+      }
+      std::optional<std::string> state;
+      auto done = Run("SELECT active_state FROM host_services WHERE host_id = ? AND unit = ?",
+                      {host, unit}, [&](const SqlRow& r) { state = r.Text(0); });
+      if (!done) return done.error();
+      return state;
+    };
+    if (d.full) {
+      auto done = Run("SELECT unit, active_state FROM host_services WHERE host_id = ?", {host},
+                      [&](const SqlRow& r) { before[r.Text(0)] = r.Text(1); });
+      if (!done) return done.error();
+      if (auto s = Do("DELETE FROM host_services WHERE host_id = ?", {host}); !s) return s;
+    }
+    for (const auto& unit : d.services_removed) {
+      auto old = state_of(unit);
+      if (!old) return old.error();
+      if (!*old) continue;
+      if (auto s = Do("DELETE FROM host_services WHERE host_id = ? AND unit = ?", {host, unit});
+          !s) {
+        return s;
+      }
+      if (auto s = AddEvent(host, at, "service", unit, **old, "removed"); !s) return s;
+    }
+    std::set<std::string> present;
+    for (const auto& service : d.services) {
+      present.insert(service.unit);
+      auto old = state_of(service.unit);
+      if (!old) return old.error();
+      if (*old && **old != service.active_state) {
+        if (auto s = AddEvent(host, at, "service", service.unit, **old, service.active_state); !s) {
+          return s;
+        }
+      }
+      auto s =
+          Do("INSERT INTO host_services (host_id, unit, active_state, sub_state, since_ms, body, "
+             "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, unit) DO UPDATE SET "
+             "active_state = excluded.active_state, sub_state = excluded.sub_state, since_ms = "
+             "excluded.since_ms, body = excluded.body, updated_ms = excluded.updated_ms",
+             {host, service.unit, service.active_state, service.sub_state, service.since_ms,
+              Bytes{service.body}, at});
+      if (!s) return s;
+      if (!*old) {
+        if (auto s2 = AddDoc("service", service.unit, service.description); !s2) return s2;
+      }
+    }
+    for (const auto& [unit, state] : before) {
+      if (present.count(unit) != 0) continue;
+      if (auto s = AddEvent(host, at, "service", unit, state, "removed"); !s) return s;
+    }
+    return {};
+  }
+
+  Status ApplyChecks(std::int64_t host, std::int64_t at, const HostDelta& d) {
+    std::map<std::string, bool> before;
+    if (d.full) {
+      auto done = Run("SELECT key, up FROM host_checks WHERE host_id = ?", {host},
+                      [&](const SqlRow& r) { before[r.Text(0)] = r.Bool(1); });
+      if (!done) return done.error();
+      if (auto s = Do("DELETE FROM host_checks WHERE host_id = ?", {host}); !s) return s;
+    }
+    auto word = [](bool up) { return up ? "up" : "down"; };
+    for (const auto& check : d.checks) {
+      std::optional<bool> old;
+      if (d.full) {
+        if (auto it = before.find(check.key); it != before.end()) old = it->second;
+        before.erase(check.key);
+      } else {
+        auto done = Run("SELECT up FROM host_checks WHERE host_id = ? AND key = ?",
+                        {host, check.key}, [&](const SqlRow& r) { old = r.Bool(0); });
+        if (!done) return done.error();
+      }
+      if (old && *old != check.up) {
+        if (auto s = AddEvent(host, at, "check", check.key, word(*old), word(check.up)); !s) {
+          return s;
+        }
+      }
+      auto s =
+          Do("INSERT INTO host_checks (host_id, key, up, checked_ms, body) VALUES (?, ?, ?, ?, ?) "
+             "ON CONFLICT (host_id, key) DO UPDATE SET up = excluded.up, checked_ms = "
+             "excluded.checked_ms, body = excluded.body",
+             {host, check.key, check.up, check.checked_ms, Bytes{check.body}});
+      if (!s) return s;
+      if (!old) {
+        if (auto s2 = AddDoc("check", check.key, check.target); !s2) return s2;
+      }
+    }
+    for (const auto& [key, up] : before) {
+      if (auto s = AddEvent(host, at, "check", key, word(up), "removed"); !s) return s;
+    }
+    return {};
+  }
+
+  Status AddSample(std::int64_t host, const MetricPoint& p) {
+    auto s =
+        Do("INSERT INTO metric_samples (host_id, at_ms, cpu, memory, load1, disk, rx, tx) VALUES "
+           "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, at_ms) DO NOTHING",
+           {host, p.at_ms, p.cpu_percent, p.memory_percent, p.load1, p.disk_percent, p.net_rx_bps,
+            p.net_tx_bps});
+    if (!s) return s;
+    const std::string g = Greatest();
+    auto max_of = [&](const char* column) {
+      return std::string(column) + "_max = " + g + "(metric_rollups." + column + "_max, excluded." +
+             column + "_max)";
+    };
+    auto sum_of = [&](const char* column) {
+      return std::string(column) + "_sum = metric_rollups." + column + "_sum + excluded." + column +
+             "_sum";
+    };
+    std::string set = "samples = metric_rollups.samples + 1";
+    for (const char* column : {"cpu", "memory", "load1", "disk", "rx", "tx"}) {
+      set += ", " + sum_of(column) + ", " + max_of(column);
+    }
+    return Do(
+        "INSERT INTO metric_rollups (host_id, bucket_ms, samples, cpu_sum, cpu_max, memory_sum, "
+        "memory_max, load1_sum, load1_max, disk_sum, disk_max, rx_sum, rx_max, tx_sum, tx_max) "
+        "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, bucket_ms) DO "
+        "UPDATE SET " +
+            set,
+        {host, p.at_ms - p.at_ms % kRollupMs, p.cpu_percent, p.cpu_percent, p.memory_percent,
+         p.memory_percent, p.load1, p.load1, p.disk_percent, p.disk_percent, p.net_rx_bps,
+         p.net_rx_bps, p.net_tx_bps, p.net_tx_bps});
+  }
+
+  // Search documents ------------------------------------------------------------------------
+  // Services, checks and packages have one document each, whatever the number of hosts that
+  // have them: the host count comes from the current tables when a search finds one.
+  Status AddDoc(const char* kind, const std::string& ref, const std::string& body) {
+    return Do(
+        "INSERT INTO search_docs (kind, ref, title, body) VALUES (?, ?, ?, ?) ON CONFLICT "
+        "(kind, ref) DO NOTHING",
+        {kind, ref, ref, body});
+  }
+
+  Status ReplacePackages(std::int64_t host, const fleetdesk::v1::SoftwareInventory& software) {
+    if (auto s = Do("DELETE FROM host_packages WHERE host_id = ?", {host}); !s) return s;
+    for (const auto& package : software.packages()) {
+      if (package.name().empty()) continue;
+      auto s =
+          Do("INSERT INTO host_packages (host_id, name, version) VALUES (?, ?, ?) ON CONFLICT "
+             "(host_id, name) DO NOTHING",
+             {host, package.name(), package.version()});
+      if (!s) return s;
+      if (auto s2 = AddDoc("package", package.name(), ""); !s2) return s2;
+    }
+    return {};
+  }
+
+  // The host's document: its name as the title; serials, addresses and what people wrote as
+  // the body. Rewritten only when its text changed, so the full-text index does not churn.
+  Status RefreshHostDoc(std::int64_t host) {
+    std::string title;
+    std::vector<std::string> words;
+    auto add = [&](const std::string& word) {
+      if (!word.empty()) words.push_back(word);
+    };
+    auto done = Run(
+        "SELECT hostname, serial, machine_id, os_pretty_name, owner, location, environment, role, "
+        "notes FROM hosts WHERE id = ?",
+        {host}, [&](const SqlRow& r) {
+          title = r.Text(0);
+          for (int c = 1; c <= 8; ++c) add(r.Text(c));
+        });
+    if (!done) return done.error();
+    done = Run("SELECT tag FROM host_tags WHERE host_id = ?", {host},
+               [&](const SqlRow& r) { add(r.Text(0)); });
+    if (!done) return done.error();
+    done = Run(
+        "SELECT body FROM host_inventory WHERE host_id = ? AND section IN ('system', 'network', "
+        "'disks', 'memory', 'os')",
+        {host}, [&](const SqlRow& r) {
+          fleetdesk::v1::InventorySection s;
+          if (!s.ParseFromString(r.Blob(0))) return;
+          if (s.has_system()) {
+            add(s.system().serial());
+            add(s.system().product());
+          }
+          for (const auto& i : s.network().interfaces()) {
+            add(i.mac());
+            for (const auto& a : i.addresses()) add(a.substr(0, a.find('/')));
+          }
+          for (const auto& disk : s.disks().disks()) add(disk.serial());
+          for (const auto& module : s.memory().modules()) add(module.serial());
+          if (s.has_os()) add(s.os().fqdn());
+        });
+    if (!done) return done.error();
+    std::string body;
+    for (const auto& w : words) body += (body.empty() ? "" : " ") + w;
+    return Do(
+        "INSERT INTO search_docs (kind, ref, title, body) VALUES ('host', ?, ?, ?) ON CONFLICT "
+        "(kind, ref) DO UPDATE SET title = excluded.title, body = excluded.body WHERE "
+        "search_docs.title <> excluded.title OR search_docs.body <> excluded.body",
+        {std::to_string(host), title, body});
+  }
+
+  Result<std::vector<SearchHit>> Search(const std::string& text, int limit) override {
+    std::vector<SearchHit> hits;
+    auto collect = [&](const SqlRow& r) {
+      hits.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), 0, 0});
+    };
+    Result<std::int64_t> done = 0;
+    // FTS5's trigram index answers substrings of three characters or more; shorter ones (two
+    // Chinese characters make a word) scan the documents, which are one per host and per
+    // distinct service, check and package, not one per row.
+    if (!Pg() && CodePoints(text) >= 3) {
+      done =
+          Run("SELECT d.kind, d.ref, d.title, d.body FROM search_fts JOIN search_docs d ON d.id = "
+              "search_fts.rowid WHERE search_fts MATCH ? ORDER BY search_fts.rank LIMIT ?",
+              {FtsPhrase(text), kSearchCandidates}, collect);
+    } else {
+      done = Run(std::string("SELECT kind, ref, title, body FROM search_docs WHERE ") + DocText() +
+                     " " + Like() + " ? ESCAPE '\\' LIMIT ?",
+                 {Contains(text), kSearchCandidates}, collect);
+    }
+    if (!done) return done.error();
+    const std::string needle = Lower(text);
+    auto kind_order = [](const std::string& kind) {
+      return kind == "host" ? 0 : kind == "service" ? 1 : kind == "check" ? 2 : 3;
+    };
+    for (auto& hit : hits) {
+      const std::string title = Lower(hit.title);
+      hit.rank = title == needle                           ? 0
+                 : title.rfind(needle, 0) == 0             ? 1
+                 : title.find(needle) != std::string::npos ? 2
+                                                           : 3;
+      hit.detail = Snippet(hit.detail, needle);
+    }
+    std::stable_sort(hits.begin(), hits.end(), [&](const SearchHit& a, const SearchHit& b) {
+      if (a.rank != b.rank) return a.rank < b.rank;
+      if (kind_order(a.kind) != kind_order(b.kind)) return kind_order(a.kind) < kind_order(b.kind);
+      return a.title < b.title;
+    });
+    if (static_cast<int>(hits.size()) > limit) hits.resize(static_cast<std::size_t>(limit));
+    for (auto& hit : hits) {
+      const char* count_sql =
+          hit.kind == "service"   ? "SELECT COUNT(*) FROM host_services WHERE unit = ?"
+          : hit.kind == "check"   ? "SELECT COUNT(*) FROM host_checks WHERE key = ?"
+          : hit.kind == "package" ? "SELECT COUNT(*) FROM host_packages WHERE name = ?"
+                                  : nullptr;
+      if (count_sql == nullptr) continue;
+      auto counted = Run(count_sql, {hit.ref}, [&](const SqlRow& r) { hit.host_count = r.Int(0); });
+      if (!counted) return counted.error();
+    }
+    return hits;
+  }
+
+  // Up to 80 bytes of `body` around the first match, cut at character boundaries.
+  static std::string Snippet(const std::string& body, const std::string& needle) {
+    constexpr std::size_t kWidth = 80;
+    if (body.size() <= kWidth) return body;
+    auto at = Lower(body).find(needle);
+    std::size_t start = at == std::string::npos || at < kWidth / 2 ? 0 : at - kWidth / 2;
+    while (start > 0 && (static_cast<unsigned char>(body[start]) & 0xC0) == 0x80) --start;
+    std::size_t end = std::min(body.size(), start + kWidth);
+    while (end < body.size() && (static_cast<unsigned char>(body[end]) & 0xC0) == 0x80) ++end;
+    return (start > 0 ? "..." : "") + body.substr(start, end - start) +
+           (end < body.size() ? "..." : "");
+  }
+
+  // What people say about hosts -------------------------------------------------------------
+  // Applies `patch` to `before` inside the caller's transaction; answers how many fields it
+  // changed, each recorded as an event.
+  Result<int> ApplyPatch(const HostView& before, const AttributePatch& patch,
+                         const std::string& actor, std::int64_t now_ms) {
+    const std::int64_t id = before.record.id;
+    int changed = 0;
+    auto set = [&](const char* column, const std::string& old,
+                   const std::optional<std::string>& value) -> Status {
+      if (!value || *value == old) return {};
+      ++changed;
+      if (auto s =
+              Do(std::string("UPDATE hosts SET ") + column + " = ? WHERE id = ?", {*value, id});
+          !s) {
+        return s;
+      }
+      return AddEvent(id, now_ms, "attribute", column, old, *value, actor);
+    };
+    const bool enrolled = !before.record.agent_id.empty();
+    if (enrolled && ((patch.hostname && *patch.hostname != before.record.hostname) ||
+                     (patch.serial && *patch.serial != before.serial))) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "hostname and serial of an enrolled host come from its agent");
+    }
+    if (patch.criticality && std::find(std::begin(kCriticalities), std::end(kCriticalities),
+                                       *patch.criticality) == std::end(kCriticalities)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "criticality must be low, medium, high or critical");
+    }
+    const auto& a = before.attributes;
+    for (auto s :
+         {set("hostname", before.record.hostname, patch.hostname),
+          set("serial", before.serial, patch.serial), set("owner", a.owner, patch.owner),
+          set("location", a.location, patch.location),
+          set("environment", a.environment, patch.environment), set("role", a.role, patch.role),
+          set("criticality", a.criticality, patch.criticality),
+          set("notes", a.notes, patch.notes)}) {
+      if (!s) return s.error();
+    }
+    if (patch.tags) {
+      std::vector<std::string> tags = *patch.tags;
+      std::sort(tags.begin(), tags.end());
+      tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+      if (tags != a.tags) {
+        ++changed;
+        if (auto s = Do("DELETE FROM host_tags WHERE host_id = ?", {id}); !s) return s.error();
+        for (const auto& tag : tags) {
+          if (auto s = Do("INSERT INTO host_tags (host_id, tag) VALUES (?, ?)", {id, tag}); !s) {
+            return s.error();
+          }
+        }
+        if (auto s =
+                AddEvent(id, now_ms, "attribute", "tags", JoinTags(a.tags), JoinTags(tags), actor);
+            !s) {
+          return s.error();
+        }
+      }
+    }
+    if (changed > 0) {
+      if (auto s = RefreshHostDoc(id); !s) return s.error();
+    }
+    return changed;
+  }
+
+  // The host `id` when it exists and is not archived (an archived record is read-only).
+  Result<HostView> LiveHost(std::int64_t id) {
+    auto view = GetHostView(id);
+    if (!view) return view.error();
+    if (!*view) return MakeError(ErrorCode::kNotFound, "no host with id " + std::to_string(id));
+    if ((*view)->archived_ms) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "host " + std::to_string(id) + " is archived; its record is read-only");
+    }
+    return std::move(**view);
+  }
+
+  Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch, const std::string& actor,
+                             std::int64_t now_ms) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    auto before = LiveHost(id);
+    if (!before) return before.error();
+    auto changed = ApplyPatch(*before, patch, actor, now_ms);
+    if (!changed) return changed.error();
+    auto after = GetHostView(id);
+    if (!after) return after.error();
+    if (auto s = tx->Commit(); !s) return s.error();
+    return **after;
+  }
+
+  // The live host (not archived) with this hostname (case-insensitively) or serial.
+  Result<std::optional<std::int64_t>> FindLive(const std::string& hostname,
+                                               const std::string& serial) {
+    std::optional<std::int64_t> id;
+    auto done =
+        Run("SELECT id FROM hosts WHERE archived_ms IS NULL AND (lower(hostname) = lower(?) OR "
+            "(serial <> '' AND serial = ?)) ORDER BY id LIMIT 1",
+            {hostname, serial}, [&](const SqlRow& r) { id = r.Int(0); });
+    if (!done) return done.error();
+    return id;
+  }
+
+  Result<std::int64_t> InsertPending(const std::string& hostname, const std::string& serial,
+                                     const std::string& actor, std::int64_t now_ms) {
+    std::int64_t id = 0;
+    auto done =
+        Run("INSERT INTO hosts (hostname, serial, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, 0) "
+            "RETURNING id",
+            {hostname, serial, now_ms}, [&](const SqlRow& r) { id = r.Int(0); });
+    if (!done) return done.error();
+    if (auto s = AddEvent(id, now_ms, "lifecycle", "", "", "registered", actor); !s) {
+      return s.error();
+    }
+    return id;
+  }
+
+  Result<HostView> RegisterHost(const NewHost& host, const std::string& actor,
+                                std::int64_t now_ms) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    auto existing = FindLive(host.hostname, host.serial);
+    if (!existing) return existing.error();
+    if (*existing) {
+      return MakeError(ErrorCode::kAlreadyExists, "host " + std::to_string(**existing) +
+                                                      " already has this hostname or serial");
+    }
+    auto id = InsertPending(host.hostname, host.serial, actor, now_ms);
+    if (!id) return id.error();
+    auto view = GetHostView(*id);
+    if (!view) return view.error();
+    AttributePatch patch = host.attributes;
+    patch.hostname.reset();
+    patch.serial.reset();
+    auto changed = ApplyPatch(**view, patch, actor, now_ms);
+    if (!changed) return changed.error();
+    if (*changed == 0) {
+      if (auto s = RefreshHostDoc(*id); !s) return s.error();
+    }
+    view = GetHostView(*id);
+    if (!view) return view.error();
+    if (auto s = tx->Commit(); !s) return s.error();
+    return **view;
+  }
+
+  Result<HostView> ArchiveHost(std::int64_t id, const std::string& actor,
+                               std::int64_t now_ms) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    auto before = LiveHost(id);
+    if (!before) return before.error();
+    // Revoked too: the agent of a decommissioned host is refused from now on.
+    if (auto s = Do("UPDATE hosts SET archived_ms = ?, revoked = ?, connected = ? WHERE id = ?",
+                    {now_ms, true, false, id});
+        !s) {
+      return s.error();
+    }
+    if (auto s = AddEvent(id, now_ms, "lifecycle", "", before->StatusName(), "archived", actor);
+        !s) {
+      return s.error();
+    }
+    auto after = GetHostView(id);
+    if (!after) return after.error();
+    if (auto s = tx->Commit(); !s) return s.error();
+    return **after;
+  }
+
+  Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows, const std::string& actor,
+                                    std::int64_t now_ms) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    ImportSummary summary;
+    for (const auto& row : rows) {
+      auto fail = [&](const Error& e) {
+        return MakeError(e.code, "line " + std::to_string(row.line) + ": " + e.message);
+      };
+      std::optional<std::int64_t> id = row.id;
+      if (!id) {
+        auto found = FindLive(row.hostname, row.serial);
+        if (!found) return fail(found.error());
+        id = *found;
+      }
+      AttributePatch patch = row.patch;
+      const bool created = !id;
+      if (created) {
+        auto made = InsertPending(row.hostname, row.serial, actor, now_ms);
+        if (!made) return fail(made.error());
+        id = *made;
+        ++summary.created;
+      }
+      auto view = GetHostView(*id);
+      if (!view) return fail(view.error());
+      if (!*view || (*view)->archived_ms) {
+        return fail(MakeError(ErrorCode::kNotFound, "no live host with id " + std::to_string(*id)));
+      }
+      // The key columns identify an enrolled host; they are not edits of it.
+      if (!(*view)->record.agent_id.empty()) {
+        patch.hostname.reset();
+        patch.serial.reset();
+      }
+      auto changed = ApplyPatch(**view, patch, actor, now_ms);
+      if (!changed) return fail(changed.error());
+      if (!created) (*changed > 0 ? summary.updated : summary.unchanged) += 1;
+      if (created && *changed == 0) {
+        if (auto s = RefreshHostDoc(*id); !s) return fail(s.error());
+      }
+    }
+    if (auto s = tx->Commit(); !s) return s.error();
+    return summary;
+  }
+
+  // History ---------------------------------------------------------------------------------
+  Result<EventPage> ListEvents(const EventQuery& q) override {
+    std::string sql =
+        "SELECT id, host_id, at_ms, kind, subject, old_value, new_value, actor FROM host_events "
+        "WHERE host_id = ?";
+    std::vector<SqlArg> args{q.host_id};
+    if (q.before_id) {
+      sql += " AND id < ?";
+      args.emplace_back(*q.before_id);
+    }
+    if (q.from_ms) {
+      sql += " AND at_ms >= ?";
+      args.emplace_back(*q.from_ms);
+    }
+    if (q.to_ms) {
+      sql += " AND at_ms < ?";
+      args.emplace_back(*q.to_ms);
+    }
+    if (!q.kind.empty()) {
+      sql += " AND kind = ?";
+      args.emplace_back(std::string_view(q.kind));
+    }
+    sql += " ORDER BY id DESC LIMIT ?";
+    args.emplace_back(std::int64_t{q.limit} + 1);
+    EventPage page;
+    auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+      page.items.push_back(
+          {r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Text(4), r.Text(5), r.Text(6), r.Text(7)});
+    });
+    if (!done) return done.error();
+    if (static_cast<int>(page.items.size()) > q.limit) {
+      page.items.pop_back();
+      page.next_before_id = page.items.back().id;
+    }
+    return page;
+  }
+
+  Result<std::vector<MetricPoint>> MetricSeries(std::int64_t host_id, std::int64_t from_ms,
+                                                std::int64_t to_ms,
+                                                MetricResolution resolution) override {
+    std::vector<MetricPoint> points;
+    Result<std::int64_t> done = 0;
+    if (resolution == MetricResolution::kRaw) {
+      done = Run(
+          "SELECT at_ms, cpu, memory, load1, disk, rx, tx FROM metric_samples WHERE host_id = ? "
+          "AND at_ms >= ? AND at_ms < ? ORDER BY at_ms",
+          {host_id, from_ms, to_ms}, [&](const SqlRow& r) {
+            MetricPoint p;
+            p.at_ms = r.Int(0);
+            p.cpu_percent = p.cpu_percent_max = r.Double(1);
+            p.memory_percent = p.memory_percent_max = r.Double(2);
+            p.load1 = p.load1_max = r.Double(3);
+            p.disk_percent = p.disk_percent_max = r.Double(4);
+            p.net_rx_bps = p.net_rx_bps_max = r.Double(5);
+            p.net_tx_bps = p.net_tx_bps_max = r.Double(6);
+            points.push_back(p);
+          });
+    } else {
+      done =
+          Run("SELECT bucket_ms, samples, cpu_sum, cpu_max, memory_sum, memory_max, load1_sum, "
+              "load1_max, disk_sum, disk_max, rx_sum, rx_max, tx_sum, tx_max FROM metric_rollups "
+              "WHERE host_id = ? AND bucket_ms >= ? AND bucket_ms < ? ORDER BY bucket_ms",
+              {host_id, from_ms - from_ms % kRollupMs, to_ms}, [&](const SqlRow& r) {
+                MetricPoint p;
+                p.at_ms = r.Int(0);
+                p.samples = static_cast<int>(r.Int(1));
+                const double n = p.samples > 0 ? p.samples : 1;
+                p.cpu_percent = r.Double(2) / n;
+                p.cpu_percent_max = r.Double(3);
+                p.memory_percent = r.Double(4) / n;
+                p.memory_percent_max = r.Double(5);
+                p.load1 = r.Double(6) / n;
+                p.load1_max = r.Double(7);
+                p.disk_percent = r.Double(8) / n;
+                p.disk_percent_max = r.Double(9);
+                p.net_rx_bps = r.Double(10) / n;
+                p.net_rx_bps_max = r.Double(11);
+                p.net_tx_bps = r.Double(12) / n;
+                p.net_tx_bps_max = r.Double(13);
+                points.push_back(p);
+              });
+    }
+    if (!done) return done.error();
+    return points;
+  }
+
+  Result<std::vector<std::int64_t>> MarkSilentHosts(std::int64_t silent_before_ms,
+                                                    std::int64_t now_ms) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    // One statement decides: a report committed meanwhile by another server moves last_seen_ms,
+    // and PostgreSQL re-checks the condition on the row it is about to update.
+    std::vector<std::int64_t> ids;
+    auto done = Run(
+        "UPDATE hosts SET unreachable_since_ms = ? WHERE agent_id IS NOT NULL AND archived_ms IS "
+        "NULL AND unreachable_since_ms IS NULL AND last_seen_ms < ? RETURNING id",
+        {now_ms, silent_before_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });
+    if (!done) return done.error();
+    std::sort(ids.begin(), ids.end());
+    for (auto id : ids) {
+      if (auto s = AddEvent(id, now_ms, "reachability", "", "reachable", "unreachable"); !s) {
+        return s.error();
+      }
+    }
+    if (auto s = tx->Commit(); !s) return s.error();
+    return ids;
+  }
+
+  Result<PruneCounts> Prune(const Retention& retention, std::int64_t now_ms) override {
+    PruneCounts counts;
+    std::vector<std::int64_t> hosts;
+    auto listed = Run("SELECT id FROM hosts ORDER BY id", {},
+                      [&](const SqlRow& r) { hosts.push_back(r.Int(0)); });
+    if (!listed) return listed.error();
+    // Host by host in short transactions: each delete walks its primary key's range, and the
+    // writer never waits long for the lock.
+    constexpr std::size_t kHostsPerTransaction = 200;
+    for (std::size_t start = 0; start < hosts.size(); start += kHostsPerTransaction) {
+      auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+      if (!tx) return tx.error();
+      for (std::size_t i = start; i < std::min(hosts.size(), start + kHostsPerTransaction); ++i) {
+        auto samples = Run("DELETE FROM metric_samples WHERE host_id = ? AND at_ms < ?",
+                           {hosts[i], now_ms - retention.raw_metrics_ms});
+        if (!samples) return samples.error();
+        counts.samples += *samples;
+        auto rollups = Run("DELETE FROM metric_rollups WHERE host_id = ? AND bucket_ms < ?",
+                           {hosts[i], now_ms - retention.rollup_metrics_ms});
+        if (!rollups) return rollups.error();
+        counts.rollups += *rollups;
+      }
+      if (auto s = tx->Commit(); !s) return s.error();
+    }
+    auto events = Run("DELETE FROM host_events WHERE at_ms < ?", {now_ms - retention.events_ms});
+    if (!events) return events.error();
+    counts.events = *events;
+    return counts;
+  }
+
+  Result<bool> TryLeadership() override {
+    if (!Pg()) return true;
+    // A session lock: it goes with the connection, so a server that dies hands it on.
+    bool held = false;
+    auto done =
+        Run("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND "
+            "classid = 1718379877 AND objid = 2 AND objsubid = 2 AND granted",
+            {}, [&](const SqlRow&) { held = true; });
+    if (!done) return done.error();
+    if (held) return true;
+    done = Run(std::string("SELECT pg_try_advisory_lock(") + kLeaderKeys + ")", {},
+               [&](const SqlRow& r) { held = r.Bool(0); });
+    if (!done) return done.error();
+    return held;
+  }
+
+  // Enrollment ------------------------------------------------------------------------------
+  Status CreateEnrollmentToken(const NewEnrollmentToken& token) override {
+    return Do(
+        "INSERT INTO enrollment_tokens (token_hash, created_ms, expires_ms, max_hosts, created_by) "
+        "VALUES (?, ?, ?, ?, ?)",
+        {token.token_hash, token.created_ms, token.expires_ms, token.max_hosts, token.created_by});
+  }
+
+  // The token's id when it may enroll one more host at `now_ms`; else why not. `lock` (inside
+  // a transaction) keeps the row locked until it ends, so two servers enrolling on one token at
+  // once cannot both take its last use.
+  Result<std::int64_t> UsableToken(const std::string& token_hash, std::int64_t now_ms, bool lock) {
+    std::optional<Status> verdict;
+    std::int64_t id = 0;
+    auto done = Run(std::string("SELECT id, expires_ms, max_hosts, used_count, revoked FROM "
+                                "enrollment_tokens WHERE token_hash = ?") +
+                        (lock && Pg() ? " FOR UPDATE" : ""),
+                    {token_hash}, [&](const SqlRow& r) {
+                      id = r.Int(0);
+                      verdict = TokenUsable(r.Bool(4), r.Int(1), r.OptInt(2), r.Int(3), now_ms);
+                    });
+    if (!done) return done.error();
+    if (!verdict) return MakeError(ErrorCode::kUnauthenticated, "enrollment token is not known");
+    if (!*verdict) return verdict->error();
+    return id;
+  }
+
+  Status CheckEnrollmentToken(const std::string& token_hash, std::int64_t now_ms) override {
+    auto token = UsableToken(token_hash, now_ms, false);
+    if (!token) return token.error();
+    return {};
+  }
+
+  Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) override {
+    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    if (!tx) return tx.error();
+    auto usable = UsableToken(token_hash, agent.now_ms, true);
+    if (!usable) return usable.error();
+    if (auto s =
+            Do("UPDATE enrollment_tokens SET used_count = used_count + 1 WHERE id = ?", {*usable});
+        !s) {
+      return s.error();
+    }
+    const std::string lock = Pg() ? " FOR UPDATE" : "";
+    // A machine that enrolls again (reinstall, lost state dir) keeps its host row and history;
+    // its old certificate stops working because the agent id changes.
+    std::optional<std::int64_t> host_id;
+    auto done = Run(
+        "SELECT id FROM hosts WHERE machine_id = ? AND NOT revoked AND archived_ms IS NULL ORDER "
+        "BY id LIMIT 1" +
+            lock,
+        {agent.machine_id}, [&](const SqlRow& r) { host_id = r.Int(0); });
+    if (!done) return done.error();
+    const char* step = "re-enrolled";
+    if (!host_id) {
+      // A host a person registered ahead, by its name or its serial.
+      done =
+          Run("SELECT id FROM hosts WHERE agent_id IS NULL AND archived_ms IS NULL AND "
+              "(lower(hostname) = lower(?) OR (serial <> '' AND serial = ?)) ORDER BY id LIMIT 1" +
+                  lock,
+              {agent.hostname, agent.serial}, [&](const SqlRow& r) { host_id = r.Int(0); });
+      if (!done) return done.error();
+      step = "enrolled";
+    }
+    if (host_id) {
+      auto rekey =
+          Do("UPDATE hosts SET agent_id = ?, machine_id = ?, hostname = ?, cert_serial = ?, "
+             "cert_not_after = ?, last_seq = 0, last_seen_ms = ? WHERE id = ?",
+             {agent.agent_id, agent.machine_id, agent.hostname, agent.cert_serial,
+              agent.cert_not_after, agent.now_ms, *host_id});
+      if (!rekey) return rekey.error();
+      if (!agent.serial.empty()) {
+        if (auto s = Do("UPDATE hosts SET serial = ? WHERE id = ? AND serial = ''",
+                        {agent.serial, *host_id});
+            !s) {
+          return s.error();
+        }
+      }
+    } else {
+      done = Run(
+          "INSERT INTO hosts (agent_id, machine_id, hostname, serial, first_seen_ms, "
+          "last_seen_ms, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING "
+          "id",
+          {agent.agent_id, agent.machine_id, agent.hostname, agent.serial, agent.now_ms,
+           agent.now_ms, agent.cert_serial, agent.cert_not_after},
+          [&](const SqlRow& r) { host_id = r.Int(0); });
+      if (!done) return done.error();
+      step = "enrolled";
+    }
+    if (auto s =
+            AddEvent(*host_id, agent.now_ms, "lifecycle", "", "", step, "agent " + agent.agent_id);
+        !s) {
+      return s.error();
+    }
+    if (auto s = RefreshHostDoc(*host_id); !s) return s.error();
+    auto host = GetHost(*host_id);
+    if (!host) return host.error();
+    if (auto s = tx->Commit(); !s) return s.error();
+    return **host;
+  }
+
+  // Users and tokens ------------------------------------------------------------------------
+  Result<std::int64_t> AddUser(const UserRecord& user) override {
+    std::int64_t id = 0;
+    auto done = Run(
+        "INSERT INTO users (name, role, password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, "
+        "?) RETURNING id",
+        {user.name, user.role, user.password_hash, user.disabled, user.created_ms},
+        [&](const SqlRow& r) { id = r.Int(0); });
+    if (!done) {
+      if (done.error().code == ErrorCode::kAlreadyExists) {
+        return MakeError(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
+      }
+      return done.error();
+    }
+    return id;
+  }
+
+  Result<std::optional<UserRecord>> FindUser(const std::string& name) override {
+    std::optional<UserRecord> user;
+    auto done =
+        Run("SELECT id, name, role, password_hash, disabled, created_ms FROM users WHERE name = ?",
+            {name}, [&](const SqlRow& r) {
+              user = UserRecord{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Bool(4), r.Int(5)};
+            });
+    if (!done) return done.error();
+    return user;
+  }
+
+  Status CreateApiToken(const NewApiToken& token) override {
+    auto user = FindUser(token.user_name);
+    if (!user) return user.error();
+    if (!*user) return MakeError(ErrorCode::kNotFound, "no user '" + token.user_name + "'");
+    return Do(
+        "INSERT INTO api_tokens (user_id, token_hash, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
+        {(*user)->id, token.token_hash, token.created_ms, token.expires_ms});
+  }
+
+  Result<std::optional<Principal>> FindApiToken(const std::string& token_hash,
+                                                std::int64_t now_ms) override {
+    std::optional<Principal> principal;
+    auto done =
+        Run("SELECT u.id, u.name, u.role, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_hash = ? AND NOT t.revoked AND t.expires_ms > ? AND NOT u.disabled",
+            {token_hash, now_ms}, [&](const SqlRow& r) {
+              principal = Principal{r.Int(0), r.Text(1), r.Text(2), r.Int(3)};
+            });
+    if (!done) return done.error();
+    return principal;
+  }
+
+ private:
+  std::unique_ptr<SqlConn> db_;
+  std::span<const char* const> migrations_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> MakeSqlStore(std::unique_ptr<SqlConn> conn,
+                                    std::span<const char* const> migrations) {
+  return std::make_unique<SqlStore>(std::move(conn), migrations);
+}
+
+}  // namespace fleetdesk::server::store
