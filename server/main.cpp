@@ -24,6 +24,7 @@
 #include "server/api/auth.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/clock.hpp"
+#include "server/engine/jobs.hpp"
 #include "server/engine/writer.hpp"
 #include "server/gateway/gateway.hpp"
 #include "server/http/http_server.hpp"
@@ -187,16 +188,49 @@ int Serve(const ServerConfig& config) {
   auto hosts = (*writer_store)->LoadHosts();
   if (!hosts) return Fail(hosts.error().message);
   engine.Load(*hosts);
-  // Channels do not survive a restart: whatever the last run left connected is offline now.
   engine::Writer writer(std::move(*writer_store), metrics);
   writer.Start();
-  for (const auto& h : *hosts) {
-    if (h.connected) {
-      auto row = h;
-      row.connected = false;
-      writer.Submit(row, {});
+  const bool shared_database = !store::SqlitePath(config.DatabaseUrl()).has_value();
+  if (!shared_database) {
+    // Channels do not survive a restart: whatever the last run left connected is offline now.
+    // (On a shared PostgreSQL the other servers' channels are alive; a host whose server died
+    // goes silent and the fleet jobs mark it unreachable.)
+    for (const auto& h : *hosts) {
+      if (h.connected) {
+        auto row = h;
+        row.connected = false;
+        writer.Submit(row, {});
+      }
     }
   }
+  // Several servers, one database: an agent may have enrolled, or last reported, through
+  // another server. Each hello reads its committed row (one primary-key lookup per channel).
+  std::unique_ptr<store::Store> source_store;
+  std::mutex source_mutex;
+  if (shared_database) {
+    auto opened = store::OpenStore(config.DatabaseUrl());
+    if (!opened) return Fail(opened.error().message);
+    source_store = std::move(*opened);
+    engine.SetSource([&](const std::string& agent_id) {
+      std::lock_guard lock(source_mutex);
+      return source_store->FindAgent(agent_id);
+    });
+  }
+  auto jobs_store = store::OpenStore(config.DatabaseUrl());
+  if (!jobs_store) return Fail(jobs_store.error().message);
+  engine::JobOptions job_options;
+  job_options.silent_after = config.heartbeat_interval * config.unreachable_after_intervals;
+  job_options.tick = std::clamp<std::chrono::milliseconds>(
+      config.heartbeat_interval / 2, std::chrono::seconds(1), std::chrono::seconds(15));
+  job_options.retention.raw_metrics_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_raw_metrics).count();
+  job_options.retention.rollup_metrics_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_metric_rollups)
+          .count();
+  job_options.retention.events_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_events).count();
+  engine::FleetJobs jobs(std::move(*jobs_store), job_options);
+  jobs.Start();
 
   auto api_tls = net::MakeServerContext({pki->server.certificate_pem, pki->server.key_pem, ""});
   auto agent_tls = net::MakeServerContext(
@@ -296,6 +330,7 @@ int Serve(const ServerConfig& config) {
   }
   stop_guard.join();
   workers.join();
+  jobs.Stop();
   writer.Stop();  // commits whatever the channels handed over
   spdlog::info("stopped");
   return 0;

@@ -49,6 +49,10 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) 
   r.String("agents.listen", &agent_listen);
   r.StringList("agents.gateway_urls", &config.gateway_urls);
   r.Duration("agents.heartbeat_interval", &config.heartbeat_interval);
+  r.Int("agents.unreachable_after_intervals", 2, 1000, &config.unreachable_after_intervals);
+  r.Duration("retention.raw_metrics", &config.retention_raw_metrics);
+  r.Duration("retention.metric_rollups", &config.retention_metric_rollups);
+  r.Duration("retention.events", &config.retention_events);
   r.Duration("agents.certificate_validity", &config.agent_certificate_validity);
   r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
   r.StringList("tls.names", &config.tls_names);

@@ -28,6 +28,12 @@ struct ServerConfig {
   ListenAddress agent_listen{"0.0.0.0", 8441};
   std::vector<std::string> gateway_urls;
   std::chrono::seconds heartbeat_interval{30};
+  // A host silent for this many heartbeat intervals becomes unreachable.
+  std::int64_t unreachable_after_intervals = 3;
+  // History kept; older is pruned by whichever server runs the fleet jobs.
+  std::chrono::seconds retention_raw_metrics{std::chrono::hours(24 * 7)};
+  std::chrono::seconds retention_metric_rollups{std::chrono::hours(24 * 365)};
+  std::chrono::seconds retention_events{std::chrono::hours(24 * 730)};
   std::chrono::seconds agent_certificate_validity{std::chrono::hours(24 * 365)};
   std::int64_t max_message_bytes = 4 << 20;
   std::vector<std::string> tls_names;  // extra names for the server certificate

@@ -41,8 +41,29 @@ void StateEngine::Upsert(const store::HostRecord& host) {
 Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
                                             const fleetdesk::v1::Hello& hello,
                                             std::int64_t now_ms) {
+  std::optional<store::HostRecord> stored;
+  if (source_) {
+    auto found = source_(agent_id);
+    if (!found) return found.error();
+    stored = *found;
+  }
   std::lock_guard lock(mutex_);
   auto it = hosts_.find(agent_id);
+  if (stored) {
+    if (it == hosts_.end()) {
+      stored->connected = false;
+      it = hosts_.emplace(agent_id, HostState{*stored, stored->last_seq}).first;
+    } else {
+      // What this server accepted but has not committed yet stays ahead of the database.
+      HostState& known = it->second;
+      known.row.revoked = stored->revoked;
+      known.row.machine_id = stored->machine_id;
+      known.row.last_seq = std::max(known.row.last_seq, stored->last_seq);
+      known.accepted_seq = std::max(known.accepted_seq, stored->last_seq);
+    }
+  } else if (source_ && it != hosts_.end()) {
+    it->second.row.revoked = true;  // archived, or re-keyed elsewhere
+  }
   if (it == hosts_.end()) {
     return MakeError(ErrorCode::kNotFound, "agent " + agent_id + " is not enrolled");
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -39,6 +40,11 @@ class StateEngine {
   void Load(const std::vector<store::HostRecord>& hosts);
   // A host the API just enrolled (or re-keyed).
   void Upsert(const store::HostRecord& host);
+  // With several servers on one database an agent may have enrolled, or last reported, through
+  // another server: `source` answers the committed row, which Connect merges before deciding
+  // (revocation, machine id, and the highest committed sequence). Set before serving.
+  using Source = std::function<Result<std::optional<store::HostRecord>>(const std::string&)>;
+  void SetSource(Source source) { source_ = std::move(source); }
 
   // Errors: kNotFound (unknown agent id), kPermissionDenied (revoked, or a clone: the machine id
   // differs from the one the agent enrolled with).
@@ -62,6 +68,7 @@ class StateEngine {
     store::HostRecord row;
     std::uint64_t accepted_seq = 0;  // highest sequence handed to the writer
   };
+  Source source_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, HostState> hosts_;
 };

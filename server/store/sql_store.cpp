@@ -234,6 +234,15 @@ class SqlStore final : public Store {
     return host;
   }
 
+  Result<std::optional<HostRecord>> FindAgent(const std::string& agent_id) override {
+    std::optional<HostRecord> host;
+    auto done = Run(std::string("SELECT ") + kHostColumns +
+                        " FROM hosts WHERE agent_id = ? AND archived_ms IS NULL",
+                    {agent_id}, [&](const SqlRow& r) { host = ReadHost(r); });
+    if (!done) return done.error();
+    return host;
+  }
+
   Status FillTags(std::vector<HostView>& views) {
     if (views.empty()) return {};
     std::map<std::int64_t, HostView*> by_id;

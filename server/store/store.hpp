@@ -26,6 +26,8 @@ class Store {
   virtual Result<HostPage> ListHosts(const HostQuery& query) = 0;
   virtual Result<std::optional<HostRecord>> GetHost(std::int64_t id) = 0;
   virtual Result<std::optional<HostView>> GetHostView(std::int64_t id) = 0;
+  // The committed row of the agent's host; nullopt when no live host has this agent id.
+  virtual Result<std::optional<HostRecord>> FindAgent(const std::string& agent_id) = 0;
   virtual Result<HostDetail> GetHostDetail(std::int64_t id) = 0;
   // Writes every row of the batch in one transaction: all or nothing.
   virtual Status Commit(const WriteBatch& batch) = 0;

@@ -38,21 +38,47 @@ int FreePort() {
 
 }  // namespace
 
-TestServer::TestServer(const std::string& agents_config, const std::string& database) {
+void TestServer::WriteConfig(const std::string& agents_config, const std::string& database) {
   config_path_ = dir_ / "server.toml";
+  planned_agent_port_ = FreePort();
+  // [agents] comes last, so AddAgentsConfig can append to it.
   WriteFile(config_path_, "data_dir = \"" + (dir_ / "data") + "\"\n" +
                               (database.empty() ? "" : "database = \"" + database + "\"\n") +
                               "log_level = \"debug\"\n"
                               "threads = 2\n"
                               "[api]\nlisten = \"127.0.0.1:" +
-                              std::to_string(FreePort()) +
-                              "\"\n[agents]\nlisten = \"127.0.0.1:" + std::to_string(FreePort()) +
+                              std::to_string(FreePort()) + "\"\n[agents]\nlisten = \"127.0.0.1:" +
+                              std::to_string(planned_agent_port_) +
                               "\"\nheartbeat_interval = \"1s\"\n" + agents_config + "\n");
+}
+
+TestServer::TestServer(const std::string& agents_config, const std::string& database) {
+  WriteConfig(agents_config, database);
   auto init = CliResult({"init"});
   if (init.exit_code != 0) throw std::runtime_error("init failed: " + init.err);
   fingerprint_ = Cli({"ca-fingerprint"});
   ca_pem_ = ReadFile(dir_ / "data/ca.crt");
   api_token_ = Cli({"api-token", "create", "--user", "admin"});
+}
+
+TestServer::TestServer(JoinTag, const TestServer& peer, const std::string& database) {
+  WriteConfig("", database);
+  for (const char* file : {"ca.crt", "ca.key", "server.crt", "server.key"}) {
+    WriteFile(dir_ / (std::string("data/") + file),
+              ReadFile(peer.dir_ / (std::string("data/") + file)));
+  }
+  fingerprint_ = peer.fingerprint_;
+  ca_pem_ = peer.ca_pem_;
+  api_token_ = peer.api_token_;
+}
+
+std::unique_ptr<TestServer> TestServer::Joining(const TestServer& peer,
+                                                const std::string& database) {
+  return std::unique_ptr<TestServer>(new TestServer(JoinTag{}, peer, database));
+}
+
+void TestServer::AddAgentsConfig(const std::string& lines) {
+  WriteFile(config_path_, ReadFile(config_path_) + lines + "\n");
 }
 
 TestServer::~TestServer() {

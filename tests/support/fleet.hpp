@@ -16,6 +16,17 @@ class TestServer {
   explicit TestServer(const std::string& agents_config = "", const std::string& database = "");
   ~TestServer();
 
+  // A second server on `peer`'s PostgreSQL database, with `peer`'s CA and server key (as an
+  // operator copies them to each server of a fleet); the peer's API token works on both.
+  static std::unique_ptr<TestServer> Joining(const TestServer& peer, const std::string& database);
+
+  // Appends lines to the [agents] table of the config (read at the next Start).
+  void AddAgentsConfig(const std::string& lines);
+  // The gateway URL this server will listen on, known before it starts.
+  std::string PlannedGatewayUrl() const {
+    return "wss://localhost:" + std::to_string(planned_agent_port_) + "/agent/v1/channel";
+  }
+
   // Starts the server (after `init` the first time) and waits until it is ready.
   void Start();
   // SIGTERM; answers the exit code.
@@ -45,7 +56,11 @@ class TestServer {
   std::unique_ptr<Process> process_;
   int api_port_ = 0;
   int agent_port_ = 0;
+  int planned_agent_port_ = 0;
   int starts_ = 0;
+  struct JoinTag {};
+  TestServer(JoinTag, const TestServer& peer, const std::string& database);
+  void WriteConfig(const std::string& agents_config, const std::string& database);
   std::string fingerprint_;
   std::string ca_pem_;
   std::string api_token_;

@@ -110,6 +110,9 @@ class FailingStore final : public store::Store {
   fleetdesk::Result<std::optional<store::HostRecord>> GetHost(std::int64_t id) override {
     return real_->GetHost(id);
   }
+  fleetdesk::Result<std::optional<store::HostRecord>> FindAgent(const std::string& a) override {
+    return real_->FindAgent(a);
+  }
   fleetdesk::Result<std::optional<store::HostView>> GetHostView(std::int64_t id) override {
     return real_->GetHostView(id);
   }

@@ -1,0 +1,71 @@
+#include "server/engine/jobs.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "server/engine/clock.hpp"
+
+namespace fleetdesk::server::engine {
+
+FleetJobs::FleetJobs(std::unique_ptr<store::Store> store, JobOptions options)
+    : store_(std::move(store)), options_(options) {}
+
+FleetJobs::~FleetJobs() { Stop(); }
+
+void FleetJobs::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void FleetJobs::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FleetJobs::Run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    Tick();
+    lock.lock();
+    wake_.wait_for(lock, options_.tick, [this] { return stopping_; });
+  }
+}
+
+void FleetJobs::Tick() {
+  auto leader = store_->TryLeadership();
+  if (!leader) {
+    // The database is away; whoever holds the lock when it is back does the work.
+    if (leading_) spdlog::warn("fleet jobs: lost the database: {}", leader.error().message);
+    leading_ = false;
+    return;
+  }
+  if (*leader != leading_) {
+    spdlog::info(*leader ? "fleet jobs: this server runs them now"
+                         : "fleet jobs: another server runs them");
+    leading_ = *leader;
+  }
+  if (!leading_) return;
+  const std::int64_t now = NowMs();
+  auto marked = store_->MarkSilentHosts(now - options_.silent_after.count(), now);
+  if (!marked) {
+    spdlog::warn("fleet jobs: silent hosts: {}", marked.error().message);
+  } else if (!marked->empty()) {
+    spdlog::info("fleet jobs: {} host(s) silent for {} s are unreachable", marked->size(),
+                 options_.silent_after.count() / 1000);
+  }
+  const auto steady = std::chrono::steady_clock::now();
+  if (steady < next_prune_) return;
+  next_prune_ = steady + options_.prune_every;
+  auto pruned = store_->Prune(options_.retention, now);
+  if (!pruned) {
+    spdlog::warn("fleet jobs: retention: {}", pruned.error().message);
+  } else if (pruned->samples + pruned->rollups + pruned->events > 0) {
+    spdlog::info("fleet jobs: retention removed {} samples, {} rollups, {} events", pruned->samples,
+                 pruned->rollups, pruned->events);
+  }
+}
+
+}  // namespace fleetdesk::server::engine

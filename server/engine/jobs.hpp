@@ -1,0 +1,51 @@
+// The jobs that must run once per fleet, however many servers share the database: marking
+// silent hosts unreachable, and pruning history past its retention. Every server runs this
+// loop; only the holder of the store's leadership lock acts, and when it dies the lock (a
+// PostgreSQL session lock) passes to the next server that asks.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "server/store/store.hpp"
+
+namespace fleetdesk::server::engine {
+
+struct JobOptions {
+  // A host not heard from for this long becomes unreachable.
+  std::chrono::milliseconds silent_after{90'000};
+  // How often the loop looks (and asks for the lock).
+  std::chrono::milliseconds tick{5'000};
+  std::chrono::milliseconds prune_every{std::chrono::hours(1)};
+  store::Retention retention;
+};
+
+class FleetJobs {
+ public:
+  // Owns `store`: a connection of its own, which holds the lock while this server leads.
+  FleetJobs(std::unique_ptr<store::Store> store, JobOptions options);
+  ~FleetJobs();
+  FleetJobs(const FleetJobs&) = delete;
+  FleetJobs& operator=(const FleetJobs&) = delete;
+
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  void Tick();
+
+  std::unique_ptr<store::Store> store_;
+  JobOptions options_;
+  bool leading_ = false;
+  std::chrono::steady_clock::time_point next_prune_{};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fleetdesk::server::engine
