@@ -105,6 +105,7 @@ Result<Identity> Enroll(const EnrollOptions& options) {
   body.set_csr(*csr);
   body.set_hostname(options.hostname);
   body.set_machine_id(options.machine_id);
+  body.set_serial(options.serial);
   net::HttpsRequest post;
   post.method = "POST";
   post.url = base + "/api/v1/enroll";

@@ -29,6 +29,7 @@ struct EnrollOptions {
   std::string state_dir;
   std::string hostname;
   std::string machine_id;
+  std::string serial;  // DMI serial when readable: matches a host registered ahead by serial
 };
 
 // Fetches the server's CA, refuses it unless its fingerprint matches, then sends the CSR over a

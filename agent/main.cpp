@@ -41,7 +41,12 @@ int EnrollCommand(const AgentConfig& config, const std::string& server, const st
   auto machine_id = system.MachineId();
   if (!machine_id) return Fail(machine_id.error().message);
   auto hostname = system.Hostname();
-  auto identity = Enroll({server, token, fingerprint, config.state_dir, hostname, *machine_id});
+  std::string serial;
+  for (const auto& section : collectors::InventoryCollector(config.root).CollectAll()) {
+    if (section.has_system()) serial = section.system().serial();
+  }
+  auto identity =
+      Enroll({server, token, fingerprint, config.state_dir, hostname, *machine_id, serial});
   if (!identity) return Fail(identity.error().message);
   std::cout << "enrolled as agent " << identity->agent_id << "; gateway "
             << identity->gateway_urls.front() << "\n";

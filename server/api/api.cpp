@@ -259,6 +259,7 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
   if (!ValidMachineId(req.machine_id())) {
     return Invalid("machineId must be 1 to 128 letters, digits, '-', '_' or '.'");
   }
+  if (auto s = CheckAttribute("serial", req.serial()); !s) return s.error();
 
   auto store = stores_.Acquire();
   if (!store) return store.error();

@@ -228,3 +228,116 @@ TEST_CASE("healthz and metrics answer without a token", "[server][api]") {
   CHECK_THAT(metrics.body, Catch::Contains("fleetdesk_ack_latency_seconds_bucket{le=\"+Inf\"}"));
   CHECK_THAT(metrics.body, Catch::Contains("process_resident_memory_bytes"));
 }
+
+TEST_CASE("PATCH sets a host's attributes and refuses unknown fields and bad values whole",
+          "[server][api][hosts]") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/api/v1/enroll", f.EnrollBody(f.EnrollmentToken(60'000)), false).status ==
+          200);
+  const std::string path = "/api/v1/hosts/1";
+  auto ok = f.Call("PATCH", path,
+                   R"({"owner":"team-web","criticality":"high","tags":["prod","eu"],)"
+                   R"("location":"上海机房"})");
+  REQUIRE(ok.status == 200);
+  auto host = fleetdesk::codec::Parse<fleetdesk::v1::Host>(ok.body);
+  CHECK(host->owner() == "team-web");
+  CHECK(host->location() == "上海机房");
+  CHECK(host->tags_size() == 2);
+  CHECK(host->status() == "offline");
+
+  for (const char* bad :
+       {R"({"owner":"x","colour":"red"})", R"({"criticality":"extreme"})",
+        R"({"tags":["no spaces"]})", R"({"owner":7})", R"({"hostname":"x"})", R"([1,2])", ""}) {
+    CAPTURE(bad);
+    auto refused = f.Call("PATCH", path, bad);
+    CHECK(refused.status == 400);
+    CHECK_FALSE(ErrorOf(refused).error().message().empty());
+  }
+  auto after = fleetdesk::codec::Parse<fleetdesk::v1::Host>(f.Call("GET", path).body);
+  CHECK(after->owner() == "team-web");
+  CHECK(after->criticality() == "high");
+  CHECK(f.Call("DELETE", path).status == 405);
+
+  // History shows who changed what.
+  auto history = fleetdesk::codec::Parse<fleetdesk::v1::HostEventList>(
+      f.Call("GET", path + "/history?kind=attribute").body);
+  REQUIRE(history->items_size() == 4);
+  CHECK(history->items(0).actor() == "admin");
+  CHECK(f.Call("GET", path + "/history?kind=weather").status == 400);
+}
+
+TEST_CASE("a CSV import lists every bad row by line and imports nothing; a good one imports all",
+          "[server][api][hosts]") {
+  Fixture f;
+  auto bad = f.Call("POST", "/api/v1/hosts/import",
+                    "hostname,owner,criticality,tags\n"
+                    "web-1,team,high,prod\n"
+                    "db 1,team,low,\n"
+                    "cache-1,team,extreme,\"a b\"\n");
+  REQUIRE(bad.status == 400);
+  auto error = ErrorOf(bad).error();
+  REQUIRE(error.details_size() == 2);
+  CHECK(error.details(0).line() == 3);
+  CHECK(error.details(0).field() == "hostname");
+  CHECK(error.details(1).line() == 4);
+  CHECK(error.details(1).field() == "criticality");
+  CHECK(f.Call("GET", "/api/v1/hosts?status=pending").body.find("web-1") == std::string::npos);
+
+  auto good = f.Call("POST", "/api/v1/hosts/import",
+                     "\xEF\xBB\xBFhostname,serial,owner,environment,tags,notes\r\n"
+                     "web-1,SN-1,team-web,production,prod;eu,\"first line\nsecond, with comma\"\r\n"
+                     "db-1,,team-db,staging,,\r\n");
+  REQUIRE(good.status == 200);
+  auto result = fleetdesk::codec::Parse<fleetdesk::v1::ImportResult>(good.body);
+  CHECK(result->created() == 2);
+
+  auto exported = f.Call("GET", "/api/v1/hosts/export?sort=hostname");
+  REQUIRE(exported.status == 200);
+  CHECK(exported.content_type == "text/csv; charset=utf-8");
+  CHECK_THAT(exported.body, Catch::StartsWith("id,hostname,serial,status,os,owner,"));
+  CHECK_THAT(exported.body, Catch::Contains("\"first line\nsecond, with comma\""));
+  // What was exported goes back in and changes nothing.
+  auto again = f.Call("POST", "/api/v1/hosts/import", exported.body);
+  REQUIRE(again.status == 200);
+  CHECK(fleetdesk::codec::Parse<fleetdesk::v1::ImportResult>(again.body)->unchanged() == 2);
+
+  auto list = fleetdesk::codec::Parse<fleetdesk::v1::HostList>(
+      f.Call("GET", "/api/v1/hosts?environment=production&tag=eu").body);
+  REQUIRE(list->items_size() == 1);
+  CHECK(list->items(0).hostname() == "web-1");
+  CHECK(list->items(0).status() == "pending");
+}
+
+TEST_CASE("search answers ranked hits over REST, with the query percent-decoded",
+          "[server][api][hosts]") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1","location":"上海机房"})").status ==
+          201);
+  REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1"})").status == 409);
+  REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"owner":"x"})").status == 400);
+  auto found = f.Call("GET", "/api/v1/search?q=%E4%B8%8A%E6%B5%B7");  // 上海
+  REQUIRE(found.status == 200);
+  auto results = fleetdesk::codec::Parse<fleetdesk::v1::SearchResults>(found.body);
+  REQUIRE(results->items_size() == 1);
+  CHECK(results->items(0).kind() == "host");
+  CHECK(results->items(0).title() == "web-1");
+  CHECK(results->items(0).host_id() > 0);
+  CHECK(f.Call("GET", "/api/v1/search").status == 400);
+  CHECK(f.Call("GET", "/api/v1/search?q=%ZZ").status == 400);
+  CHECK(f.Call("GET", "/api/v1/search?q=web&q=db").status == 400);
+  CHECK(f.Call("GET", "/api/v1/search?q=web", "", false).status == 401);
+}
+
+TEST_CASE("a viewer reads hosts but may not change them", "[server][api][hosts]") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1"})").status == 201);
+  auto s = f.stores->Acquire();
+  REQUIRE((*s)->AddUser({0, "vera", "viewer", "x", false, 0}).ok());
+  const auto viewer = auth::NewApiToken();
+  REQUIRE((*s)->CreateApiToken({"vera", auth::HashToken(viewer), 0, NowMs() + 60'000}).ok());
+  f.token = viewer;
+  CHECK(f.Call("GET", "/api/v1/hosts").status == 200);
+  CHECK(f.Call("PATCH", "/api/v1/hosts/1", R"({"owner":"x"})").status == 403);
+  CHECK(f.Call("POST", "/api/v1/hosts/1/archive").status == 403);
+  CHECK(f.Call("POST", "/api/v1/hosts/import", "hostname\nweb-2\n").status == 403);
+}
