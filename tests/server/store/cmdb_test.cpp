@@ -5,8 +5,8 @@
 
 #include "fleetdesk/v1/agent.pb.h"
 #include "server/store/store.hpp"
-#include "tests/support/postgres.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_database.hpp"
 
 using namespace fleetdesk::server::store;
 using fleetdesk::ErrorCode;
@@ -15,29 +15,6 @@ using fleetdesk::testing::TempDir;
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
-
-class TestDatabase {
- public:
-  explicit TestDatabase(const std::string& backend) {
-    url_ = backend == "sqlite" ? (dir_ / "fleetdesk.db")
-                               : fleetdesk::testing::TestPostgres::Shared().NewDatabase();
-  }
-  std::unique_ptr<Store> Open() const {
-    auto store = OpenStore(url_);
-    REQUIRE(store.ok());
-    REQUIRE((*store)->Migrate().ok());
-    return std::move(*store);
-  }
-
- private:
-  TempDir dir_;
-  std::string url_;
-};
-
-#define EACH_STORE()                                                               \
-  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  CAPTURE(backend);                                                                \
-  TestDatabase db(backend)
 
 HostRecord Enroll(Store& store, const std::string& agent, const std::string& hostname,
                   const std::string& serial = "") {

@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "tests/support/postgres.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_database.hpp"
 
 using namespace fleetdesk::server::store;
 using fleetdesk::ErrorCode;
@@ -19,32 +19,6 @@ namespace {
 constexpr std::int64_t kNow = 1'800'000'000'000;
 
 // A fresh database of one backend: "sqlite" or "postgresql".
-class TestDatabase {
- public:
-  explicit TestDatabase(const std::string& backend) {
-    if (backend == "sqlite") {
-      url_ = dir_ / "fleetdesk.db";
-    } else {
-      url_ = fleetdesk::testing::TestPostgres::Shared().NewDatabase();
-    }
-  }
-  // A new connection, migrated.
-  std::unique_ptr<Store> Open() const {
-    auto store = OpenStore(url_);
-    REQUIRE(store.ok());
-    REQUIRE((*store)->Migrate().ok());
-    return std::move(*store);
-  }
-
- private:
-  TempDir dir_;
-  std::string url_;
-};
-
-#define EACH_STORE()                                                               \
-  const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
-  CAPTURE(backend);                                                                \
-  TestDatabase db(backend)
 
 NewAgent Agent(const std::string& id, const std::string& machine) {
   return NewAgent{id, machine, "host-" + machine, "", "01AB", 1'900'000'000, kNow};
