@@ -19,12 +19,8 @@
 namespace fleetdesk::server::api {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 // Enrollment bodies are a CSR and three short strings; 64 KiB is generous.
 constexpr std::size_t kMaxEnrollBody = 64 * 1024;
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 
 Error Invalid(std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, std::move(message));

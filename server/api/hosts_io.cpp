@@ -4,7 +4,6 @@
 #include <charconv>
 #include <ctime>
 #include <map>
-#include <set>
 
 #include "server/api/csv.hpp"
 
@@ -54,8 +53,6 @@ const std::vector<std::string>& ExportColumns() {
       "environment", "role",     "criticality", "tags",   "notes", "lastSeen"};
   return columns;
 }
-
-const std::set<std::string> kReadOnlyColumns = {"status", "os", "lastSeen"};
 
 // Undoes the export's formula guard: "'=x" was "=x".
 std::string Unguard(std::string value) {

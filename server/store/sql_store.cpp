@@ -1032,17 +1032,14 @@ class SqlStore final : public Store {
         id = *made;
         ++summary.created;
       }
-      auto view = GetHostView(*id);
+      auto view = LiveHost(*id);
       if (!view) return fail(view.error());
-      if (!*view || (*view)->archived_ms) {
-        return fail(MakeError(ErrorCode::kNotFound, "no live host with id " + std::to_string(*id)));
-      }
       // The key columns identify an enrolled host; they are not edits of it.
-      if (!(*view)->record.agent_id.empty()) {
+      if (!view->record.agent_id.empty()) {
         patch.hostname.reset();
         patch.serial.reset();
       }
-      auto changed = ApplyPatch(**view, patch, actor, now_ms);
+      auto changed = ApplyPatch(*view, patch, actor, now_ms);
       if (!changed) return fail(changed.error());
       if (!created) (*changed > 0 ? summary.updated : summary.unchanged) += 1;
       if (created && *changed == 0) {

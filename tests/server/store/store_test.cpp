@@ -185,7 +185,10 @@ TEST_CASE("report bodies come back byte for byte, and a full report clears servi
   AddToken(*store, "t", kNow + 60'000);
   auto host = *store->EnrollAgent("t", Agent("a", "m1"));
   // Serialized protobuf: NULs, high bytes, and something that looks like an escape.
-  const std::string body("\x00\xff\\x41\n\x80end", 11);
+  const std::string body(
+      "\x00\xff\\x41\n\x80"
+      "end",
+      11);
   HostDelta delta;
   delta.agent_id = "a";
   delta.full = true;
