@@ -131,6 +131,9 @@ Result<HttpsResponse> Fetch(const HttpsRequest& request) {
           result = e;
           return;
         }
+        // The request's last write must not wait for the server's delayed ACK.
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(stream).socket().set_option(asio::ip::tcp::no_delay(true), ignored);
         step = "TLS handshake with";
         stream.async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code e2) {
           if (e2) {

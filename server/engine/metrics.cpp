@@ -48,6 +48,8 @@ std::string ServerMetrics::Render() const {
   metric("fleetdesk_store_commits_total", "counter", "Group commits by the writer.", commits_total);
   metric("fleetdesk_store_commit_errors_total", "counter", "Group commits that failed.",
          commit_errors_total);
+  metric("fleetdesk_store_rows_written_total", "counter",
+         "Rows inserted, updated or deleted by committed group commits.", rows_written_total);
   metric("fleetdesk_writer_queue_depth", "gauge", "Rows waiting for the writer.",
          writer_queue_depth);
   metric("fleetdesk_http_requests_total", "counter", "API requests answered.", http_requests_total);

@@ -33,6 +33,7 @@ struct ServerMetrics {
   std::atomic<std::uint64_t> acks_total{0};
   std::atomic<std::uint64_t> commits_total{0};
   std::atomic<std::uint64_t> commit_errors_total{0};
+  std::atomic<std::uint64_t> rows_written_total{0};  // by committed group commits
   std::atomic<std::uint64_t> http_requests_total{0};
   std::atomic<std::uint64_t> http_errors_total{0};  // responses with status >= 400
   std::atomic<std::uint64_t> enrollments_total{0};

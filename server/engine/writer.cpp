@@ -110,11 +110,15 @@ void Writer::CommitBatch(std::vector<Item>& all) {
     }
   }
   auto started = std::chrono::steady_clock::now();
+  const auto rows_before = store_->RowsWritten();
   Status status = store_->Commit(batch);
   metrics_.commit_latency.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.commits_total.fetch_add(1, std::memory_order_relaxed);
-  if (!status) {
+  if (status) {
+    metrics_.rows_written_total.fetch_add(store_->RowsWritten() - rows_before,
+                                          std::memory_order_relaxed);
+  } else {
     metrics_.commit_errors_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("commit of {} host rows failed: {}", batch.hosts.size(), status.error().message);
     for (const auto& host : batch.hosts) failed_agents_.insert(host.agent_id);

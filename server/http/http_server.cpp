@@ -100,6 +100,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         spdlog::warn("api accept: {}", ec.message());
         continue;
       }
+      // A response goes out in more than one write; with Nagle's algorithm the last would wait
+      // for the client's delayed ACK, 40 ms on Linux, on every request.
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       auto executor = socket.get_executor();
       auto stream = std::make_shared<Stream>(beast::tcp_stream(std::move(socket)), *tls);
       co_spawn(executor, Serve(stream), asio::detached);

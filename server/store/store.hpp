@@ -31,6 +31,9 @@ class Store {
   virtual Result<HostDetail> GetHostDetail(std::int64_t id) = 0;
   // Writes every row of the batch in one transaction: all or nothing.
   virtual Status Commit(const WriteBatch& batch) = 0;
+  // Rows this connection has inserted, updated or deleted so far, rolled-back ones included:
+  // the writer exports the committed share as fleetdesk_store_rows_written_total.
+  virtual std::uint64_t RowsWritten() const = 0;
 
   // What people say about hosts ---------------------------------------------------------------
   // Each changed attribute is recorded as an event by `actor`. Errors: kNotFound, and

@@ -16,9 +16,12 @@ Result<Database> Database::Open(const std::string& path) {
   // time, and even switching to WAL waits for a lock while another connection writes.
   // WAL lets API readers run while the writer commits. synchronous=FULL makes a commit durable
   // before the agent's ack goes out; group commit pays the fsync once per batch.
+  // cache_size: SQLite's 2 MiB default makes the writer re-read the hosts' pages from the OS on
+  // every report of a large fleet (pread was the writer's top cost with 10,000 agents); 64 MiB
+  // holds their working set and is taken only as it is used.
   auto status = out.Exec(
       "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-      "PRAGMA foreign_keys=ON;");
+      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;");
   if (!status) return status.error();
   return out;
 }

@@ -11,7 +11,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -229,6 +229,16 @@ INSERT INTO search_docs (kind, ref, title, body)
   SELECT DISTINCT 'service', unit, unit, '' FROM host_services;
 INSERT INTO search_docs (kind, ref, title, body)
   SELECT DISTINCT 'check', key, key, '' FROM host_checks;
+)sql",
+    // 4: what ingest, enrollment and the host list look hosts up by at fleet scale: the few
+    // unreachable ones (read once per group commit), names compared case-insensitively
+    // (enrollment claiming a registered host, CSV import) and criticality's order (the list's
+    // sort; the expression is the one ListHosts orders by).
+    R"sql(
+CREATE INDEX hosts_unreachable ON hosts (agent_id) WHERE unreachable_since_ms IS NOT NULL;
+CREATE INDEX hosts_hostname_lower ON hosts (lower(hostname));
+CREATE INDEX hosts_criticality ON hosts ((CASE criticality WHEN 'low' THEN 0 WHEN 'medium' THEN 1
+  WHEN 'high' THEN 2 ELSE 3 END), id);
 )sql",
 };
 

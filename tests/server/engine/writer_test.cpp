@@ -77,6 +77,8 @@ TEST_CASE("stopping the writer commits what was queued first", "[server][writer]
       writer.Submit(h, {});
     }
     writer.Stop();
+    // One host row each: what the store wrote is what /metrics reports.
+    CHECK(metrics.rows_written_total.load() == 10);
     bool refused = false;
     writer.Submit(hosts[0], [&](const fleetdesk::Status& s) { refused = !s.ok(); });
     CHECK(refused);
@@ -99,6 +101,7 @@ class FailingStore final : public store::Store {
     if (fail.load()) return fleetdesk::MakeError(fleetdesk::ErrorCode::kUnavailable, "disk full");
     return real_->Commit(batch);
   }
+  std::uint64_t RowsWritten() const override { return real_->RowsWritten(); }
   fleetdesk::Status Migrate() override { return real_->Migrate(); }
   fleetdesk::Result<int> SchemaVersion() override { return real_->SchemaVersion(); }
   fleetdesk::Result<std::vector<store::HostRecord>> LoadHosts() override {
