@@ -1,10 +1,13 @@
 // fleetdesk-fleet-sim: a fleet of simulated agents for the ingest benchmark. Each simulated agent
 // enrolls through the real API, then holds a real mutual-TLS WebSocket to the gateway from its own
-// 127.x.y.z source address and sends heartbeat reports as a real agent does. Prints one table.
+// 127.x.y.z source address and reports as a real agent does: a full report after connecting,
+// then delta reports (heartbeat, metrics, a check result) of which --change-rate carry a unit or
+// check state change. Prints one table.
 //
-// Phases: enroll N agents; connect them all (hello/welcome) and let them idle, to measure the
-// server's memory per idle agent; then every agent reports once per --interval for --duration,
-// while ack latencies are recorded and the server's CPU time is sampled.
+// Phases: enroll N agents; connect them all (hello/welcome, full report acked) and let them idle,
+// to measure the server's memory per idle agent; then every agent reports once per --interval
+// for --duration, while ack latencies are recorded, the server's CPU time is sampled and its
+// rows-written counter is read from /metrics.
 #include <openssl/pem.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -40,6 +43,7 @@
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
 #include "fleetdesk/v1/api.pb.h"
+#include "scripts/bench/sim_host.hpp"
 
 namespace {
 
@@ -66,6 +70,9 @@ struct Options {
   int enroll_threads = 2;
   int connect_parallel = 500;  // connections in handshake at once (listen backlog is 4096)
   std::string encoding = "protobuf";
+  double change_rate = 0.01;     // share of delta reports carrying a state change
+  bool full_report = true;       // each agent sends a full report after connecting
+  std::string store = "sqlite";  // names the server's store in the table
 };
 
 struct X509Free {
@@ -87,6 +94,7 @@ struct Stats {
   std::atomic<std::uint64_t> sent{0};
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> changes{0};  // state changes sent in the measured window
   std::atomic<int> connected{0};
   std::atomic<int> connecting{0};
   std::atomic<bool> measuring{false};
@@ -141,8 +149,9 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
         fleetdesk::v1::EnrollRequest req;
         req.set_token(o.token);
         req.set_csr(*csr);
-        req.set_hostname("sim-" + std::to_string(i));
-        req.set_machine_id("sim-machine-" + std::to_string(i));
+        req.set_hostname(fleetdesk::bench::SimHost::Hostname(i));
+        req.set_machine_id(fleetdesk::bench::SimHost::MachineId(i));
+        req.set_serial(fleetdesk::bench::SimHost::Serial(i));
         fleetdesk::net::HttpsRequest post;
         post.method = "POST";
         post.url = o.api + "/api/v1/enroll";
@@ -177,6 +186,18 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
   return agents;
 }
 
+// The sequence an ack frame acknowledges; 0 for other frames (config, tasks).
+std::uint64_t AckedSeq(bool text, const std::string& frame) {
+  if (text) {
+    fleetdesk::v1::ServerMessage message;
+    if (!fleetdesk::codec::FromJson(frame, &message) || !message.has_ack()) return 0;
+    return message.ack().seq();
+  }
+  fleetdesk::v1::ServerMessage message;
+  if (!message.ParseFromString(frame) || !message.has_ack()) return 0;
+  return message.ack().seq();
+}
+
 awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
                          asio::steady_timer& start_reporting) {
   auto ex = co_await asio::this_coro::executor;
@@ -198,23 +219,54 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   asio::ip::tcp::endpoint server(asio::ip::make_address(o.gateway_host),
                                  static_cast<unsigned short>(std::stoi(o.gateway_port)));
   if (!ec) std::tie(ec) = co_await socket.async_connect(server, kTuple);
+  if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec) {
     std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
   }
   if (!ec) std::tie(ec) = co_await ws.async_handshake("localhost", "/agent/v1/channel", kTuple);
-  std::string hello = R"({"protocolVersion":1,"hello":{"machineId":"sim-machine-)" +
-                      std::to_string(index) + R"(","hostname":"sim-)" + std::to_string(index) +
-                      R"(","agentVersion":"sim")" +
-                      (o.encoding == "protobuf" ? R"(,"encodings":["protobuf"]}})" : "}}");
-  if (!ec) std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(hello), kTuple);
+  fleetdesk::bench::SimHost host(index);
+  fleetdesk::v1::AgentMessage hello;
+  hello.set_protocol_version(1);
+  hello.mutable_hello()->set_machine_id(fleetdesk::bench::SimHost::MachineId(index));
+  hello.mutable_hello()->set_hostname(fleetdesk::bench::SimHost::Hostname(index));
+  hello.mutable_hello()->set_agent_version("sim");
+  if (o.encoding == "protobuf") hello.mutable_hello()->add_encodings("protobuf");
+  std::string hello_text = fleetdesk::codec::ToJson(hello);
+  if (!ec) std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(hello_text), kTuple);
   beast::flat_buffer buffer;
   if (!ec) std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
+  buffer.consume(buffer.size());
+
+  // A message as the negotiated encoding frames it.
+  fleetdesk::v1::AgentMessage message;
+  message.set_protocol_version(1);
+  auto encode = [&](fleetdesk::v1::Report report) {
+    *message.mutable_report() = std::move(report);
+    if (o.encoding == "protobuf") {
+      ws.binary(true);
+      return message.SerializeAsString();
+    }
+    ws.text(true);
+    return fleetdesk::codec::ToJson(message);
+  };
+  std::uint64_t seq = 0;
+  if (!ec && o.full_report) {
+    // As a real agent does after connecting; acked before the fleet counts as connected.
+    auto full = encode(host.Full(++seq));
+    std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(full), kTuple);
+    while (!ec) {
+      std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
+      if (ec) break;
+      auto acked = AckedSeq(ws.got_text(), beast::buffers_to_string(buffer.data()));
+      buffer.consume(buffer.size());
+      if (acked >= seq) break;
+    }
+  }
   --stats.connecting;
   if (ec) {
     if (stats.errors++ < 3) std::cerr << "agent " << index << " connect: " << ec.message() << "\n";
     co_return;
   }
-  buffer.consume(buffer.size());
   ++stats.connected;
 
   // Wait for the reporting phase; then report with a random phase so load is even.
@@ -225,8 +277,6 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                  interval * std::uniform_real_distribution<double>(0, 1)(random));
   std::deque<std::pair<std::uint64_t, Clock::time_point>> in_flight;
-  std::uint64_t seq = 0;
-  fleetdesk::v1::AgentMessage binary_template;
   bool reading = false;
   bool failed = false;
   asio::steady_timer timer(ex);
@@ -238,18 +288,9 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
     for (;;) {
       auto [rec, n] = co_await ws.async_read(in, kTuple);
       if (rec) break;
-      auto text = beast::buffers_to_string(in.data());
+      auto acked = AckedSeq(ws.got_text(), beast::buffers_to_string(in.data()));
       in.consume(in.size());
-      std::uint64_t acked = 0;
-      if (ws.got_text()) {
-        auto at = text.find(R"("seq":")");
-        if (at == std::string::npos) continue;
-        acked = std::stoull(text.substr(at + 7));
-      } else {
-        fleetdesk::v1::ServerMessage message;
-        if (!message.ParseFromString(text) || !message.has_ack()) continue;
-        acked = message.ack().seq();
-      }
+      if (acked == 0) continue;
       auto now = Clock::now();
       std::vector<double> local;
       while (!in_flight.empty() && in_flight.front().first <= acked) {
@@ -273,21 +314,9 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
     co_await timer.async_wait(kTuple);
     next += interval;
     if (stats.done.load()) break;
-    ++seq;
-    std::string report =
-        R"({"protocolVersion":1,"report":{"seq":")" + std::to_string(seq) +
-        R"(","collectedAt":"2026-11-21T10:00:00Z","heartbeat":{"hostname":"sim-)" +
-        std::to_string(index) +
-        R"json(","os":{"name":"Debian GNU/Linux","version":"12","prettyName":"Debian GNU/Linux 12 (bookworm)","kernel":"6.1.0-27-amd64","architecture":"x86_64"},"uptimeSeconds":"123456","load1":0.15,"load5":0.1,"load15":0.05},"journal":{}}})json";
-    if (o.encoding == "protobuf") {
-      // Parsed once per agent; afterwards only the sequence changes, as in a real agent.
-      if (!binary_template.has_report()) (void)fleetdesk::codec::FromJson(report, &binary_template);
-      binary_template.mutable_report()->set_seq(seq);
-      report = binary_template.SerializeAsString();
-      ws.binary(true);
-    } else {
-      ws.text(true);
-    }
+    const auto changes_before = host.changes();
+    auto report = encode(host.Delta(++seq, o.change_rate));
+    if (stats.measuring.load()) stats.changes += host.changes() - changes_before;
     in_flight.emplace_back(seq, Clock::now());
     auto [wec, n] = co_await ws.async_write(asio::buffer(report), kTuple);
     if (wec) {
@@ -302,6 +331,20 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
     co_await timer.async_wait(kTuple);
   }
   --stats.connected;
+}
+
+// A counter of the server's /metrics, or -1 when it cannot be read.
+double ServerCounter(const Options& o, const std::string& ca_pem, const std::string& name) {
+  fleetdesk::net::HttpsRequest get;
+  get.url = o.api + "/metrics";
+  get.tls.ca_pem = ca_pem;
+  auto response = fleetdesk::net::Fetch(get);
+  if (!response || response->status != 200) return -1;
+  std::istringstream lines(response->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
 }
 
 double Percentile(std::vector<double>& v, double p) {
@@ -331,6 +374,10 @@ int main(int argc, char** argv) {
   app.add_option("--server-pid", o.server_pid, "the server's pid, for CPU and RSS");
   app.add_option("--threads", o.threads)->capture_default_str();
   app.add_option("--encoding", o.encoding, "protobuf or json")->capture_default_str();
+  app.add_option("--change-rate", o.change_rate, "share of delta reports with a state change")
+      ->capture_default_str();
+  app.add_flag("!--no-full-report", o.full_report, "skip the full report after connecting");
+  app.add_option("--store", o.store, "the server's store, for the table")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   rlimit limit{};
@@ -378,7 +425,10 @@ int main(int argc, char** argv) {
   // Warm up one interval, then measure.
   std::this_thread::sleep_for(std::chrono::duration<double>(o.interval + 1));
   stats.measuring = true;
+  const std::string rows_counter = "fleetdesk_store_rows_written_total";
+  const double rows_before = ServerCounter(o, *ca_pem, rows_counter);
   auto before = SampleProcess(o.server_pid);
+  auto self_before = SampleProcess(static_cast<int>(getpid()));
   auto acked_before = stats.acked.load();
   auto t0 = Clock::now();
   double peak_rss = 0;
@@ -387,9 +437,13 @@ int main(int argc, char** argv) {
     peak_rss = std::max(peak_rss, SampleProcess(o.server_pid).rss_bytes);
   }
   auto after = SampleProcess(o.server_pid);
+  auto self_after = SampleProcess(static_cast<int>(getpid()));
   double window = std::chrono::duration<double>(Clock::now() - t0).count();
   auto acked = stats.acked.load() - acked_before;
   stats.measuring = false;
+  const double rows_after = ServerCounter(o, *ca_pem, rows_counter);
+  const double rows_per_s =
+      rows_before < 0 || rows_after < 0 ? 0 : (rows_after - rows_before) / window;
   stats.done = true;
   asio::post(io, [] {});
   for (auto& t : threads) t.join();
@@ -400,6 +454,7 @@ int main(int argc, char** argv) {
     lat = stats.latencies_ms;
   }
   double cpu = (after.cpu_seconds - before.cpu_seconds) / window * 100.0;
+  double sim_cpu = (self_after.cpu_seconds - self_before.cpu_seconds) / window * 100.0;
   auto mib = [](double b) { return b / (1024.0 * 1024.0); };
   // Per agent: what enrolling and connecting it added; per connection: what connecting alone
   // added (the channel: socket, TLS, WebSocket, session).
@@ -407,19 +462,21 @@ int main(int argc, char** argv) {
   double per_connection_kib =
       (idle.rss_bytes - enrolled.rss_bytes) / 1024.0 / std::max(1, connected_at_idle);
   std::printf(
-      "| agents | encoding | connected | reports/s | ack p50 ms | ack p99 ms | ack max ms | server "
-      "CPU %% | "
-      "server RSS idle MiB | server RSS load MiB | RSS per agent KiB | RSS per connection KiB | "
-      "errors |\n");
+      "| store | agents | encoding | connected | reports/s | state changes/s | rows written/s | "
+      "ack p50 ms | ack p99 ms | ack max ms | server CPU %% | simulator CPU %% | server RSS idle "
+      "MiB | server RSS "
+      "load MiB | RSS per agent KiB | RSS per connection KiB | errors |\n");
   std::printf(
-      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-      "|\n");
+      "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+      "---: | ---: | ---: | ---: |\n");
   std::printf(
-      "| %d | %s | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %.1f | %llu |\n",
-      o.agents, o.encoding.c_str(), connected_at_idle, static_cast<double>(acked) / window,
-      Percentile(lat, 0.50), Percentile(lat, 0.99),
-      lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()), cpu, mib(idle.rss_bytes),
-      mib(peak_rss), per_agent_kib, per_connection_kib,
+      "| %s | %d | %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | "
+      "%.1f | %.1f | %llu |\n",
+      o.store.c_str(), o.agents, o.encoding.c_str(), connected_at_idle,
+      static_cast<double>(acked) / window, static_cast<double>(stats.changes.load()) / window,
+      rows_per_s, Percentile(lat, 0.50), Percentile(lat, 0.99),
+      lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()), cpu, sim_cpu,
+      mib(idle.rss_bytes), mib(peak_rss), per_agent_kib, per_connection_kib,
       static_cast<unsigned long long>(stats.errors.load()));
   std::fprintf(
       stderr, "enroll %.1f s, connect %.1f s, measured %.1f s, server RSS before agents %.1f MiB\n",
