@@ -194,9 +194,6 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     if (connect_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()),
                     retry_after);
-    // Reports are small writes: none should wait for the server's delayed ACK of the last.
-    boost::system::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     ws->next_layer().SetServerName(url->host);
     auto [tls_ec] =
         co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);

@@ -219,7 +219,6 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   asio::ip::tcp::endpoint server(asio::ip::make_address(o.gateway_host),
                                  static_cast<unsigned short>(std::stoi(o.gateway_port)));
   if (!ec) std::tie(ec) = co_await socket.async_connect(server, kTuple);
-  if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec) {
     std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, kTuple);
   }

@@ -24,10 +24,8 @@ class Writer {
   // post the real work elsewhere.
   using Done = std::function<void(const Status&)>;
 
-  // Owns `store` (a connection of its own). `max_batch` bounds one transaction: past ~1,000
-  // reports a commit's dirty pages outgrow the page cache and each report costs more (30 % more
-  // at 3,000 on SQLite), so a lagging writer would fall further behind with bigger batches.
-  Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch = 1000);
+  // Owns `store` (a connection of its own). `max_batch` bounds one transaction.
+  Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch = 5000);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;

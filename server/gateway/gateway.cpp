@@ -118,9 +118,6 @@ awaitable<void> Gateway::Impl::Accept() {
       co_await pause.async_wait(kTuple);
       continue;
     }
-    // Acks are small writes that must not wait for the agent's delayed ACK of the previous one.
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
     auto session = std::make_shared<Session>(self, std::move(socket));
     co_spawn(executor, session->Run(), asio::detached);
