@@ -369,6 +369,7 @@ class SqlStore final : public Store {
         key = Ordered("environment");
         break;
       case HostSort::kCriticality:
+        // Migration 4 indexes this very expression (hosts_criticality): change both together.
         key =
             "CASE criticality WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 ELSE 3 "
             "END";
