@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -73,6 +74,8 @@ class SqlRow {
 };
 
 using RowFn = std::function<void(const SqlRow&)>;
+// A row with the index of the argument list whose run returned it (RunEach).
+using IndexedRowFn = std::function<void(std::size_t, const SqlRow&)>;
 
 // One connection; not thread-safe. Statements are prepared on first use and kept by their text.
 class SqlConn {
@@ -89,6 +92,24 @@ class SqlConn {
   Result<std::int64_t> Run(const std::string& sql, std::initializer_list<SqlArg> args = {},
                            const RowFn& row = {}) {
     return Run(sql, std::span<const SqlArg>(args.begin(), args.size()), row);
+  }
+
+  // The bulk of a group commit is writes nobody reads an answer from. Send runs one such statement
+  // inside a transaction: SQLite at once; PostgreSQL in a pipeline, without waiting, so thousands
+  // cost a few round trips rather than one each. Its error may come back from this call or from
+  // the next Flush, Run, RunEach or Exec (the transaction is then lost as a whole). Statements
+  // run in the order they were sent or run.
+  virtual Status Send(const std::string& sql, std::span<const SqlArg> args) = 0;
+  // Waits for every statement sent; answers the rows they changed since the last Flush.
+  virtual Result<std::int64_t> Flush() = 0;
+  // Runs `sql` once per argument list, in order (PostgreSQL: in one pipeline), calling `row`
+  // with each returned row and its list's index; answers the rows each run changed or returned.
+  virtual Result<std::vector<std::int64_t>> RunEach(const std::string& sql,
+                                                    std::span<const std::vector<SqlArg>> each,
+                                                    const IndexedRowFn& row) = 0;
+
+  Status Send(const std::string& sql, std::initializer_list<SqlArg> args) {
+    return Send(sql, std::span<const SqlArg>(args.begin(), args.size()));
   }
 };
 

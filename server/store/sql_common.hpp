@@ -50,9 +50,12 @@ class Transaction {
   ~Transaction() {
     if (open_) (void)db_.Exec("ROLLBACK");
   }
+  // A failed COMMIT leaves the transaction to the destructor's ROLLBACK: SQLite keeps it open
+  // (busy), and PostgreSQL, which has ended it, answers the ROLLBACK with a mere warning.
   Status Commit() {
-    open_ = false;
-    return db_.Exec("COMMIT");
+    auto status = db_.Exec("COMMIT");
+    if (status) open_ = false;
+    return status;
   }
 
  private:

@@ -156,6 +156,12 @@ class SqlStore final : public Store {
     rows_written_ += static_cast<std::uint64_t>(std::max<std::int64_t>(*done, 0));
     return {};
   }
+  // A write whose answer nothing reads (the ingest path's): sent without waiting where the
+  // database allows (SqlConn::Send); its error ends the transaction at the latest at its commit.
+  // Its rows count once the next group commit flushes.
+  Status Write(const std::string& sql, std::initializer_list<SqlArg> args = {}) {
+    return db_->Send(sql, args);
+  }
 
   // Schema ----------------------------------------------------------------------------------
   Status Migrate() override {
@@ -479,42 +485,98 @@ class SqlStore final : public Store {
             "NULL",
             {}, [&](const SqlRow& r) { unreachable.insert(r.Text(0)); });
     if (!read) return read.error();
-    // The rows that exist, by agent: their deltas apply; a vanished host's are dropped.
+    // The rows that exist, by agent: their deltas apply; a vanished host's are dropped. One
+    // pipeline for the hosts that are simply alive; the few coming back take their own.
     std::map<std::string, std::int64_t> ids;
+    std::vector<std::vector<SqlArg>> alive;
+    std::vector<const HostRecord*> alive_hosts;
+    alive.reserve(batch.hosts.size());
+    alive_hosts.reserve(batch.hosts.size());
+    auto args_of = [](const HostRecord& h) {
+      return std::vector<SqlArg>{h.hostname,  h.os_name,        h.os_version,    h.os_pretty_name,
+                                 h.kernel,    h.architecture,   h.agent_version, h.last_seen_ms,
+                                 h.connected, h.uptime_seconds, h.load1,         h.load5,
+                                 h.load15,    h.last_seq,       h.agent_id};
+    };
     for (const auto& h : batch.hosts) {
       // A hello or a report is a sign of life; a closing channel is not.
-      const bool back = h.connected && unreachable.count(h.agent_id) != 0;
-      std::optional<std::int64_t> id;
-      auto done = Run(update + (back ? ", unreachable_since_ms = NULL" : "") +
-                          " WHERE agent_id = ? RETURNING id",
-                      {h.hostname, h.os_name, h.os_version, h.os_pretty_name, h.kernel,
-                       h.architecture, h.agent_version, h.last_seen_ms, h.connected,
-                       h.uptime_seconds, h.load1, h.load5, h.load15, h.last_seq, h.agent_id},
-                      [&](const SqlRow& r) { id = r.Int(0); });
-      if (!done) return done.error();
-      if (!id) continue;
-      rows_written_ += 1;
-      ids[h.agent_id] = *id;
-      if (back) {
+      if (h.connected && unreachable.count(h.agent_id) != 0) {
+        std::optional<std::int64_t> id;
+        auto args = args_of(h);
+        auto done =
+            db_->Run(update + ", unreachable_since_ms = NULL WHERE agent_id = ? RETURNING id", args,
+                     [&](const SqlRow& r) { id = r.Int(0); });
+        if (!done) return done.error();
+        if (!id) continue;
+        rows_written_ += 1;
+        ids[h.agent_id] = *id;
         if (auto s = AddEvent(*id, h.last_seen_ms, "reachability", "", "unreachable", "reachable");
             !s) {
           return s;
         }
+        continue;
       }
+      alive.push_back(args_of(h));
+      alive_hosts.push_back(&h);
     }
+    auto updated = db_->RunEach(
+        update + " WHERE agent_id = ? RETURNING id", alive,
+        [&](std::size_t i, const SqlRow& r) { ids[alive_hosts[i]->agent_id] = r.Int(0); });
+    if (!updated) return updated.error();
+    for (auto n : *updated) rows_written_ += static_cast<std::uint64_t>(n);
+
     for (const auto& delta : batch.deltas) {
-      auto id = ids.find(delta.agent_id);
-      if (id == ids.end()) {
-        // Its report came without its row (not from the writer): look the host up.
-        auto found = Run("SELECT id FROM hosts WHERE agent_id = ?", {delta.agent_id},
-                         [&](const SqlRow& r) { ids[delta.agent_id] = r.Int(0); });
-        if (!found) return found.error();
-        id = ids.find(delta.agent_id);
-        if (id == ids.end()) continue;  // enrolled hosts only: a vanished one has no rows
-      }
-      if (auto status = ApplyDelta(id->second, delta); !status) return status;
+      if (ids.count(delta.agent_id) != 0) continue;
+      // Its report came without its row (not from the writer): look the host up.
+      auto found = Run("SELECT id FROM hosts WHERE agent_id = ?", {delta.agent_id},
+                       [&](const SqlRow& r) { ids[delta.agent_id] = r.Int(0); });
+      if (!found) return found.error();
     }
+    auto repeated = RepeatedChecks(batch, ids);
+    if (!repeated) return repeated.error();
+    for (std::size_t i = 0; i < batch.deltas.size(); ++i) {
+      const auto& delta = batch.deltas[i];
+      auto id = ids.find(delta.agent_id);
+      if (id == ids.end()) continue;  // enrolled hosts only: a vanished one has no rows
+      if (auto status = ApplyDelta(id->second, delta, (*repeated)[i]); !status) return status;
+    }
+    auto sent = db_->Flush();
+    if (!sent) return sent.error();
+    rows_written_ += static_cast<std::uint64_t>(*sent);
     return tx->Commit();
+  }
+
+  // Most check results repeat their last state: one pipelined statement per result updates those
+  // in place, and answers which they were (per delta, the indexes of its checks). Only a host's
+  // single delta in the batch goes this way: with two, the second's result must not be compared
+  // before the first's change is written.
+  Result<std::vector<std::set<std::size_t>>> RepeatedChecks(
+      const WriteBatch& batch, const std::map<std::string, std::int64_t>& ids) {
+    std::vector<std::set<std::size_t>> repeated(batch.deltas.size());
+    std::map<std::string_view, int> deltas_of;
+    for (const auto& delta : batch.deltas) ++deltas_of[delta.agent_id];
+    std::vector<std::vector<SqlArg>> each;
+    std::vector<std::pair<std::size_t, std::size_t>> which;  // (delta, check)
+    for (std::size_t i = 0; i < batch.deltas.size(); ++i) {
+      const auto& delta = batch.deltas[i];
+      auto id = ids.find(delta.agent_id);
+      if (delta.full || id == ids.end() || deltas_of[delta.agent_id] != 1) continue;
+      for (std::size_t c = 0; c < delta.checks.size(); ++c) {
+        const auto& check = delta.checks[c];
+        each.push_back({check.checked_ms, Bytes{check.body}, id->second, check.key, check.up});
+        which.emplace_back(i, c);
+      }
+    }
+    auto counts = db_->RunEach(
+        "UPDATE host_checks SET checked_ms = ?, body = ? WHERE host_id = ? AND key = ? AND up = ?",
+        each, {});
+    if (!counts) return counts.error();
+    for (std::size_t k = 0; k < counts->size(); ++k) {
+      if ((*counts)[k] == 0) continue;
+      rows_written_ += static_cast<std::uint64_t>((*counts)[k]);
+      repeated[which[k].first].insert(which[k].second);
+    }
+    return repeated;
   }
 
   std::uint64_t RowsWritten() const override { return rows_written_; }
@@ -522,13 +584,15 @@ class SqlStore final : public Store {
   Status AddEvent(std::int64_t host, std::int64_t at_ms, const char* kind,
                   const std::string& subject, const std::string& old_value,
                   const std::string& new_value, const std::string& actor = {}) {
-    return Do(
+    return Write(
         "INSERT INTO host_events (host_id, at_ms, kind, subject, old_value, new_value, actor) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         {host, at_ms, kind, subject, old_value, new_value, actor});
   }
 
-  Status ApplyDelta(const std::int64_t host, const HostDelta& d) {
+  // `repeated`: the checks RepeatedChecks already wrote.
+  Status ApplyDelta(const std::int64_t host, const HostDelta& d,
+                    const std::set<std::size_t>& repeated) {
     const std::int64_t at = d.collected_ms;
     bool host_doc_stale = false;
 
@@ -552,16 +616,16 @@ class SqlStore final : public Store {
         }
       }
       if (auto s =
-              Do("INSERT INTO host_inventory (host_id, section, hash, body, updated_ms) "
-                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, section) DO UPDATE SET "
-                 "hash = excluded.hash, body = excluded.body, updated_ms = excluded.updated_ms",
-                 {host, section.name, section.hash, Bytes{section.body}, at});
+              Write("INSERT INTO host_inventory (host_id, section, hash, body, updated_ms) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id, section) DO UPDATE SET "
+                    "hash = excluded.hash, body = excluded.body, updated_ms = excluded.updated_ms",
+                    {host, section.name, section.hash, Bytes{section.body}, at});
           !s) {
         return s;
       }
       if (after.has_system() && !after.system().serial().empty()) {
         if (auto s =
-                Do("UPDATE hosts SET serial = ? WHERE id = ?", {after.system().serial(), host});
+                Write("UPDATE hosts SET serial = ? WHERE id = ?", {after.system().serial(), host});
             !s) {
           return s;
         }
@@ -573,7 +637,7 @@ class SqlStore final : public Store {
     }
 
     if (auto s = ApplyServices(host, at, d); !s) return s;
-    if (auto s = ApplyChecks(host, at, d); !s) return s;
+    if (auto s = ApplyChecks(host, at, d, repeated); !s) return s;
 
     if (d.metrics) {
       fleetdesk::v1::Metrics metrics;
@@ -582,17 +646,17 @@ class SqlStore final : public Store {
     }
     if (d.metrics || d.services_status || d.journal) {
       // COALESCE keeps what this report did not carry.
-      auto s =
-          Do("INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, journal) "
-             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET "
-             "metrics = COALESCE(excluded.metrics, host_status.metrics), "
-             "metrics_ms = COALESCE(excluded.metrics_ms, host_status.metrics_ms), "
-             "services_status = COALESCE(excluded.services_status, host_status.services_status), "
-             "journal = COALESCE(excluded.journal, host_status.journal)",
-             {host, d.metrics ? SqlArg(Bytes{*d.metrics}) : SqlArg(std::nullopt),
-              d.metrics ? SqlArg(at) : SqlArg(std::nullopt),
-              d.services_status ? SqlArg(Bytes{*d.services_status}) : SqlArg(std::nullopt),
-              d.journal ? SqlArg(Bytes{*d.journal}) : SqlArg(std::nullopt)});
+      auto s = Write(
+          "INSERT INTO host_status (host_id, metrics, metrics_ms, services_status, journal) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET "
+          "metrics = COALESCE(excluded.metrics, host_status.metrics), "
+          "metrics_ms = COALESCE(excluded.metrics_ms, host_status.metrics_ms), "
+          "services_status = COALESCE(excluded.services_status, host_status.services_status), "
+          "journal = COALESCE(excluded.journal, host_status.journal)",
+          {host, d.metrics ? SqlArg(Bytes{*d.metrics}) : SqlArg(std::nullopt),
+           d.metrics ? SqlArg(at) : SqlArg(std::nullopt),
+           d.services_status ? SqlArg(Bytes{*d.services_status}) : SqlArg(std::nullopt),
+           d.journal ? SqlArg(Bytes{*d.journal}) : SqlArg(std::nullopt)});
       if (!s) return s;
     }
     if (host_doc_stale) return RefreshHostDoc(host);
@@ -618,13 +682,13 @@ class SqlStore final : public Store {
       auto done = Run("SELECT unit, active_state FROM host_services WHERE host_id = ?", {host},
                       [&](const SqlRow& r) { before[r.Text(0)] = r.Text(1); });
       if (!done) return done.error();
-      if (auto s = Do("DELETE FROM host_services WHERE host_id = ?", {host}); !s) return s;
+      if (auto s = Write("DELETE FROM host_services WHERE host_id = ?", {host}); !s) return s;
     }
     for (const auto& unit : d.services_removed) {
       auto old = state_of(unit);
       if (!old) return old.error();
       if (!*old) continue;
-      if (auto s = Do("DELETE FROM host_services WHERE host_id = ? AND unit = ?", {host, unit});
+      if (auto s = Write("DELETE FROM host_services WHERE host_id = ? AND unit = ?", {host, unit});
           !s) {
         return s;
       }
@@ -640,13 +704,13 @@ class SqlStore final : public Store {
           return s;
         }
       }
-      auto s =
-          Do("INSERT INTO host_services (host_id, unit, active_state, sub_state, since_ms, body, "
-             "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, unit) DO UPDATE SET "
-             "active_state = excluded.active_state, sub_state = excluded.sub_state, since_ms = "
-             "excluded.since_ms, body = excluded.body, updated_ms = excluded.updated_ms",
-             {host, service.unit, service.active_state, service.sub_state, service.since_ms,
-              Bytes{service.body}, at});
+      auto s = Write(
+          "INSERT INTO host_services (host_id, unit, active_state, sub_state, since_ms, body, "
+          "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, unit) DO UPDATE SET "
+          "active_state = excluded.active_state, sub_state = excluded.sub_state, since_ms = "
+          "excluded.since_ms, body = excluded.body, updated_ms = excluded.updated_ms",
+          {host, service.unit, service.active_state, service.sub_state, service.since_ms,
+           Bytes{service.body}, at});
       if (!s) return s;
       if (!*old) {
         if (auto s2 = AddDoc("service", service.unit, service.description); !s2) return s2;
@@ -659,31 +723,24 @@ class SqlStore final : public Store {
     return {};
   }
 
-  Status ApplyChecks(std::int64_t host, std::int64_t at, const HostDelta& d) {
+  Status ApplyChecks(std::int64_t host, std::int64_t at, const HostDelta& d,
+                     const std::set<std::size_t>& repeated) {
     std::map<std::string, bool> before;
     if (d.full) {
       auto done = Run("SELECT key, up FROM host_checks WHERE host_id = ?", {host},
                       [&](const SqlRow& r) { before[r.Text(0)] = r.Bool(1); });
       if (!done) return done.error();
-      if (auto s = Do("DELETE FROM host_checks WHERE host_id = ?", {host}); !s) return s;
+      if (auto s = Write("DELETE FROM host_checks WHERE host_id = ?", {host}); !s) return s;
     }
     auto word = [](bool up) { return up ? "up" : "down"; };
-    for (const auto& check : d.checks) {
+    for (std::size_t c = 0; c < d.checks.size(); ++c) {
+      if (repeated.count(c) != 0) continue;
+      const auto& check = d.checks[c];
       std::optional<bool> old;
       if (d.full) {
         if (auto it = before.find(check.key); it != before.end()) old = it->second;
         before.erase(check.key);
       } else {
-        // Most results repeat the last state: one statement updates them in place.
-        auto same =
-            Run("UPDATE host_checks SET checked_ms = ?, body = ? WHERE host_id = ? AND key = ? AND "
-                "up = ?",
-                {check.checked_ms, Bytes{check.body}, host, check.key, check.up});
-        if (!same) return same.error();
-        if (*same > 0) {
-          rows_written_ += static_cast<std::uint64_t>(*same);
-          continue;
-        }
         auto done = Run("SELECT up FROM host_checks WHERE host_id = ? AND key = ?",
                         {host, check.key}, [&](const SqlRow& r) { old = r.Bool(0); });
         if (!done) return done.error();
@@ -693,11 +750,11 @@ class SqlStore final : public Store {
           return s;
         }
       }
-      auto s =
-          Do("INSERT INTO host_checks (host_id, key, up, checked_ms, body) VALUES (?, ?, ?, ?, ?) "
-             "ON CONFLICT (host_id, key) DO UPDATE SET up = excluded.up, checked_ms = "
-             "excluded.checked_ms, body = excluded.body",
-             {host, check.key, check.up, check.checked_ms, Bytes{check.body}});
+      auto s = Write(
+          "INSERT INTO host_checks (host_id, key, up, checked_ms, body) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (host_id, key) DO UPDATE SET up = excluded.up, checked_ms = "
+          "excluded.checked_ms, body = excluded.body",
+          {host, check.key, check.up, check.checked_ms, Bytes{check.body}});
       if (!s) return s;
       if (!old) {
         if (auto s2 = AddDoc("check", check.key, check.target); !s2) return s2;
@@ -710,11 +767,11 @@ class SqlStore final : public Store {
   }
 
   Status AddSample(std::int64_t host, const MetricPoint& p) {
-    auto s =
-        Do("INSERT INTO metric_samples (host_id, at_ms, cpu, memory, load1, disk, rx, tx) VALUES "
-           "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, at_ms) DO NOTHING",
-           {host, p.at_ms, p.cpu_percent, p.memory_percent, p.load1, p.disk_percent, p.net_rx_bps,
-            p.net_tx_bps});
+    auto s = Write(
+        "INSERT INTO metric_samples (host_id, at_ms, cpu, memory, load1, disk, rx, tx) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, at_ms) DO NOTHING",
+        {host, p.at_ms, p.cpu_percent, p.memory_percent, p.load1, p.disk_percent, p.net_rx_bps,
+         p.net_tx_bps});
     if (!s) return s;
     const std::string g = Greatest();
     auto max_of = [&](const char* column) {
@@ -729,7 +786,7 @@ class SqlStore final : public Store {
     for (const char* column : {"cpu", "memory", "load1", "disk", "rx", "tx"}) {
       set += ", " + sum_of(column) + ", " + max_of(column);
     }
-    return Do(
+    return Write(
         "INSERT INTO metric_rollups (host_id, bucket_ms, samples, cpu_sum, cpu_max, memory_sum, "
         "memory_max, load1_sum, load1_max, disk_sum, disk_max, rx_sum, rx_max, tx_sum, tx_max) "
         "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, bucket_ms) DO "
@@ -744,20 +801,20 @@ class SqlStore final : public Store {
   // Services, checks and packages have one document each, whatever the number of hosts that
   // have them: the host count comes from the current tables when a search finds one.
   Status AddDoc(const char* kind, const std::string& ref, const std::string& body) {
-    return Do(
+    return Write(
         "INSERT INTO search_docs (kind, ref, title, body) VALUES (?, ?, ?, ?) ON CONFLICT "
         "(kind, ref) DO NOTHING",
         {kind, ref, ref, body});
   }
 
   Status ReplacePackages(std::int64_t host, const fleetdesk::v1::SoftwareInventory& software) {
-    if (auto s = Do("DELETE FROM host_packages WHERE host_id = ?", {host}); !s) return s;
+    if (auto s = Write("DELETE FROM host_packages WHERE host_id = ?", {host}); !s) return s;
     for (const auto& package : software.packages()) {
       if (package.name().empty()) continue;
-      auto s =
-          Do("INSERT INTO host_packages (host_id, name, version) VALUES (?, ?, ?) ON CONFLICT "
-             "(host_id, name) DO NOTHING",
-             {host, package.name(), package.version()});
+      auto s = Write(
+          "INSERT INTO host_packages (host_id, name, version) VALUES (?, ?, ?) ON CONFLICT "
+          "(host_id, name) DO NOTHING",
+          {host, package.name(), package.version()});
       if (!s) return s;
       if (auto s2 = AddDoc("package", package.name(), ""); !s2) return s2;
     }

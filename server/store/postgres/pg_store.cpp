@@ -3,6 +3,7 @@
 #include <array>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "server/store/postgres/pq.hpp"
 #include "server/store/sql_store.hpp"
@@ -12,7 +13,7 @@ namespace {
 
 // The same numbered migrations as the SQLite store, in PostgreSQL's dialect: each version means
 // the same tables and columns in both. A shipped migration is never edited, only followed.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -200,6 +201,15 @@ CREATE INDEX hosts_hostname_lower ON hosts (lower(hostname));
 CREATE INDEX hosts_criticality ON hosts ((CASE criticality WHEN 'low' THEN 0 WHEN 'medium' THEN 1
   WHEN 'high' THEN 2 ELSE 3 END), id);
 )sql",
+    // 5: every report updates its host's row. PostgreSQL can do that in place (a heap-only
+    // update, no index touched) only when no indexed column changes and the page has room; the
+    // index on last_seen_ms made each report insert into all nine indexes of hosts (71 us of 130
+    // per report). Without it, sorting the list by last seen and finding silent hosts scan the
+    // table: ~20 ms at 100,000 hosts. Pages keep 30 % free for the updated row versions.
+    R"sql(
+DROP INDEX hosts_last_seen;
+ALTER TABLE hosts SET (fillfactor = 70);
+)sql",
 };
 
 // Runs the store's statements on one libpq connection. The store writes `?` placeholders;
@@ -213,8 +223,42 @@ class PgConn final : public SqlConn {
 
   Result<std::int64_t> Run(const std::string& sql, std::span<const SqlArg> args,
                            const RowFn& row) override {
+    auto rows = db_.Query(Translated(sql), ParamsOf(args));
+    if (!rows) return rows.error();
+    return Answer(
+        *rows, [&](const SqlRow& r) { row(r); }, bool(row));
+  }
+
+  Status Send(const std::string& sql, std::span<const SqlArg> args) override {
+    return db_.Send(Translated(sql), ParamsOf(args));
+  }
+
+  Result<std::int64_t> Flush() override { return db_.Sync(); }
+
+  Result<std::vector<std::int64_t>> RunEach(const std::string& sql,
+                                            std::span<const std::vector<SqlArg>> each,
+                                            const IndexedRowFn& row) override {
+    std::vector<Params> params;
+    params.reserve(each.size());
+    for (const auto& args : each) params.push_back(ParamsOf(args));
+    auto answers = db_.Pipeline(Translated(sql), params);
+    if (!answers) return answers.error();
+    std::vector<std::int64_t> counts;
+    counts.reserve(answers->size());
+    for (std::size_t i = 0; i < answers->size(); ++i) {
+      counts.push_back(Answer((*answers)[i], [&](const SqlRow& r) { row(i, r); }, bool(row)));
+    }
+    return counts;
+  }
+
+ private:
+  const std::string& Translated(const std::string& sql) {
     auto found = translated_.find(sql);
     if (found == translated_.end()) found = translated_.emplace(sql, Translate(sql)).first;
+    return found->second;
+  }
+
+  static Params ParamsOf(std::span<const SqlArg> args) {
     Params params;
     for (const auto& arg : args) {
       std::visit(
@@ -230,15 +274,18 @@ class PgConn final : public SqlConn {
           },
           arg.value());
     }
-    auto rows = db_.Query(found->second, params);
-    if (!rows) return rows.error();
-    if (row) {
-      for (int r = 0; r < rows->size(); ++r) row(Row(*rows, r));
-    }
-    return rows->size() > 0 ? rows->size() : rows->affected();
+    return params;
   }
 
- private:
+  // Calls `row` for each row (when `call`); answers the rows returned, or else changed.
+  template <typename Fn>
+  static std::int64_t Answer(const Rows& rows, const Fn& row, bool call) {
+    if (call) {
+      for (int r = 0; r < rows.size(); ++r) row(Row(rows, r));
+    }
+    return rows.size() > 0 ? rows.size() : rows.affected();
+  }
+
   // `?` outside quotes becomes $n.
   static std::string Translate(const std::string& sql) {
     std::string out;

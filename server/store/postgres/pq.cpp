@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <utility>
 
 namespace fleetdesk::server::store::postgres {
 namespace {
@@ -159,42 +160,60 @@ void Connection::ReconnectIfLost() {
 }
 
 Status Connection::Exec(std::string_view sql) {
+  Status drained = Drain();
   ReconnectIfLost();
   pg_result* result = PQexec(conn_, std::string(sql).c_str());
   auto status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = ResultError(result, "postgresql");
     PQclear(result);
+    return drained ? Status(error) : drained;
+  }
+  PQclear(result);
+  return drained;
+}
+
+Result<const std::string*> Connection::Prepared(const std::string& sql) {
+  auto found = prepared_.find(sql);
+  if (found != prepared_.end()) return &found->second;
+  // Prepared outside the pipeline, once per connection and text: a plain round trip keeps the
+  // pipeline's answers one per statement.
+  if (auto s = Drain(); !s) return s.error();
+  ReconnectIfLost();
+  std::string name = "s" + std::to_string(prepared_.size() + 1);
+  pg_result* result = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
+  if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+    Error error = ResultError(result, "postgresql: cannot prepare statement");
+    PQclear(result);
     return error;
   }
   PQclear(result);
-  return {};
+  return &prepared_.emplace(sql, std::move(name)).first->second;
 }
 
-Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
-  ReconnectIfLost();
-  auto found = prepared_.find(sql);
-  if (found == prepared_.end()) {
-    std::string name = "s" + std::to_string(prepared_.size() + 1);
-    pg_result* result = PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr);
-    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
-      Error error = ResultError(result, "postgresql: cannot prepare statement");
-      PQclear(result);
-      return error;
+// The parameters as libpq takes them: pointers into `params`, which must outlive the call.
+struct Connection::Wire {
+  explicit Wire(const Params& params) : formats(params.formats_.data()) {
+    values.reserve(params.values_.size());
+    lengths.reserve(params.values_.size());
+    for (const auto& value : params.values_) {
+      values.push_back(value ? value->data() : nullptr);
+      lengths.push_back(value ? static_cast<int>(value->size()) : 0);
     }
-    PQclear(result);
-    found = prepared_.emplace(sql, std::move(name)).first;
   }
+  int size() const { return static_cast<int>(values.size()); }
   std::vector<const char*> values;
   std::vector<int> lengths;
-  values.reserve(params.values_.size());
-  lengths.reserve(params.values_.size());
-  for (const auto& value : params.values_) {
-    values.push_back(value ? value->data() : nullptr);
-    lengths.push_back(value ? static_cast<int>(value->size()) : 0);
-  }
-  pg_result* result = PQexecPrepared(conn_, found->second.c_str(), static_cast<int>(values.size()),
-                                     values.data(), lengths.data(), params.formats_.data(), 0);
+  const int* formats;
+};
+
+Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
+  auto name = Prepared(sql);
+  if (!name) return name.error();
+  if (auto s = Drain(); !s) return s.error();
+  Wire wire(params);
+  pg_result* result = PQexecPrepared(conn_, (*name)->c_str(), wire.size(), wire.values.data(),
+                                     wire.lengths.data(), wire.formats, 0);
   auto status = PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error error = ResultError(result, "postgresql");
@@ -202,6 +221,103 @@ Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
     return error;
   }
   return Rows(result);
+}
+
+Status Connection::Queue(const std::string& sql, const Params& params, bool keep) {
+  // Answers wait in the server's socket until read: read them every few hundred statements so
+  // neither side's buffers grow with the batch.
+  constexpr std::size_t kMaxQueued = 500;
+  if (queued_.size() >= kMaxQueued) {
+    if (auto s = Drain(); !s) return s;
+  }
+  auto name = Prepared(sql);
+  if (!name) return name.error();
+  if (queued_.empty()) {
+    ReconnectIfLost();
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
+      return ResultError(nullptr, "postgresql: cannot enter pipeline mode");
+    }
+  }
+  Wire wire(params);
+  if (PQsendQueryPrepared(conn_, (*name)->c_str(), wire.size(), wire.values.data(),
+                          wire.lengths.data(), wire.formats, 0) != 1) {
+    Error error = ResultError(nullptr, "postgresql: cannot send statement");
+    (void)Drain();
+    return error;
+  }
+  queued_.push_back(keep);
+  return {};
+}
+
+Status Connection::Send(const std::string& sql, const Params& params) {
+  return Queue(sql, params, false);
+}
+
+Result<std::vector<Rows>> Connection::Pipeline(const std::string& sql,
+                                               const std::vector<Params>& each) {
+  kept_.clear();
+  for (const auto& params : each) {
+    if (auto s = Queue(sql, params, true); !s) {
+      kept_.clear();
+      return s.error();
+    }
+  }
+  if (auto s = Drain(); !s) {
+    kept_.clear();
+    return s.error();
+  }
+  return std::move(kept_);
+}
+
+Result<std::int64_t> Connection::Sync() {
+  if (auto s = Drain(); !s) return s.error();
+  return std::exchange(sent_affected_, 0);
+}
+
+Status Connection::Drain() {
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return {};
+  std::optional<Error> failed;
+  if (PQpipelineSync(conn_) != 1) failed = ResultError(nullptr, "postgresql: pipeline");
+  for (bool keep : queued_) {
+    // Each statement's answer is one result, then a null.
+    pg_result* answer = PQgetResult(conn_);
+    while (pg_result* extra = answer != nullptr ? PQgetResult(conn_) : nullptr) PQclear(extra);
+    if (answer == nullptr) {
+      if (!failed) failed = ResultError(nullptr, "postgresql: pipeline ended early");
+      continue;
+    }
+    auto status = PQresultStatus(answer);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      Rows rows(answer);
+      if (keep) {
+        kept_.push_back(std::move(rows));
+      } else {
+        sent_affected_ += rows.affected();
+      }
+      continue;
+    }
+    // After a failure the rest answer "aborted": the first error is the one to report.
+    if (!failed) failed = ResultError(answer, "postgresql");
+    PQclear(answer);
+  }
+  queued_.clear();
+  if (pg_result* sync = PQgetResult(conn_); sync != nullptr) {
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && !failed) {
+      failed = ResultError(sync, "postgresql: pipeline");
+    }
+    PQclear(sync);
+  } else if (!failed) {
+    failed = ResultError(nullptr, "postgresql: pipeline ended early");
+  }
+  if (PQexitPipelineMode(conn_) != 1 && !failed) {
+    failed = ResultError(nullptr, "postgresql: cannot leave pipeline mode");
+  }
+  if (failed) {
+    sent_affected_ = 0;
+    kept_.clear();
+    return *failed;
+  }
+  return {};
 }
 
 }  // namespace fleetdesk::server::store::postgres

@@ -73,16 +73,40 @@ class Connection {
   Connection(const Connection&) = delete;
   ~Connection();
 
-  // Runs statements with no parameters (schema, BEGIN/COMMIT, locks).
+  // Runs statements with no parameters (schema, BEGIN/COMMIT, locks). Waits for any statement
+  // sent first; fails with the first of their errors, after running `sql` all the same (so a
+  // COMMIT after a failed statement still ends the transaction, as a rollback).
   Status Exec(std::string_view sql);
+  // Waits for any statement sent first, then runs `sql`.
   Result<Rows> Query(const std::string& sql, const Params& params = {});
 
+  // Pipeline mode (libpq's): statements sent without waiting for their answers, so a group
+  // commit of thousands costs a few round trips instead of one each. Their errors come back from
+  // the next Sync, Pipeline, Query or Exec. Run inside a transaction: a failed statement aborts
+  // it, and the ones after it are skipped.
+  Status Send(const std::string& sql, const Params& params);
+  // Sends `sql` once per parameter list and waits for all of them: their rows, in order.
+  Result<std::vector<Rows>> Pipeline(const std::string& sql, const std::vector<Params>& each);
+  // Waits for every statement sent; answers the rows the Send statements changed since the last
+  // Sync.
+  Result<std::int64_t> Sync();
+
  private:
+  struct Wire;
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   Error ResultError(pg_result* result, std::string_view what) const;
   void ReconnectIfLost();
+  Result<const std::string*> Prepared(const std::string& sql);
+  Status Queue(const std::string& sql, const Params& params, bool keep);
+  // Reads the answers of everything queued and leaves pipeline mode.
+  Status Drain();
+
   pg_conn* conn_;
   std::map<std::string, std::string, std::less<>> prepared_;  // sql -> statement name
+  // Statements in the pipeline whose answers are not read yet: whether to keep their rows.
+  std::vector<bool> queued_;
+  std::vector<Rows> kept_;
+  std::int64_t sent_affected_ = 0;
 };
 
 }  // namespace fleetdesk::server::store::postgres

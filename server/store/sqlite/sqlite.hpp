@@ -65,6 +65,9 @@ class Statement {
   std::string Text(int column) const;
   std::string Blob(int column) const;
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  // Whether the statement only reads (a SELECT): then it changed no rows, whatever
+  // sqlite3_changes() still says of the last write.
+  bool ReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
  private:
   friend class Database;

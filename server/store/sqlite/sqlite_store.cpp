@@ -2,7 +2,9 @@
 
 #include <array>
 #include <unordered_map>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "server/store/sql_store.hpp"
 #include "server/store/sqlite/sqlite.hpp"
@@ -11,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -240,6 +242,9 @@ CREATE INDEX hosts_hostname_lower ON hosts (lower(hostname));
 CREATE INDEX hosts_criticality ON hosts ((CASE criticality WHEN 'low' THEN 0 WHEN 'medium' THEN 1
   WHEN 'high' THEN 2 ELSE 3 END), id);
 )sql",
+    // 5: PostgreSQL drops its index on last_seen_ms so that a report's host update stays in
+    // place. SQLite updates an index only when its column is written, so it keeps this one.
+    "SELECT 1",
 };
 
 // Runs the store's statements on one SQLite connection, each prepared once and kept.
@@ -289,9 +294,32 @@ class SqliteConn final : public SqlConn {
       ++rows;
       if (row) row(Row(s));
     }
-    if (rows == 0) rows = db_.Changes();
+    if (rows == 0 && !s.ReadOnly()) rows = db_.Changes();
     s.Reset();
     return rows;
+  }
+
+  // SQLite has no round trips to save: sent statements run at once.
+  Status Send(const std::string& sql, std::span<const SqlArg> args) override {
+    auto done = Run(sql, args, {});
+    if (!done) return done.error();
+    sent_changes_ += *done;
+    return {};
+  }
+
+  Result<std::int64_t> Flush() override { return std::exchange(sent_changes_, 0); }
+
+  Result<std::vector<std::int64_t>> RunEach(const std::string& sql,
+                                            std::span<const std::vector<SqlArg>> each,
+                                            const IndexedRowFn& row) override {
+    std::vector<std::int64_t> counts;
+    counts.reserve(each.size());
+    for (std::size_t i = 0; i < each.size(); ++i) {
+      auto done = Run(sql, each[i], row ? RowFn([&](const SqlRow& r) { row(i, r); }) : RowFn());
+      if (!done) return done.error();
+      counts.push_back(*done);
+    }
+    return counts;
   }
 
  private:
@@ -311,6 +339,7 @@ class SqliteConn final : public SqlConn {
 
   Database db_;
   std::unordered_map<std::string, Statement> statements_;
+  std::int64_t sent_changes_ = 0;
 };
 
 }  // namespace

@@ -104,6 +104,45 @@ TEST_CASE("a service's state change and a check going down are recorded as trans
   CHECK(services[0].new_value == "removed");  // newest first
 }
 
+TEST_CASE("a group commit applies a host's reports in order, a check's flip and flip back included",
+          "[server][store][history]") {
+  EACH_STORE();
+  auto store = db.Open();
+  auto flapping = Enroll(*store, "a", "web-1");
+  auto steady = Enroll(*store, "b", "web-2");
+  auto first = Delta("a", kNow);
+  first.checks.push_back({"site", true, kNow, "https://example.org", "a-up"});
+  auto other = Delta("b", kNow);
+  other.checks.push_back({"site", true, kNow, "https://example.org", "b-up"});
+  REQUIRE(store->Commit({{}, {first, other}}).ok());
+
+  // One batch: host a goes down and comes back; host b repeats its state.
+  auto down = Delta("a", kNow + 1000);
+  down.checks.push_back({"site", false, kNow + 1000, "https://example.org", "a-down"});
+  auto up = Delta("a", kNow + 2000);
+  up.checks.push_back({"site", true, kNow + 2000, "https://example.org", "a-up-again"});
+  auto repeat = Delta("b", kNow + 1000);
+  repeat.checks.push_back({"site", true, kNow + 1000, "https://example.org", "b-up-again"});
+  REQUIRE(store->Commit({{}, {down, repeat, up}}).ok());
+
+  auto flips = Events(*store, flapping.id, "check");
+  REQUIRE(flips.size() == 2);
+  CHECK(flips[0].old_value == "down");  // newest first
+  CHECK(flips[0].new_value == "up");
+  CHECK(flips[1].old_value == "up");
+  CHECK(flips[1].new_value == "down");
+  auto a = store->GetHostDetail(flapping.id);
+  REQUIRE(a.ok());
+  REQUIRE(a->checks.size() == 1);
+  CHECK(a->checks[0] == "a-up-again");
+
+  CHECK(Events(*store, steady.id, "check").empty());
+  auto b = store->GetHostDetail(steady.id);
+  REQUIRE(b.ok());
+  REQUIRE(b->checks.size() == 1);
+  CHECK(b->checks[0] == "b-up-again");
+}
+
 TEST_CASE("an inventory change is recorded field by field, old to new, without the noise",
           "[server][store][history]") {
   EACH_STORE();
