@@ -426,6 +426,11 @@ int main(int argc, char** argv) {
   stats.measuring = true;
   const std::string rows_counter = "fleetdesk_store_rows_written_total";
   const double rows_before = ServerCounter(o, *ca_pem, rows_counter);
+  // The writer's group commits in the window: how long each took, how many reports each held.
+  const std::string commit_seconds = "fleetdesk_store_commit_seconds_sum";
+  const std::string commits = "fleetdesk_store_commit_seconds_count";
+  const double commit_seconds_before = ServerCounter(o, *ca_pem, commit_seconds);
+  const double commits_before = ServerCounter(o, *ca_pem, commits);
   auto before = SampleProcess(o.server_pid);
   auto self_before = SampleProcess(static_cast<int>(getpid()));
   auto acked_before = stats.acked.load();
@@ -441,6 +446,11 @@ int main(int argc, char** argv) {
   auto acked = stats.acked.load() - acked_before;
   stats.measuring = false;
   const double rows_after = ServerCounter(o, *ca_pem, rows_counter);
+  const double commit_count = ServerCounter(o, *ca_pem, commits) - commits_before;
+  const double commit_ms =
+      commit_count > 0 ? (ServerCounter(o, *ca_pem, commit_seconds) - commit_seconds_before) *
+                             1000 / commit_count
+                       : 0;
   const double rows_per_s =
       rows_before < 0 || rows_after < 0 ? 0 : (rows_after - rows_before) / window;
   stats.done = true;
@@ -480,5 +490,8 @@ int main(int argc, char** argv) {
   std::fprintf(
       stderr, "enroll %.1f s, connect %.1f s, measured %.1f s, server RSS before agents %.1f MiB\n",
       enroll_s, connect_s, window, mib(baseline.rss_bytes));
+  std::fprintf(stderr, "%.0f group commits, %.1f ms and %.0f reports each on average\n",
+               commit_count, commit_ms,
+               commit_count > 0 ? static_cast<double>(acked) / commit_count : 0.0);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "server/engine/jobs.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include "server/engine/clock.hpp"
@@ -12,7 +13,10 @@ FleetJobs::FleetJobs(std::unique_ptr<store::Store> store, JobOptions options)
 FleetJobs::~FleetJobs() { Stop(); }
 
 void FleetJobs::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "fd-jobs");
+    Run();
+  });
 }
 
 void FleetJobs::Stop() {

@@ -1,5 +1,6 @@
 #include "server/engine/writer.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -13,7 +14,11 @@ Writer::Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std:
 Writer::~Writer() { Stop(); }
 
 void Writer::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    // Named for top -H and ps -T.
+    pthread_setname_np(pthread_self(), "fd-writer");
+    Run();
+  });
 }
 
 void Writer::Stop() {

@@ -471,12 +471,33 @@ class SqlStore final : public Store {
   Status Commit(const WriteBatch& batch) override {
     auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
     if (!tx) return tx.error();
-    const std::string update =
+    // A report moves the heartbeat columns only. What the agent says it is (name, OS, version)
+    // comes back from the same statement and is written when it changed: writing it every time
+    // rewrote the name indexes on SQLite with each report.
+    const std::string heartbeat =
         std::string(
-            "UPDATE hosts SET hostname = ?, os_name = ?, os_version = ?, os_pretty_name = ?, "
-            "kernel = ?, architecture = ?, agent_version = ?, last_seen_ms = ?, connected = ?, "
-            "uptime_seconds = ?, load1 = ?, load5 = ?, load15 = ?, last_seq = ") +
+            "UPDATE hosts SET last_seen_ms = ?, connected = ?, uptime_seconds = ?, load1 = ?, "
+            "load5 = ?, load15 = ?, last_seq = ") +
         Greatest() + "(last_seq, ?)";
+    const std::string returning =
+        " WHERE agent_id = ? RETURNING id, hostname, os_name, os_version, os_pretty_name, kernel, "
+        "architecture, agent_version";
+    auto args_of = [](const HostRecord& h) {
+      return std::vector<SqlArg>{h.last_seen_ms, h.connected, h.uptime_seconds, h.load1,
+                                 h.load5,        h.load15,    h.last_seq,       h.agent_id};
+    };
+    std::vector<std::pair<const HostRecord*, std::int64_t>> renamed;
+    std::map<std::string, std::int64_t> ids;
+    auto updated = [&](const HostRecord& h, const SqlRow& r) {
+      const std::int64_t id = r.Int(0);
+      ids[h.agent_id] = id;
+      if (r.Text(1) != h.hostname || r.Text(2) != h.os_name || r.Text(3) != h.os_version ||
+          r.Text(4) != h.os_pretty_name || r.Text(5) != h.kernel || r.Text(6) != h.architecture ||
+          r.Text(7) != h.agent_version) {
+        renamed.emplace_back(&h, id);
+      }
+    };
+
     // The few unreachable hosts, read once per batch (a partial index holds only them): a sign of
     // life from one of them is its return.
     std::set<std::string> unreachable;
@@ -487,30 +508,21 @@ class SqlStore final : public Store {
     if (!read) return read.error();
     // The rows that exist, by agent: their deltas apply; a vanished host's are dropped. One
     // pipeline for the hosts that are simply alive; the few coming back take their own.
-    std::map<std::string, std::int64_t> ids;
     std::vector<std::vector<SqlArg>> alive;
     std::vector<const HostRecord*> alive_hosts;
     alive.reserve(batch.hosts.size());
     alive_hosts.reserve(batch.hosts.size());
-    auto args_of = [](const HostRecord& h) {
-      return std::vector<SqlArg>{h.hostname,  h.os_name,        h.os_version,    h.os_pretty_name,
-                                 h.kernel,    h.architecture,   h.agent_version, h.last_seen_ms,
-                                 h.connected, h.uptime_seconds, h.load1,         h.load5,
-                                 h.load15,    h.last_seq,       h.agent_id};
-    };
     for (const auto& h : batch.hosts) {
       // A hello or a report is a sign of life; a closing channel is not.
       if (h.connected && unreachable.count(h.agent_id) != 0) {
-        std::optional<std::int64_t> id;
         auto args = args_of(h);
-        auto done =
-            db_->Run(update + ", unreachable_since_ms = NULL WHERE agent_id = ? RETURNING id", args,
-                     [&](const SqlRow& r) { id = r.Int(0); });
+        auto done = db_->Run(heartbeat + ", unreachable_since_ms = NULL" + returning, args,
+                             [&](const SqlRow& r) { updated(h, r); });
         if (!done) return done.error();
-        if (!id) continue;
+        if (ids.count(h.agent_id) == 0) continue;
         rows_written_ += 1;
-        ids[h.agent_id] = *id;
-        if (auto s = AddEvent(*id, h.last_seen_ms, "reachability", "", "unreachable", "reachable");
+        if (auto s = AddEvent(ids[h.agent_id], h.last_seen_ms, "reachability", "", "unreachable",
+                              "reachable");
             !s) {
           return s;
         }
@@ -519,11 +531,23 @@ class SqlStore final : public Store {
       alive.push_back(args_of(h));
       alive_hosts.push_back(&h);
     }
-    auto updated = db_->RunEach(
-        update + " WHERE agent_id = ? RETURNING id", alive,
-        [&](std::size_t i, const SqlRow& r) { ids[alive_hosts[i]->agent_id] = r.Int(0); });
-    if (!updated) return updated.error();
-    for (auto n : *updated) rows_written_ += static_cast<std::uint64_t>(n);
+    auto counts = db_->RunEach(heartbeat + returning, alive, [&](std::size_t i, const SqlRow& r) {
+      updated(*alive_hosts[i], r);
+    });
+    if (!counts) return counts.error();
+    for (auto n : *counts) rows_written_ += static_cast<std::uint64_t>(n);
+    for (const auto& [h, id] : renamed) {
+      if (auto s = Write(
+              "UPDATE hosts SET hostname = ?, os_name = ?, os_version = ?, os_pretty_name = ?, "
+              "kernel = ?, architecture = ?, agent_version = ? WHERE id = ?",
+              {h->hostname, h->os_name, h->os_version, h->os_pretty_name, h->kernel,
+               h->architecture, h->agent_version, id});
+          !s) {
+        return s;
+      }
+      // The name and OS are searched.
+      if (auto s = RefreshHostDoc(id); !s) return s;
+    }
 
     for (const auto& delta : batch.deltas) {
       if (ids.count(delta.agent_id) != 0) continue;

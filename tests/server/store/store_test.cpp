@@ -122,6 +122,13 @@ TEST_CASE("a commit writes every host of the batch and never lowers the sequence
   CHECK((*got)->connected);
   CHECK((*store->GetHost(b.id))->last_seq == 3);
   CHECK_FALSE(store->GetHost(999)->has_value());
+  // The new name is searched, the old one no more.
+  auto hits = store->Search("renamed", 10);
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 1);
+  CHECK(hits->front().kind == "host");
+  CHECK(hits->front().ref == std::to_string(a.id));
+  CHECK(store->Search("host-m1", 10)->empty());
 }
 
 TEST_CASE("hosts page by cursor", "[server][store]") {
