@@ -205,7 +205,7 @@ struct Timed {
 
 // Host-list pages and searches of the kinds people ask for, over HTTPS as a script would.
 void Query(const std::string& api, const std::string& ca_file, const std::string& token, int count,
-           const std::string& label) {
+           const std::string& label, bool each) {
   auto ca = Must(fleetdesk::files::Read(ca_file), "reading " + ca_file);
   auto get = [&](const std::string& target, std::string* body = nullptr) {
     fleetdesk::net::HttpsRequest request;
@@ -215,6 +215,7 @@ void Query(const std::string& api, const std::string& ca_file, const std::string
     auto started = Clock::now();
     auto response = Must(fleetdesk::net::Fetch(request), target);
     double ms = Seconds(started) * 1000;
+    if (each) std::fprintf(stderr, "%8.1f ms  %s\n", ms, target.c_str());
     if (response.status != 200)
       Die(target + ": " + std::to_string(response.status) + " " + response.body);
     if (body != nullptr) *body = std::move(response.body);
@@ -361,11 +362,13 @@ int main(int argc, char** argv) {
   query->add_option("--ca", ca, "the server's CA certificate")->required();
   query->add_option("--token", token, "an API token")->required();
   query->add_option("--hosts", hosts, "hosts loaded")->capture_default_str();
+  bool each = false;
+  query->add_flag("--each", each, "print every request's time and target to stderr");
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
 
   if (query->parsed()) {
-    Query(api, ca, token, hosts, label);
+    Query(api, ca, token, hosts, label, each);
     return 0;
   }
   if (database.empty()) Die("--database is required");
