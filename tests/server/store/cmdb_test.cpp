@@ -468,6 +468,11 @@ TEST_CASE("search finds hosts, services, checks and packages by prefix and subst
   CHECK(chinese[0].title == "db-01");
   CHECK(hits("上海机房").size() == 1);
   CHECK(hits("PAYMENT").size() == 1);
+  // Case is ignored on both sides, in short queries too.
+  CHECK(hits("srv-7731").size() == 1);
+  auto short_upper = hits("DB");
+  REQUIRE_FALSE(short_upper.empty());
+  CHECK(short_upper[0].title == "db-01");
   auto check = hits("frontend");
   REQUIRE(check.size() == 1);
   CHECK(check[0].kind == "check");
