@@ -287,15 +287,20 @@ class SqlStore final : public Store {
       return "SELECT CAST(ref AS INTEGER) FROM search_docs WHERE kind = 'host' AND id IN "
              "(SELECT rowid FROM search_fts WHERE search_fts MATCH ?)";
     }
-    strings.push_back(Contains(text));
-    return std::string("SELECT CAST(ref AS BIGINT) FROM search_docs WHERE kind = 'host' AND ") +
-           DocContains();
+    auto [condition, argument] = DocContains(text);
+    strings.push_back(std::move(argument));
+    return "SELECT CAST(ref AS BIGINT) FROM search_docs WHERE kind = 'host' AND " + condition;
   }
-  // A document whose text contains the `?` pattern (Contains()), ignoring case. PostgreSQL
-  // matches the lower-cased copy of the text that migration 5 keeps: ILIKE folds every row's
-  // text again for each query, four times the cost of a scan.
-  std::string DocContains() const {
-    return Pg() ? "folded LIKE lower(?) ESCAPE '\\'" : "(title || ' ' || body) LIKE ? ESCAPE '\\'";
+  // A document whose text holds `text`, ignoring case: the condition and its one argument.
+  // PostgreSQL matches the lower-cased copy of the text that migration 5 keeps (ILIKE folds every
+  // row's text again for each query, four times the cost of a scan), through the trigram index
+  // from three characters on. Shorter text has no trigram, and a statement whose cached generic
+  // plan took the index for it would fetch every document through the index: as strpos() it is
+  // a plain scan whatever the plan.
+  std::pair<std::string, std::string> DocContains(const std::string& text) const {
+    if (!Pg()) return {"(title || ' ' || body) LIKE ? ESCAPE '\\'", Contains(text)};
+    if (CodePoints(text) < 3) return {"strpos(folded, lower(?)) > 0", text};
+    return {"folded LIKE lower(?) ESCAPE '\\'", Contains(text)};
   }
   static std::string FtsPhrase(const std::string& text) {
     std::string out = "\"";
@@ -919,9 +924,10 @@ class SqlStore final : public Store {
       done = Run(sql, {"title : " + FtsPhrase(text), kSearchCandidates}, collect);
       if (done) done = Run(sql, {FtsPhrase(text), kSearchCandidates}, collect);
     } else {
-      done = Run(
-          "SELECT kind, ref, title, body, id FROM search_docs WHERE " + DocContains() + " LIMIT ?",
-          {Contains(text), kSearchCandidates}, collect);
+      auto [condition, argument] = DocContains(text);
+      done =
+          Run("SELECT kind, ref, title, body, id FROM search_docs WHERE " + condition + " LIMIT ?",
+              {argument, kSearchCandidates}, collect);
     }
     if (!done) return done.error();
     const std::string needle = Lower(text);
