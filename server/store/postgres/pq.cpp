@@ -208,9 +208,11 @@ struct Connection::Wire {
 };
 
 Result<Rows> Connection::Query(const std::string& sql, const Params& params) {
+  if (auto s = Drain(); !s) return s.error();
+  // Before the lookup: a reconnect forgets the statements prepared on the lost session.
+  ReconnectIfLost();
   auto name = Prepared(sql);
   if (!name) return name.error();
-  if (auto s = Drain(); !s) return s.error();
   Wire wire(params);
   pg_result* result = PQexecPrepared(conn_, (*name)->c_str(), wire.size(), wire.values.data(),
                                      wire.lengths.data(), wire.formats, 0);
@@ -230,10 +232,10 @@ Status Connection::Queue(const std::string& sql, const Params& params, bool keep
   if (queued_.size() >= kMaxQueued) {
     if (auto s = Drain(); !s) return s;
   }
+  if (queued_.empty()) ReconnectIfLost();  // before the lookup, as in Query
   auto name = Prepared(sql);
   if (!name) return name.error();
   if (queued_.empty()) {
-    ReconnectIfLost();
     if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && PQenterPipelineMode(conn_) != 1) {
       return ResultError(nullptr, "postgresql: cannot enter pipeline mode");
     }

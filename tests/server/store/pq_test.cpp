@@ -90,3 +90,23 @@ TEST_CASE(
   CHECK(*synced == 1);
   CHECK(Count(db) == 1);
 }
+
+TEST_CASE(
+    "a connection whose session was lost reconnects at its next statement, prepared ones "
+    "included",
+    "[server][store][postgresql]") {
+  const std::string url = fleetdesk::testing::TestPostgres::Shared().NewDatabase();
+  auto db = Connection::Open(url);
+  auto admin = Connection::Open(url);
+  REQUIRE(db.ok());
+  REQUIRE(admin.ok());
+  const std::string pid_sql = "SELECT pg_backend_pid()";
+  auto pid = db->Query(pid_sql);
+  REQUIRE(pid.ok());
+  REQUIRE(admin->Query("SELECT pg_terminate_backend($1)", Params().Add(pid->Int(0, 0))).ok());
+  // The statement that meets the lost session fails; the next one runs on a new session.
+  (void)db->Query(pid_sql);
+  auto again = db->Query(pid_sql);
+  REQUIRE(again.ok());
+  CHECK(again->Int(0, 0) != pid->Int(0, 0));
+}
