@@ -15,6 +15,9 @@ inline constexpr const char* kHostColumns =
     "id, agent_id, machine_id, hostname, os_name, os_version, os_pretty_name, kernel, "
     "architecture, agent_version, first_seen_ms, last_seen_ms, connected, uptime_seconds, load1, "
     "load5, load15, last_seq, revoked, cert_serial, cert_not_after";
+// Where they come from: the host row and its heartbeat row (migration 6), one of each per host.
+inline constexpr const char* kHostTables =
+    "hosts JOIN host_heartbeats ON host_heartbeats.host_id = hosts.id";
 
 // Whether an enrollment token may enroll one more host at `now_ms`, or why not: the same words
 // from both stores.

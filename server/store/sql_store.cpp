@@ -225,26 +225,26 @@ class SqlStore final : public Store {
   // Hosts -----------------------------------------------------------------------------------
   Result<std::vector<HostRecord>> LoadHosts() override {
     std::vector<HostRecord> hosts;
-    auto done =
-        Run(std::string("SELECT ") + kHostColumns +
-                " FROM hosts WHERE agent_id IS NOT NULL AND archived_ms IS NULL ORDER BY id",
-            {}, [&](const SqlRow& r) { hosts.push_back(ReadHost(r)); });
+    auto done = Run(std::string("SELECT ") + kHostColumns + " FROM " + kHostTables +
+                        " WHERE agent_id IS NOT NULL AND archived_ms IS NULL ORDER BY id",
+                    {}, [&](const SqlRow& r) { hosts.push_back(ReadHost(r)); });
     if (!done) return done.error();
     return hosts;
   }
 
   Result<std::optional<HostRecord>> GetHost(std::int64_t id) override {
     std::optional<HostRecord> host;
-    auto done = Run(std::string("SELECT ") + kHostColumns + " FROM hosts WHERE id = ?", {id},
-                    [&](const SqlRow& r) { host = ReadHost(r); });
+    auto done =
+        Run(std::string("SELECT ") + kHostColumns + " FROM " + kHostTables + " WHERE id = ?", {id},
+            [&](const SqlRow& r) { host = ReadHost(r); });
     if (!done) return done.error();
     return host;
   }
 
   Result<std::optional<HostRecord>> FindAgent(const std::string& agent_id) override {
     std::optional<HostRecord> host;
-    auto done = Run(std::string("SELECT ") + kHostColumns +
-                        " FROM hosts WHERE agent_id = ? AND archived_ms IS NULL",
+    auto done = Run(std::string("SELECT ") + kHostColumns + " FROM " + kHostTables +
+                        " WHERE agent_id = ? AND archived_ms IS NULL",
                     {agent_id}, [&](const SqlRow& r) { host = ReadHost(r); });
     if (!done) return done.error();
     return host;
@@ -270,7 +270,7 @@ class SqlStore final : public Store {
 
   Result<std::optional<HostView>> GetHostView(std::int64_t id) override {
     std::vector<HostView> views;
-    auto done = Run("SELECT " + kViewColumns + " FROM hosts WHERE id = ?", {id},
+    auto done = Run("SELECT " + kViewColumns + " FROM " + kHostTables + " WHERE id = ?", {id},
                     [&](const SqlRow& r) { views.push_back(ReadView(r)); });
     if (!done) return done.error();
     if (views.empty()) return std::optional<HostView>();
@@ -368,6 +368,8 @@ class SqlStore final : public Store {
     }
 
     std::string key;
+    // Equal keys are ordered by host id, named from the table whose index serves the sort.
+    std::string tie = "id";
     bool numeric = false;
     switch (q.sort) {
       case HostSort::kId:
@@ -379,6 +381,7 @@ class SqlStore final : public Store {
         break;
       case HostSort::kLastSeen:
         key = "last_seen_ms";
+        tie = "host_heartbeats.host_id";
         numeric = true;
         break;
       case HostSort::kEnvironment:
@@ -407,21 +410,21 @@ class SqlStore final : public Store {
         where.push_back(std::string("id ") + cmp + " ?");
         args.emplace_back(q.after->id);
       } else {
-        where.push_back("(" + key + " " + cmp + " ? OR (" + key + " = ? AND id " + cmp + " ?))");
+        // A row value: both stores start the index range at the cursor instead of walking the
+        // index from its first entry and filtering.
+        where.push_back("(" + key + ", " + tie + ") " + cmp + " (?, ?)");
         if (numeric) {
           args.emplace_back(number);
-          args.emplace_back(number);
         } else {
-          text_arg(q.after->value);
           text_arg(q.after->value);
         }
         args.emplace_back(q.after->id);
       }
     }
-    std::string sql = "SELECT " + kViewColumns + ", " + key + " FROM hosts";
+    std::string sql = "SELECT " + kViewColumns + ", " + key + " FROM " + kHostTables;
     for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
     sql += " ORDER BY " + key + " " + dir;
-    if (q.sort != HostSort::kId) sql += std::string(", id ") + dir;
+    if (q.sort != HostSort::kId) sql += ", " + tie + " " + dir;
     sql += " LIMIT ?";
     // One row more than asked tells whether another page follows.
     args.emplace_back(std::int64_t{q.limit} + 1);
@@ -481,71 +484,52 @@ class SqlStore final : public Store {
   Status Commit(const WriteBatch& batch) override {
     auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
     if (!tx) return tx.error();
-    // A report moves the heartbeat columns only. What the agent says it is (name, OS, version)
-    // comes back from the same statement and is written when it changed: writing it every time
-    // rewrote the name indexes on SQLite with each report.
-    const std::string heartbeat =
-        std::string(
-            "UPDATE hosts SET last_seen_ms = ?, connected = ?, uptime_seconds = ?, load1 = ?, "
-            "load5 = ?, load15 = ?, last_seq = ") +
-        Greatest() + "(last_seq, ?)";
-    const std::string returning =
-        " WHERE agent_id = ? RETURNING id, hostname, os_name, os_version, os_pretty_name, kernel, "
-        "architecture, agent_version";
-    auto args_of = [](const HostRecord& h) {
-      return std::vector<SqlArg>{h.last_seen_ms, h.connected, h.uptime_seconds, h.load1,
-                                 h.load5,        h.load15,    h.last_seq,       h.agent_id};
-    };
+    // Each host's row answers what the agent said it was (name, OS, version), written again only
+    // when that changed, and whether it was unreachable: a sign of life from such a host (a hello
+    // or a report; a closing channel is not one) is its return. The heartbeat itself goes to the
+    // host's narrow row (migration 6). Two pipelines, however many hosts; a vanished host has no
+    // row, and its deltas are dropped.
+    std::vector<std::vector<SqlArg>> agents;
+    agents.reserve(batch.hosts.size());
+    for (const auto& h : batch.hosts) agents.push_back({h.agent_id});
+    std::vector<std::vector<SqlArg>> beats;
+    beats.reserve(batch.hosts.size());
     std::vector<std::pair<const HostRecord*, std::int64_t>> renamed;
+    std::vector<std::pair<const HostRecord*, std::int64_t>> back;
     std::map<std::string, std::int64_t> ids;
-    auto updated = [&](const HostRecord& h, const SqlRow& r) {
-      const std::int64_t id = r.Int(0);
-      ids[h.agent_id] = id;
-      if (r.Text(1) != h.hostname || r.Text(2) != h.os_name || r.Text(3) != h.os_version ||
-          r.Text(4) != h.os_pretty_name || r.Text(5) != h.kernel || r.Text(6) != h.architecture ||
-          r.Text(7) != h.agent_version) {
-        renamed.emplace_back(&h, id);
-      }
-    };
-
-    // The few unreachable hosts, read once per batch (a partial index holds only them): a sign of
-    // life from one of them is its return.
-    std::set<std::string> unreachable;
-    auto read =
-        Run("SELECT agent_id FROM hosts WHERE unreachable_since_ms IS NOT NULL AND agent_id IS NOT "
-            "NULL",
-            {}, [&](const SqlRow& r) { unreachable.insert(r.Text(0)); });
+    auto read = db_->RunEach(
+        "SELECT id, hostname, os_name, os_version, os_pretty_name, kernel, architecture, "
+        "agent_version, unreachable_since_ms IS NOT NULL FROM hosts WHERE agent_id = ?",
+        agents, [&](std::size_t i, const SqlRow& r) {
+          const HostRecord& h = batch.hosts[i];
+          const std::int64_t id = r.Int(0);
+          ids[h.agent_id] = id;
+          if (r.Text(1) != h.hostname || r.Text(2) != h.os_name || r.Text(3) != h.os_version ||
+              r.Text(4) != h.os_pretty_name || r.Text(5) != h.kernel ||
+              r.Text(6) != h.architecture || r.Text(7) != h.agent_version) {
+            renamed.emplace_back(&h, id);
+          }
+          if (h.connected && r.Bool(8)) back.emplace_back(&h, id);
+          beats.push_back({h.last_seen_ms, h.connected, h.uptime_seconds, h.load1, h.load5,
+                           h.load15, h.last_seq, id});
+        });
     if (!read) return read.error();
-    // The rows that exist, by agent: their deltas apply; a vanished host's are dropped. One
-    // pipeline for the hosts that are simply alive; the few coming back take their own.
-    std::vector<std::vector<SqlArg>> alive;
-    std::vector<const HostRecord*> alive_hosts;
-    alive.reserve(batch.hosts.size());
-    alive_hosts.reserve(batch.hosts.size());
-    for (const auto& h : batch.hosts) {
-      // A hello or a report is a sign of life; a closing channel is not.
-      if (h.connected && unreachable.count(h.agent_id) != 0) {
-        auto args = args_of(h);
-        auto done = db_->Run(heartbeat + ", unreachable_since_ms = NULL" + returning, args,
-                             [&](const SqlRow& r) { updated(h, r); });
-        if (!done) return done.error();
-        if (ids.count(h.agent_id) == 0) continue;
-        rows_written_ += 1;
-        if (auto s = AddEvent(ids[h.agent_id], h.last_seen_ms, "reachability", "", "unreachable",
-                              "reachable");
-            !s) {
-          return s;
-        }
-        continue;
-      }
-      alive.push_back(args_of(h));
-      alive_hosts.push_back(&h);
-    }
-    auto counts = db_->RunEach(heartbeat + returning, alive, [&](std::size_t i, const SqlRow& r) {
-      updated(*alive_hosts[i], r);
-    });
+    auto counts = db_->RunEach(
+        std::string("UPDATE host_heartbeats SET last_seen_ms = ?, connected = ?, uptime_seconds "
+                    "= ?, load1 = ?, load5 = ?, load15 = ?, last_seq = ") +
+            Greatest() + "(last_seq, ?) WHERE host_id = ?",
+        beats, {});
     if (!counts) return counts.error();
     for (auto n : *counts) rows_written_ += static_cast<std::uint64_t>(n);
+    for (const auto& [h, id] : back) {
+      if (auto s = Write("UPDATE hosts SET unreachable_since_ms = NULL WHERE id = ?", {id}); !s) {
+        return s;
+      }
+      if (auto s = AddEvent(id, h->last_seen_ms, "reachability", "", "unreachable", "reachable");
+          !s) {
+        return s;
+      }
+    }
     for (const auto& [h, id] : renamed) {
       if (auto s = Write(
               "UPDATE hosts SET hostname = ?, os_name = ?, os_version = ?, os_pretty_name = ?, "
@@ -1080,10 +1064,13 @@ class SqlStore final : public Store {
                                      const std::string& actor, std::int64_t now_ms) {
     std::int64_t id = 0;
     auto done =
-        Run("INSERT INTO hosts (hostname, serial, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, 0) "
-            "RETURNING id",
+        Run("INSERT INTO hosts (hostname, serial, first_seen_ms) VALUES (?, ?, ?) RETURNING id",
             {hostname, serial, now_ms}, [&](const SqlRow& r) { id = r.Int(0); });
     if (!done) return done.error();
+    if (auto s = Do("INSERT INTO host_heartbeats (host_id, last_seen_ms) VALUES (?, 0)", {id});
+        !s) {
+      return s.error();
+    }
     if (auto s = AddEvent(id, now_ms, "lifecycle", "", "", "registered", actor); !s) {
       return s.error();
     }
@@ -1125,8 +1112,12 @@ class SqlStore final : public Store {
     auto before = LiveHost(id);
     if (!before) return before.error();
     // Revoked too: the agent of a decommissioned host is refused from now on.
-    if (auto s = Do("UPDATE hosts SET archived_ms = ?, revoked = ?, connected = ? WHERE id = ?",
-                    {now_ms, true, false, id});
+    if (auto s =
+            Do("UPDATE hosts SET archived_ms = ?, revoked = ? WHERE id = ?", {now_ms, true, id});
+        !s) {
+      return s.error();
+    }
+    if (auto s = Do("UPDATE host_heartbeats SET connected = ? WHERE host_id = ?", {false, id});
         !s) {
       return s.error();
     }
@@ -1271,13 +1262,16 @@ class SqlStore final : public Store {
                                                     std::int64_t now_ms) override {
     auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
     if (!tx) return tx.error();
-    // One statement decides: a report committed meanwhile by another server moves last_seen_ms,
-    // and PostgreSQL re-checks the condition on the row it is about to update.
+    // One statement decides, through the last-seen index. On PostgreSQL the silent heartbeat
+    // rows are locked: a report committed meanwhile by another server moves last_seen_ms, and
+    // the locking read checks the condition again on the row as that report left it.
     std::vector<std::int64_t> ids;
-    auto done = Run(
-        "UPDATE hosts SET unreachable_since_ms = ? WHERE agent_id IS NOT NULL AND archived_ms IS "
-        "NULL AND unreachable_since_ms IS NULL AND last_seen_ms < ? RETURNING id",
-        {now_ms, silent_before_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });
+    auto done =
+        Run(std::string("UPDATE hosts SET unreachable_since_ms = ? WHERE agent_id IS NOT NULL AND "
+                        "archived_ms IS NULL AND unreachable_since_ms IS NULL AND id IN (SELECT "
+                        "host_id FROM host_heartbeats WHERE last_seen_ms < ?") +
+                (Pg() ? " FOR UPDATE" : "") + ") RETURNING id",
+            {now_ms, silent_before_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });
     if (!done) return done.error();
     std::sort(ids.begin(), ids.end());
     for (auto id : ids) {
@@ -1402,10 +1396,15 @@ class SqlStore final : public Store {
     if (host_id) {
       auto rekey =
           Do("UPDATE hosts SET agent_id = ?, machine_id = ?, hostname = ?, cert_serial = ?, "
-             "cert_not_after = ?, last_seq = 0, last_seen_ms = ? WHERE id = ?",
+             "cert_not_after = ? WHERE id = ?",
              {agent.agent_id, agent.machine_id, agent.hostname, agent.cert_serial,
-              agent.cert_not_after, agent.now_ms, *host_id});
+              agent.cert_not_after, *host_id});
       if (!rekey) return rekey.error();
+      if (auto s = Do("UPDATE host_heartbeats SET last_seq = 0, last_seen_ms = ? WHERE host_id = ?",
+                      {agent.now_ms, *host_id});
+          !s) {
+        return s.error();
+      }
       if (!agent.serial.empty()) {
         if (auto s = Do("UPDATE hosts SET serial = ? WHERE id = ? AND serial = ''",
                         {agent.serial, *host_id});
@@ -1414,14 +1413,18 @@ class SqlStore final : public Store {
         }
       }
     } else {
-      done = Run(
-          "INSERT INTO hosts (agent_id, machine_id, hostname, serial, first_seen_ms, "
-          "last_seen_ms, cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING "
-          "id",
-          {agent.agent_id, agent.machine_id, agent.hostname, agent.serial, agent.now_ms,
-           agent.now_ms, agent.cert_serial, agent.cert_not_after},
-          [&](const SqlRow& r) { host_id = r.Int(0); });
+      done =
+          Run("INSERT INTO hosts (agent_id, machine_id, hostname, serial, first_seen_ms, "
+              "cert_serial, cert_not_after) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+              {agent.agent_id, agent.machine_id, agent.hostname, agent.serial, agent.now_ms,
+               agent.cert_serial, agent.cert_not_after},
+              [&](const SqlRow& r) { host_id = r.Int(0); });
       if (!done) return done.error();
+      if (auto s = Do("INSERT INTO host_heartbeats (host_id, last_seen_ms) VALUES (?, ?)",
+                      {*host_id, agent.now_ms});
+          !s) {
+        return s.error();
+      }
       step = "enrolled";
     }
     if (auto s =

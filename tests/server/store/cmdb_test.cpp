@@ -374,7 +374,7 @@ TEST_CASE("hosts are filtered by status, tag, environment, OS and text, sorted a
     REQUIRE(store->PatchHost(hosts[i].id, p, "alice", kNow).ok());
     hosts[i].os_name = i == 2 ? "rocky" : "debian";
     hosts[i].os_pretty_name = i == 2 ? "Rocky Linux 9" : "Debian GNU/Linux 12 (bookworm)";
-    hosts[i].last_seen_ms = kNow + static_cast<std::int64_t>(i);
+    hosts[i].last_seen_ms = kNow + static_cast<std::int64_t>(i % 2);  // ties, broken by id
     hosts[i].connected = i != 4;
   }
   REQUIRE(store->Commit({hosts, {}}).ok());
@@ -416,8 +416,18 @@ TEST_CASE("hosts are filtered by status, tag, environment, OS and text, sorted a
   HostQuery seen;
   seen.sort = HostSort::kLastSeen;
   seen.descending = true;
-  seen.limit = 1;
-  CHECK(Hostnames(*store->ListHosts(seen)) == std::vector<std::string>{"web-1"});
+  seen.limit = 2;
+  page = store->ListHosts(seen);
+  CHECK(Hostnames(*page) == std::vector<std::string>{"cache-1", "web-10"});
+  seen.after = page->next;
+  page = store->ListHosts(seen);
+  CHECK(Hostnames(*page) == std::vector<std::string>{"web-1", "db-1"});
+  seen.after = page->next;
+  CHECK(Hostnames(*store->ListHosts(seen)) == std::vector<std::string>{"web-2"});
+  seen.status = "online";
+  seen.after.reset();
+  seen.descending = false;
+  CHECK(Hostnames(*store->ListHosts(seen)) == std::vector<std::string>{"web-2", "db-1"});
 }
 
 TEST_CASE("search finds hosts, services, checks and packages by prefix and substring, Chinese too",
