@@ -1,6 +1,7 @@
 #include "server/store/sql_store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <set>
@@ -26,6 +27,11 @@ const std::string kViewColumns = std::string(kHostColumns) +
 
 // Sections whose values (serials, addresses, the FQDN) the host's search document carries.
 const std::set<std::string> kSearchedSections = {"system", "network", "disks", "memory", "os"};
+
+// The metrics of a sample, each a column of metric_samples and a pair <name>_sum, <name>_max of
+// metric_rollups.
+constexpr std::array<const char*, 6> kMetricColumns = {"cpu",  "memory", "load1",
+                                                       "disk", "rx",     "tx"};
 
 // How many candidates a search ranks before it cuts to what was asked for.
 constexpr int kSearchCandidates = 1000;
@@ -784,35 +790,37 @@ class SqlStore final : public Store {
     return {};
   }
 
+  // A raw sample only: its 5-minute rollup is made when retention removes it (Prune), and
+  // series of the raw period are rolled up as they are read (MetricSeries).
   Status AddSample(std::int64_t host, const MetricPoint& p) {
-    auto s = Write(
+    return Write(
         "INSERT INTO metric_samples (host_id, at_ms, cpu, memory, load1, disk, rx, tx) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, at_ms) DO NOTHING",
         {host, p.at_ms, p.cpu_percent, p.memory_percent, p.load1, p.disk_percent, p.net_rx_bps,
          p.net_tx_bps});
-    if (!s) return s;
-    const std::string g = Greatest();
-    auto max_of = [&](const char* column) {
-      return std::string(column) + "_max = " + g + "(metric_rollups." + column + "_max, excluded." +
-             column + "_max)";
-    };
-    auto sum_of = [&](const char* column) {
-      return std::string(column) + "_sum = metric_rollups." + column + "_sum + excluded." + column +
-             "_sum";
-    };
-    std::string set = "samples = metric_rollups.samples + 1";
-    for (const char* column : {"cpu", "memory", "load1", "disk", "rx", "tx"}) {
-      set += ", " + sum_of(column) + ", " + max_of(column);
+  }
+
+  // Raw samples grouped into 5-minute buckets: the bucket, then the columns of a rollup from
+  // `samples` on, in metric_rollups' order. The caller adds FROM, WHERE and GROUP BY 1, 2.
+  static std::string SampleBuckets() {
+    const std::string width = std::to_string(kRollupMs);
+    std::string sql = "host_id, at_ms - at_ms % " + width + ", COUNT(*)";
+    for (const char* column : kMetricColumns) {
+      sql += std::string(", SUM(") + column + "), MAX(" + column + ")";
     }
-    return Write(
-        "INSERT INTO metric_rollups (host_id, bucket_ms, samples, cpu_sum, cpu_max, memory_sum, "
-        "memory_max, load1_sum, load1_max, disk_sum, disk_max, rx_sum, rx_max, tx_sum, tx_max) "
-        "VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (host_id, bucket_ms) DO "
-        "UPDATE SET " +
-            set,
-        {host, p.at_ms - p.at_ms % kRollupMs, p.cpu_percent, p.cpu_percent, p.memory_percent,
-         p.memory_percent, p.load1, p.load1, p.disk_percent, p.disk_percent, p.net_rx_bps,
-         p.net_rx_bps, p.net_tx_bps, p.net_tx_bps});
+    return sql;
+  }
+  // Adds a rollup row to the one already stored for its bucket.
+  std::string RollupUpsert() const {
+    std::string sql =
+        " ON CONFLICT (host_id, bucket_ms) DO UPDATE SET samples = metric_rollups.samples + "
+        "excluded.samples";
+    for (const std::string column : kMetricColumns) {
+      sql += ", " + column + "_sum = metric_rollups." + column + "_sum + excluded." + column +
+             "_sum, " + column + "_max = " + Greatest() + "(metric_rollups." + column +
+             "_max, excluded." + column + "_max)";
+    }
+    return sql;
   }
 
   // Search documents ------------------------------------------------------------------------
@@ -1230,29 +1238,51 @@ class SqlStore final : public Store {
             points.push_back(p);
           });
     } else {
-      done =
-          Run("SELECT bucket_ms, samples, cpu_sum, cpu_max, memory_sum, memory_max, load1_sum, "
-              "load1_max, disk_sum, disk_max, rx_sum, rx_max, tx_sum, tx_max FROM metric_rollups "
-              "WHERE host_id = ? AND bucket_ms >= ? AND bucket_ms < ? ORDER BY bucket_ms",
-              {host_id, from_ms - from_ms % kRollupMs, to_ms}, [&](const SqlRow& r) {
-                MetricPoint p;
-                p.at_ms = r.Int(0);
-                p.samples = static_cast<int>(r.Int(1));
-                const double n = p.samples > 0 ? p.samples : 1;
-                p.cpu_percent = r.Double(2) / n;
-                p.cpu_percent_max = r.Double(3);
-                p.memory_percent = r.Double(4) / n;
-                p.memory_percent_max = r.Double(5);
-                p.load1 = r.Double(6) / n;
-                p.load1_max = r.Double(7);
-                p.disk_percent = r.Double(8) / n;
-                p.disk_percent_max = r.Double(9);
-                p.net_rx_bps = r.Double(10) / n;
-                p.net_rx_bps_max = r.Double(11);
-                p.net_tx_bps = r.Double(12) / n;
-                p.net_tx_bps_max = r.Double(13);
-                points.push_back(p);
-              });
+      // Stored rollups hold what retention has taken from the raw samples; what is still raw is
+      // rolled up here. A bucket half pruned is in both, and its two parts add up.
+      struct Bucket {
+        std::int64_t samples = 0;
+        std::array<double, kMetricColumns.size()> sum{}, max{};
+      };
+      std::map<std::int64_t, Bucket> buckets;
+      auto add = [&](const SqlRow& r) {  // host_id, bucket, samples, then sum and max per metric
+        Bucket& b = buckets[r.Int(1)];
+        const bool first = b.samples == 0;
+        b.samples += r.Int(2);
+        for (std::size_t m = 0; m < kMetricColumns.size(); ++m) {
+          const int c = 3 + 2 * static_cast<int>(m);
+          b.sum[m] += r.Double(c);
+          b.max[m] = first ? r.Double(c + 1) : std::max(b.max[m], r.Double(c + 1));
+        }
+      };
+      const std::int64_t from_bucket = from_ms - from_ms % kRollupMs;
+      std::string stored = "SELECT host_id, bucket_ms, samples";
+      for (const std::string column : kMetricColumns) {
+        stored += ", " + column + "_sum, " + column + "_max";
+      }
+      done = Run(
+          stored + " FROM metric_rollups WHERE host_id = ? AND bucket_ms >= ? AND bucket_ms < ?",
+          {host_id, from_bucket, to_ms}, add);
+      if (!done) return done.error();
+      done = Run("SELECT " + SampleBuckets() +
+                     " FROM metric_samples WHERE host_id = ? AND at_ms >= ? AND at_ms < ? GROUP "
+                     "BY 1, 2",
+                 {host_id, from_bucket, to_ms}, add);
+      for (const auto& [at_ms, b] : buckets) {
+        MetricPoint p;
+        p.at_ms = at_ms;
+        p.samples = static_cast<int>(b.samples);
+        const double n = b.samples > 0 ? static_cast<double>(b.samples) : 1;
+        double* mean[] = {&p.cpu_percent,  &p.memory_percent, &p.load1,
+                          &p.disk_percent, &p.net_rx_bps,     &p.net_tx_bps};
+        double* max[] = {&p.cpu_percent_max,  &p.memory_percent_max, &p.load1_max,
+                         &p.disk_percent_max, &p.net_rx_bps_max,     &p.net_tx_bps_max};
+        for (std::size_t m = 0; m < kMetricColumns.size(); ++m) {
+          *mean[m] = b.sum[m] / n;
+          *max[m] = b.max[m];
+        }
+        points.push_back(p);
+      }
     }
     if (!done) return done.error();
     return points;
@@ -1283,6 +1313,32 @@ class SqlStore final : public Store {
     return ids;
   }
 
+  // Moves a host's raw samples older than `before_ms` into its rollups; answers how many.
+  Result<std::int64_t> RollUpAndDelete(std::int64_t host, std::int64_t before_ms) {
+    std::string columns = "host_id, bucket_ms, samples";
+    for (const std::string column : kMetricColumns) {
+      columns += ", " + column + "_sum, " + column + "_max";
+    }
+    const std::string insert =
+        "INSERT INTO metric_rollups (" + columns + ") SELECT " + SampleBuckets() + " FROM ";
+    if (Pg()) {
+      std::int64_t deleted = 0;
+      auto done =
+          Run("WITH gone AS (DELETE FROM metric_samples WHERE host_id = ? AND at_ms < ? "
+              "RETURNING *), rolled AS (" +
+                  insert + "gone GROUP BY 1, 2" + RollupUpsert() + ") SELECT COUNT(*) FROM gone",
+              {host, before_ms}, [&](const SqlRow& r) { deleted = r.Int(0); });
+      if (!done) return done.error();
+      return deleted;
+    }
+    // SQLite has one writer: the two statements see the same samples.
+    auto rolled = Run(
+        insert + "metric_samples WHERE host_id = ? AND at_ms < ? GROUP BY 1, 2" + RollupUpsert(),
+        {host, before_ms});
+    if (!rolled) return rolled.error();
+    return Run("DELETE FROM metric_samples WHERE host_id = ? AND at_ms < ?", {host, before_ms});
+  }
+
   Result<PruneCounts> Prune(const Retention& retention, std::int64_t now_ms) override {
     PruneCounts counts;
     std::vector<std::int64_t> hosts;
@@ -1296,8 +1352,11 @@ class SqlStore final : public Store {
       auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
       if (!tx) return tx.error();
       for (std::size_t i = start; i < std::min(hosts.size(), start + kHostsPerTransaction); ++i) {
-        auto samples = Run("DELETE FROM metric_samples WHERE host_id = ? AND at_ms < ?",
-                           {hosts[i], now_ms - retention.raw_metrics_ms});
+        // Raw samples leave for their 5-minute rollups: each is counted there once, in the
+        // transaction that deletes it. PostgreSQL does both in one statement, so that a late
+        // sample committed in between by another server cannot be deleted unrolled.
+        const std::int64_t raw_before = now_ms - retention.raw_metrics_ms;
+        auto samples = RollUpAndDelete(hosts[i], raw_before);
         if (!samples) return samples.error();
         counts.samples += *samples;
         auto rollups = Run("DELETE FROM metric_rollups WHERE host_id = ? AND bucket_ms < ?",

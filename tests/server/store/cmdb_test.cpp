@@ -233,6 +233,23 @@ TEST_CASE("metrics are kept raw and as 5-minute rollups, and pruned by age",
   CHECK(pruned->rollups == 0);
   CHECK(store->MetricSeries(host.id, bucket, bucket + kRollupMs, MetricResolution::kRaw)->size() ==
         1);
+  // The pruned samples live on in their rollup; the bucket's raw rest joins them when read.
+  auto half =
+      store->MetricSeries(host.id, bucket, bucket + kRollupMs, MetricResolution::kFiveMinutes);
+  REQUIRE(half->size() == 1);
+  CHECK((*half)[0].samples == 3);
+  CHECK((*half)[0].cpu_percent == Approx(20));
+  CHECK((*half)[0].cpu_percent_max == Approx(30));
+  // With every raw sample gone, the stored rollup alone answers, the same.
+  CHECK(store->Prune(keep, bucket + 30 * 60'000)->samples == 1);
+  CHECK(store->MetricSeries(host.id, bucket, bucket + kRollupMs, MetricResolution::kRaw)->empty());
+  auto stored =
+      store->MetricSeries(host.id, bucket, bucket + kRollupMs, MetricResolution::kFiveMinutes);
+  REQUIRE(stored->size() == 1);
+  CHECK((*stored)[0].samples == 3);
+  CHECK((*stored)[0].cpu_percent == Approx(20));
+  CHECK((*stored)[0].cpu_percent_max == Approx(30));
+  CHECK((*stored)[0].memory_percent == Approx(75));
   CHECK(store->Prune(keep, bucket + 2 * 3'600'000)->rollups == 1);
 }
 
