@@ -19,9 +19,14 @@ Result<Database> Database::Open(const std::string& path) {
   // cache_size: SQLite's 2 MiB default makes the writer re-read the hosts' pages from the OS on
   // every report of a large fleet (pread was the writer's top cost with 10,000 agents); 64 MiB
   // holds their working set and is taken only as it is used.
+  // wal_autocheckpoint: at SQLite's default (1,000 pages, 4 MiB) a busy fleet's writer copied its
+  // pages back into the database after nearly every group commit; a 64 MiB WAL checkpoints a
+  // page that many commits rewrote (a heartbeat page, an index's edge) once. At 10,000 reports/s
+  // commits fell from 31 ms of 384 reports to 3.5 ms of 43, and ack p99 from 359 to 171 ms;
+  // 4 MiB and 256 MiB, and no checkpoint at all, were measured slower.
   auto status = out.Exec(
       "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;");
+      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;");
   if (!status) return status.error();
   return out;
 }
