@@ -38,9 +38,18 @@ SystemdMock::SystemdMock() {
       std::vector<std::string>{"/usr/bin/python3", "-m", "dbusmock", "--template",
                                std::string(FLEETDESK_TEST_FIXTURES) + "/agent/systemd_mock.py"},
       dir_ / "dbusmock.log");
-  if (sd_bus_new(&bus_) < 0 || sd_bus_set_address(bus_, address_.c_str()) < 0 ||
-      sd_bus_set_bus_client(bus_, 1) < 0 || sd_bus_start(bus_) < 0) {
-    throw std::runtime_error("cannot connect to the test bus");
+  // The socket's file exists from bind() on, a moment before dbus-daemon listens on it: a
+  // refused connection is tried again, on a new bus object (a failed one cannot restart).
+  for (;;) {
+    if (sd_bus_new(&bus_) >= 0 && sd_bus_set_address(bus_, address_.c_str()) >= 0 &&
+        sd_bus_set_bus_client(bus_, 1) >= 0 && sd_bus_start(bus_) >= 0) {
+      break;
+    }
+    bus_ = sd_bus_flush_close_unref(bus_);
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("cannot connect to the test bus: " + daemon_->Log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // Ready once systemd's name has an owner.
   while (true) {
@@ -55,6 +64,7 @@ SystemdMock::SystemdMock() {
     }
     sd_bus_message_unref(reply);
     if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
+      bus_ = sd_bus_flush_close_unref(bus_);  // a constructor that throws has no destructor run
       throw std::runtime_error("dbusmock did not start: " + mock_->Log());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -13,7 +13,7 @@ namespace {
 
 // The same numbered migrations as the SQLite store, in PostgreSQL's dialect: each version means
 // the same tables and columns in both. A shipped migration is never edited, only followed.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -242,6 +242,12 @@ CREATE INDEX host_heartbeats_last_seen ON host_heartbeats (last_seen_ms, host_id
 ALTER TABLE hosts DROP COLUMN last_seen_ms, DROP COLUMN connected, DROP COLUMN uptime_seconds,
   DROP COLUMN load1, DROP COLUMN load5, DROP COLUMN load15, DROP COLUMN last_seq;
 ALTER TABLE hosts RESET (fillfactor);
+)sql",
+    // 7: the host list filtered by environment and sorted by hostname (the usual view of one
+    // environment) walks one index in order; with the environment's index alone it sorted all
+    // of that environment's hosts (30-65 ms for 20,000 of them on SQLite).
+    R"sql(
+CREATE INDEX hosts_environment_hostname ON hosts ((environment COLLATE "C"), (hostname COLLATE "C"), id);
 )sql",
 };
 

@@ -22,7 +22,8 @@ Result<Database> Database::Open(const std::string& path) {
   // wal_autocheckpoint: at SQLite's default (1,000 pages, 4 MiB) a busy fleet's writer copied its
   // pages back into the database after nearly every group commit; a 64 MiB WAL checkpoints a
   // page that many commits rewrote (a heartbeat page, an index's edge) once. At 10,000 reports/s
-  // commits fell from 31 ms of 384 reports to 3.5 ms of 43, and ack p99 from 359 to 171 ms;
+  // commits fell from 31 ms of 384 reports to 2-4 ms of 18-50, and ack p99 from 359 ms to
+  // 70-217 ms over six runs;
   // 4 MiB and 256 MiB, and no checkpoint at all, were measured slower.
   auto status = out.Exec(
       "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
