@@ -810,6 +810,14 @@ class SqlStore final : public Store {
     }
     return sql;
   }
+  // metric_rollups' columns, in the order SampleBuckets() computes them.
+  static std::string RollupColumns() {
+    std::string sql = "host_id, bucket_ms, samples";
+    for (const std::string column : kMetricColumns) {
+      sql += ", " + column + "_sum, " + column + "_max";
+    }
+    return sql;
+  }
   // Adds a rollup row to the one already stored for its bucket.
   std::string RollupUpsert() const {
     std::string sql =
@@ -1256,13 +1264,9 @@ class SqlStore final : public Store {
         }
       };
       const std::int64_t from_bucket = from_ms - from_ms % kRollupMs;
-      std::string stored = "SELECT host_id, bucket_ms, samples";
-      for (const std::string column : kMetricColumns) {
-        stored += ", " + column + "_sum, " + column + "_max";
-      }
-      done = Run(
-          stored + " FROM metric_rollups WHERE host_id = ? AND bucket_ms >= ? AND bucket_ms < ?",
-          {host_id, from_bucket, to_ms}, add);
+      done = Run("SELECT " + RollupColumns() +
+                     " FROM metric_rollups WHERE host_id = ? AND bucket_ms >= ? AND bucket_ms < ?",
+                 {host_id, from_bucket, to_ms}, add);
       if (!done) return done.error();
       done = Run("SELECT " + SampleBuckets() +
                      " FROM metric_samples WHERE host_id = ? AND at_ms >= ? AND at_ms < ? GROUP "
@@ -1315,12 +1319,8 @@ class SqlStore final : public Store {
 
   // Moves a host's raw samples older than `before_ms` into its rollups; answers how many.
   Result<std::int64_t> RollUpAndDelete(std::int64_t host, std::int64_t before_ms) {
-    std::string columns = "host_id, bucket_ms, samples";
-    for (const std::string column : kMetricColumns) {
-      columns += ", " + column + "_sum, " + column + "_max";
-    }
     const std::string insert =
-        "INSERT INTO metric_rollups (" + columns + ") SELECT " + SampleBuckets() + " FROM ";
+        "INSERT INTO metric_rollups (" + RollupColumns() + ") SELECT " + SampleBuckets() + " FROM ";
     if (Pg()) {
       std::int64_t deleted = 0;
       auto done =
