@@ -18,22 +18,24 @@ void ApplyOs(const fleetdesk::v1::OsInfo& os, store::HostRecord* row) {
 void StateEngine::Load(const std::vector<store::HostRecord>& hosts) {
   std::lock_guard lock(mutex_);
   hosts_.clear();
+  agent_of_.clear();
   hosts_.reserve(hosts.size());
+  agent_of_.reserve(hosts.size());
   for (const auto& h : hosts) {
     HostState state{h, h.last_seq};
     state.row.connected = false;
     hosts_.emplace(h.agent_id, std::move(state));
+    agent_of_[h.id] = h.agent_id;
   }
 }
 
 void StateEngine::Upsert(const store::HostRecord& host) {
   std::lock_guard lock(mutex_);
   // A re-keyed host keeps its row id under a new agent id; drop the old key.
-  for (auto it = hosts_.begin(); it != hosts_.end(); ++it) {
-    if (it->second.row.id == host.id && it->first != host.agent_id) {
-      hosts_.erase(it);
-      break;
-    }
+  auto [known, fresh] = agent_of_.try_emplace(host.id, host.agent_id);
+  if (!fresh && known->second != host.agent_id) {
+    hosts_.erase(known->second);
+    known->second = host.agent_id;
   }
   hosts_[host.agent_id] = HostState{host, host.last_seq};
 }
@@ -53,6 +55,7 @@ Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
     if (it == hosts_.end()) {
       stored->connected = false;
       it = hosts_.emplace(agent_id, HostState{*stored, stored->last_seq}).first;
+      agent_of_[stored->id] = agent_id;
     } else {
       // What this server accepted but has not committed yet stays ahead of the database.
       HostState& known = it->second;

@@ -71,6 +71,7 @@ class StateEngine {
   Source source_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, HostState> hosts_;
+  std::unordered_map<std::int64_t, std::string> agent_of_;  // row id -> agent id, for Upsert
 };
 
 }  // namespace fleetdesk::server::engine

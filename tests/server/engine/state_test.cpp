@@ -126,3 +126,18 @@ TEST_CASE("a hello without a machine id is refused, so the clone check cannot be
   CHECK(outcome.error().code == ErrorCode::kInvalidArgument);
   CHECK_THAT(outcome.error().message, Catch::Contains("machineId"));
 }
+
+TEST_CASE("a host re-keyed under a new agent id is known by the new id only, others untouched",
+          "[server][engine]") {
+  StateEngine engine;
+  auto other = Host("b");
+  other.id = 2;
+  engine.Load({Host("a"), other});
+  engine.Upsert(Host("a2"));  // row 1 enrolled again from its machine
+  CHECK_FALSE(engine.Find("a").has_value());
+  CHECK(engine.Find("a2").has_value());
+  CHECK(engine.Find("b").has_value());
+  engine.Upsert(Host("a3"));
+  CHECK_FALSE(engine.Find("a2").has_value());
+  CHECK(engine.size() == 2);
+}
