@@ -3,10 +3,14 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "common/result.hpp"
 
@@ -74,6 +78,61 @@ class Statement {
   Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
   sqlite3_stmt* stmt_;
   sqlite3* db_;
+};
+
+// Keeps a database's WAL short without making a committing thread copy it back. SQLite's own
+// checkpoint runs in the connection whose commit filled the WAL, so at 10,000 reports/s the writer
+// stopped for the whole copy and fsync of 64 MiB every few seconds, and the reports queued behind
+// it missed their ack target. Here a thread of its own copies the bulk (a PASSIVE checkpoint never
+// blocks the writer), and the committing connection copies only the last few frames the writer
+// added meanwhile: the WAL is then fully copied and the next write transaction starts it from the
+// beginning. One per database file, shared by its connections (Attach).
+class WalCheckpointer {
+ public:
+  // Pages of 4 KiB. Background copying starts once `start` frames are not yet copied; the WAL
+  // restarts once it holds `restart` frames and at most `catch_up` of them are uncopied; at `limit`
+  // the committing connection copies whatever is left (the background thread cannot keep up).
+  struct Limits {
+    int start = 1024;
+    int restart = 16384;
+    int catch_up = 2048;
+    int limit = 65536;
+  };
+  // The checkpointer of `path`, made on first use and shared while any connection holds it.
+  static std::shared_ptr<WalCheckpointer> For(const std::string& path, Limits limits);
+  static std::shared_ptr<WalCheckpointer> For(const std::string& path) {
+    return For(path, Limits{});
+  }
+  ~WalCheckpointer();
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // Replaces the connection's automatic checkpoint by this one. The connection must be closed
+  // before the checkpointer is released.
+  void Attach(Database& db);
+
+  // How many checkpoints each side ran; for tests and the server's log.
+  std::int64_t background_runs() const;
+  std::int64_t in_place_runs() const;
+
+ private:
+  WalCheckpointer(std::string path, Limits limits);
+  static int OnCommit(void* self, sqlite3* db, const char* schema, int frames);
+  void Committed(sqlite3* db, int frames);
+  void Run();
+
+  const std::string path_;
+  const Limits limits_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;  // the background thread: a checkpoint is wanted
+  std::condition_variable idle_;  // a committer at the limit: the background pass has ended
+  bool wanted_ = false;           // the background thread has a checkpoint to run
+  bool running_ = false;          // it is running one
+  bool stopping_ = false;
+  int copied_ = 0;  // frames of the current WAL copied back, as the last checkpoint reported
+  std::int64_t background_runs_ = 0;
+  std::int64_t in_place_runs_ = 0;
+  std::thread thread_;
 };
 
 }  // namespace fleetdesk::server::store::sqlite

@@ -285,7 +285,10 @@ CREATE INDEX hosts_environment_hostname ON hosts (environment, hostname, id);
 // Runs the store's statements on one SQLite connection, each prepared once and kept.
 class SqliteConn final : public SqlConn {
  public:
-  explicit SqliteConn(Database db) : db_(std::move(db)) {}
+  SqliteConn(Database db, std::shared_ptr<WalCheckpointer> checkpointer)
+      : checkpointer_(std::move(checkpointer)), db_(std::move(db)) {
+    checkpointer_->Attach(db_);
+  }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
   Status Exec(std::string_view sql) override { return db_.Exec(sql); }
@@ -372,6 +375,7 @@ class SqliteConn final : public SqlConn {
     const Statement& s_;
   };
 
+  std::shared_ptr<WalCheckpointer> checkpointer_;  // outlives db_, whose hook points at it
   Database db_;
   std::unordered_map<std::string, Statement> statements_;
   std::int64_t sent_changes_ = 0;
@@ -382,7 +386,8 @@ class SqliteConn final : public SqlConn {
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
   auto db = Database::Open(path);
   if (!db) return db.error();
-  return MakeSqlStore(std::make_unique<SqliteConn>(std::move(*db)), kMigrations);
+  return MakeSqlStore(std::make_unique<SqliteConn>(std::move(*db), WalCheckpointer::For(path)),
+                      kMigrations);
 }
 
 }  // namespace fleetdesk::server::store::sqlite
