@@ -18,6 +18,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "failed_precondition";
     case ErrorCode::kResourceExhausted:
       return "resource_exhausted";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
     case ErrorCode::kMethodNotAllowed:
       return "method_not_allowed";
     case ErrorCode::kUnavailable:

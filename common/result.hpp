@@ -16,7 +16,8 @@ enum class ErrorCode {
   kUnauthenticated,   // no valid credential was given
   kPermissionDenied,  // the credential does not allow this
   kFailedPrecondition,
-  kResourceExhausted,  // a limit was reached (size, count, rate)
+  kResourceExhausted,  // a size or count limit was reached
+  kRateLimited,        // too many attempts or requests: try again later
   kMethodNotAllowed,   // the resource exists but not with this method
   kUnavailable,        // a dependency (database, peer) cannot be reached now
   kInternal,
@@ -27,6 +28,7 @@ const char* ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  int retry_after_seconds = 0;  // kRateLimited: when trying again may succeed
 };
 
 inline Error MakeError(ErrorCode code, std::string message) {

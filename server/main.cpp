@@ -1,7 +1,9 @@
 // fleetdesk-server: the verbs of DESIGN.md's command-line contract.
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -60,6 +62,16 @@ Result<std::unique_ptr<store::Store>> OpenMigrated(const ServerConfig& config) {
   return store;
 }
 
+// Changes made on the server machine are audited as the command line's, by the OS account that
+// ran it.
+store::Actor CliActor() {
+  store::Actor actor;
+  actor.kind = "cli";
+  const passwd* account = ::getpwuid(::geteuid());
+  actor.name = account != nullptr ? account->pw_name : "uid " + std::to_string(::geteuid());
+  return actor;
+}
+
 int Init(const ServerConfig& config) {
   if (auto s = files::MakeDirectory(config.data_dir, 0700); !s) return Fail(s.error().message);
   auto names = DefaultServerNames();
@@ -77,7 +89,7 @@ int Init(const ServerConfig& config) {
   auto password = auth::NewPassword();
   auto hash = auth::HashPassword(password);
   if (!hash) return Fail(hash.error().message);
-  auto added = (*store)->AddUser({0, "admin", "admin", *hash, false, NowMs()});
+  auto added = (*store)->AddUser({0, "admin", "admin", *hash, false, NowMs()}, CliActor());
   if (!added) return Fail(added.error().message);
   std::cout << "admin user: admin\nadmin password: " << password
             << "\n(shown once; store it now)\n";
@@ -94,7 +106,7 @@ int CaFingerprint(const ServerConfig& config) {
 }
 
 int CreateEnrollmentToken(const ServerConfig& config, const std::string& ttl,
-                          std::int64_t max_hosts) {
+                          std::int64_t max_hosts, const std::string& name) {
   auto duration = config::ParseDuration(ttl);
   if (!duration) return Fail("--ttl: " + duration.error().message);
   auto store = OpenMigrated(config);
@@ -105,8 +117,10 @@ int CreateEnrollmentToken(const ServerConfig& config, const std::string& ttl,
   row.created_ms = NowMs();
   row.expires_ms = row.created_ms + duration->count() * 1000;
   if (max_hosts > 0) row.max_hosts = max_hosts;
-  row.created_by = "cli";
-  if (auto s = (*store)->CreateEnrollmentToken(row); !s) return Fail(s.error().message);
+  const auto actor = CliActor();
+  row.created_by = actor.name;
+  row.name = name;
+  if (auto s = (*store)->CreateEnrollmentToken(row, actor); !s) return Fail(s.error().message);
   std::cout << token << "\n";
   return 0;
 }
@@ -129,21 +143,30 @@ int AddUser(const ServerConfig& config, const std::string& name, const std::stri
   if (!hash) return Fail(hash.error().message);
   auto store = OpenMigrated(config);
   if (!store) return Fail(store.error().message);
-  auto added = (*store)->AddUser({0, name, role, *hash, false, NowMs()});
+  auto added = (*store)->AddUser({0, name, role, *hash, false, NowMs()}, CliActor());
   if (!added) return Fail(added.error().message);
   std::cout << "user " << name << " (" << role << ") added\n";
   if (password_file.empty()) std::cout << "password: " << password << "\n(shown once)\n";
   return 0;
 }
 
-int CreateApiToken(const ServerConfig& config, const std::string& user, const std::string& ttl) {
+int CreateApiToken(const ServerConfig& config, const std::string& user, const std::string& ttl,
+                   const std::string& scope, const std::string& name) {
   auto duration = config::ParseDuration(ttl);
   if (!duration) return Fail("--ttl: " + duration.error().message);
   auto store = OpenMigrated(config);
   if (!store) return Fail(store.error().message);
   auto token = auth::NewApiToken();
-  store::NewApiToken row{user, auth::HashToken(token), NowMs(), NowMs() + duration->count() * 1000};
-  if (auto s = (*store)->CreateApiToken(row); !s) return Fail(s.error().message);
+  const auto actor = CliActor();
+  store::NewApiToken row;
+  row.user_name = user;
+  row.token_hash = auth::HashToken(token);
+  row.name = name;
+  row.scope = scope;
+  row.created_by = actor.name;
+  row.created_ms = NowMs();
+  row.expires_ms = row.created_ms + duration->count() * 1000;
+  if (auto s = (*store)->CreateApiToken(row, actor); !s) return Fail(s.error().message);
   std::cout << token << "\n";
   return 0;
 }
@@ -258,6 +281,8 @@ int Serve(const ServerConfig& config) {
   api_options.agent_port = gateway.port();
   api_options.agent_certificate_validity =
       std::chrono::duration_cast<std::chrono::hours>(config.agent_certificate_validity);
+  api_options.session_idle_timeout = config.session_idle_timeout;
+  api_options.session_max_age = config.session_max_age;
   api::Api api(api_options, stores, engine, *pki, metrics);
   http::HttpServerOptions http_options;
   http_options.address = config.api_listen.address;
@@ -366,6 +391,8 @@ int main(int argc, char** argv) {
   auto* enroll_create = enroll_token->add_subcommand("create", "print a new enrollment token");
   enroll_create->add_option("--ttl", enroll_ttl, "lifetime (s, m, h, d)")->capture_default_str();
   enroll_create->add_option("--max-hosts", max_hosts, "hosts it may enroll (0: no limit)");
+  std::string enroll_name;
+  enroll_create->add_option("--name", enroll_name, "what the token is for, shown in lists");
   auto* user = app.add_subcommand("user", "users")->require_subcommand(1);
   auto* user_add = user->add_subcommand("add", "add a user");
   std::string user_name;
@@ -382,6 +409,12 @@ int main(int argc, char** argv) {
   std::string token_ttl = "30d";
   api_create->add_option("--user", token_user)->required();
   api_create->add_option("--ttl", token_ttl, "lifetime (s, m, h, d)")->capture_default_str();
+  std::string token_scope = "full";
+  std::string token_name;
+  api_create->add_option("--scope", token_scope, "read, worklog or full")
+      ->check(CLI::IsMember({"read", "worklog", "full"}))
+      ->capture_default_str();
+  api_create->add_option("--name", token_name, "what the token is for, shown in lists");
   std::string backup_file;
   std::string restore_file;
   auto* backup = app.add_subcommand("backup", "write a consistent copy of the data (online)");
@@ -410,10 +443,12 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("init")) return Init(*config);
   if (app.got_subcommand("ca-fingerprint")) return CaFingerprint(*config);
   if (enroll_token->got_subcommand(enroll_create)) {
-    return CreateEnrollmentToken(*config, enroll_ttl, max_hosts);
+    return CreateEnrollmentToken(*config, enroll_ttl, max_hosts, enroll_name);
   }
   if (user->got_subcommand(user_add)) return AddUser(*config, user_name, role, password_file);
-  if (api_token->got_subcommand(api_create)) return CreateApiToken(*config, token_user, token_ttl);
+  if (api_token->got_subcommand(api_create)) {
+    return CreateApiToken(*config, token_user, token_ttl, token_scope, token_name);
+  }
   if (app.got_subcommand(backup)) return Backup(*config, backup_file);
   if (app.got_subcommand(restore)) return Restore(*config, restore_file);
   return Serve(*config);

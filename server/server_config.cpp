@@ -54,6 +54,8 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) 
   r.Duration("retention.metric_rollups", &config.retention_metric_rollups);
   r.Duration("retention.events", &config.retention_events);
   r.Duration("agents.certificate_validity", &config.agent_certificate_validity);
+  r.Duration("api.session_idle_timeout", &config.session_idle_timeout);
+  r.Duration("api.session_max_age", &config.session_max_age);
   r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
   r.StringList("tls.names", &config.tls_names);
   if (auto status = r.Finish(); !status) return status.error();
@@ -71,6 +73,13 @@ Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) 
                        path + ": agents.listen: " + parsed.error().message);
     }
     config.agent_listen = *parsed;
+  }
+  if (config.session_idle_timeout < std::chrono::minutes(1) ||
+      config.session_max_age < config.session_idle_timeout) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path +
+                         ": api.session_idle_timeout must be 1m or more, and "
+                         "api.session_max_age at least as long");
   }
   if (config.heartbeat_interval < std::chrono::seconds(1)) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -35,6 +35,9 @@ struct ServerConfig {
   std::chrono::seconds retention_metric_rollups{std::chrono::hours(24 * 365)};
   std::chrono::seconds retention_events{std::chrono::hours(24 * 730)};
   std::chrono::seconds agent_certificate_validity{std::chrono::hours(24 * 365)};
+  // Browser sessions end after this long unused, and at the latest after session_max_age.
+  std::chrono::seconds session_idle_timeout{std::chrono::minutes(30)};
+  std::chrono::seconds session_max_age{std::chrono::hours(12)};
   std::int64_t max_message_bytes = 4 << 20;
   std::vector<std::string> tls_names;  // extra names for the server certificate
 

@@ -72,7 +72,7 @@ std::vector<store::HostRecord> EnrolledHosts(store::Store& db) {
 void Load(store::Store& db, int count, int batch) {
   Must(db.Migrate(), "migrating");
   const std::string hash = fleetdesk::server::auth::HashToken("cmdb-bench");
-  Must(db.CreateEnrollmentToken({hash, NowMs(), NowMs() + 86400000, std::nullopt, "bench"}),
+  Must(db.CreateEnrollmentToken({hash, NowMs(), NowMs() + 86400000, std::nullopt, "bench"}, {}),
        "creating the enrollment token");
   auto started = Clock::now();
   std::vector<store::HostRecord> hosts;
@@ -141,7 +141,8 @@ void Load(store::Store& db, int count, int batch) {
       row.patch.tags = own;
       rows.push_back(std::move(row));
     }
-    Must(db.ImportHosts(rows, "bench", NowMs()), "importing attributes");
+    Must(db.ImportHosts(rows, fleetdesk::server::store::Actor{"cli", "bench"}, NowMs()),
+         "importing attributes");
   }
   const double import_s = Seconds(started);
   std::printf("| hosts | enroll s | full reports s | attribute import s |\n");

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "fleetdesk/v1/api.pb.h"
 #include "server/api/auth.hpp"
 #include "server/api/hosts_io.hpp"
+#include "server/api/params.hpp"
 #include "server/engine/clock.hpp"
 
 namespace fleetdesk::server::api {
@@ -21,10 +23,6 @@ namespace {
 
 // Enrollment bodies are a CSR and three short strings; 64 KiB is generous.
 constexpr std::size_t kMaxEnrollBody = 64 * 1024;
-
-Error Invalid(std::string message) {
-  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
-}
 
 // systemd's machine-id is 32 hex digits; other init systems use other forms, so allow any short
 // token of safe characters.
@@ -125,6 +123,8 @@ int HttpStatus(ErrorCode code) {
       return 413;
     case ErrorCode::kMethodNotAllowed:
       return 405;
+    case ErrorCode::kRateLimited:
+      return 429;
     case ErrorCode::kUnavailable:
       return 503;
     case ErrorCode::kInternal:
@@ -141,12 +141,15 @@ http::Response ErrorResponse(const Error& error) {
   if (error.code == ErrorCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
+  if (error.code == ErrorCode::kRateLimited && error.retry_after_seconds > 0) {
+    response.headers.emplace_back("Retry-After", std::to_string(error.retry_after_seconds));
+  }
   return response;
 }
 
 http::Response Api::Handle(const http::Request& request) {
   metrics_.http_requests_total.fetch_add(1, std::memory_order_relaxed);
-  auto result = Route(request);
+  auto result = Dispatch(request);
   if (!result) {
     metrics_.http_errors_total.fetch_add(1, std::memory_order_relaxed);
     if (result.error().code == ErrorCode::kInternal ||
@@ -159,77 +162,235 @@ http::Response Api::Handle(const http::Request& request) {
   return std::move(*result);
 }
 
-Result<http::Response> Api::Route(const http::Request& request) {
-  const std::string& path = request.path;
-  // A wrong method is answered 405 with the Allow header HTTP asks for.
-  auto only = [&](const char* method) -> std::optional<http::Response> {
-    if (request.method == method) return std::nullopt;
-    auto response =
-        ErrorResponse(MakeError(ErrorCode::kMethodNotAllowed,
-                                request.method + " is not allowed on " + path + "; use " + method));
-    response.headers.emplace_back("Allow", method);
-    return response;
+const std::vector<Api::Endpoint>& Api::Endpoints() {
+  using G = Gate;
+  // Every endpoint, with who may call it. docs/API.md lists the same table; the permission-matrix
+  // test calls each one as each role.
+  static const std::vector<Endpoint> routes = {
+      {"GET", "/healthz", G::kPublic, {}, &Api::Healthz},
+      {"GET", "/metrics", G::kPublic, {}, &Api::Metrics},
+      {"GET", "/api/v1/ca", G::kPublic, {}, &Api::CaCertificate},
+      {"POST", "/api/v1/enroll", G::kPublic, {}, &Api::Enroll},
+      {"POST", "/api/v1/session", G::kPublic, {}, &Api::SignIn},
+      {"GET", "/api/v1/session", G::kSignedIn, {}, &Api::GetSession},
+      {"DELETE", "/api/v1/session", G::kSignedIn, {}, &Api::SignOut},
+      {"POST", "/api/v1/session/password", G::kSignedIn, {}, &Api::ChangeOwnPassword},
+      {"GET", "/api/v1/hosts", G::kPermission, {"hosts", "read"}, &Api::ListHosts},
+      {"POST", "/api/v1/hosts", G::kPermission, {"hosts", "write"}, &Api::RegisterHost},
+      {"GET", "/api/v1/hosts/export", G::kPermission, {"hosts", "read"}, &Api::ExportHosts},
+      {"POST", "/api/v1/hosts/import", G::kPermission, {"hosts", "write"}, &Api::ImportHosts},
+      {"GET", "/api/v1/hosts/{id}", G::kPermission, {"hosts", "read"}, &Api::GetHost},
+      {"PATCH", "/api/v1/hosts/{id}", G::kPermission, {"hosts", "write"}, &Api::PatchHost},
+      {"GET", "/api/v1/hosts/{id}/history", G::kPermission, {"hosts", "read"}, &Api::HostHistory},
+      {"GET", "/api/v1/hosts/{id}/metrics", G::kPermission, {"hosts", "read"}, &Api::HostMetrics},
+      {"POST",
+       "/api/v1/hosts/{id}/archive",
+       G::kPermission,
+       {"hosts", "archive"},
+       &Api::ArchiveHost},
+      {"GET", "/api/v1/search", G::kPermission, {"search", "read"}, &Api::Search},
+      {"GET", "/api/v1/users", G::kPermission, {"users", "read"}, &Api::ListUsers},
+      {"POST", "/api/v1/users", G::kPermission, {"users", "write"}, &Api::CreateUser},
+      {"GET", "/api/v1/users/{id}", G::kPermission, {"users", "read"}, &Api::GetUser},
+      {"PATCH", "/api/v1/users/{id}", G::kPermission, {"users", "write"}, &Api::PatchUser},
+      {"GET", "/api/v1/tokens", G::kPermission, {"api_tokens", "own"}, &Api::ListApiTokens},
+      {"POST", "/api/v1/tokens", G::kPermission, {"api_tokens", "own"}, &Api::CreateApiToken},
+      {"DELETE",
+       "/api/v1/tokens/{id}",
+       G::kPermission,
+       {"api_tokens", "own"},
+       &Api::RevokeApiToken},
+      {"GET",
+       "/api/v1/enrollment-tokens",
+       G::kPermission,
+       {"enrollment_tokens", "read"},
+       &Api::ListEnrollmentTokens},
+      {"POST",
+       "/api/v1/enrollment-tokens",
+       G::kPermission,
+       {"enrollment_tokens", "write"},
+       &Api::CreateEnrollmentToken},
+      {"DELETE",
+       "/api/v1/enrollment-tokens/{id}",
+       G::kPermission,
+       {"enrollment_tokens", "write"},
+       &Api::RevokeEnrollmentToken},
+      {"GET", "/api/v1/audit", G::kPermission, {"audit", "read"}, &Api::ListAudit},
   };
-  if (path == "/healthz") {
-    if (auto wrong = only("GET")) return *wrong;
-    return Healthz();
+  return routes;
+}
+
+namespace {
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
   }
-  if (path == "/metrics") {
-    if (auto wrong = only("GET")) return *wrong;
-    http::Response response;
-    response.content_type = "text/plain; version=0.0.4";
-    response.body = metrics_.Render() + ProcessMetrics();
-    return response;
+  return out;
+}
+
+// How well `pattern` matches `path`: nullopt when it does not, else the number of {id}
+// segments (fewer is more specific: /hosts/export before /hosts/{id}). `ids` gets the segments
+// standing for {id}, unparsed.
+std::optional<int> Match(std::string_view pattern, const std::vector<std::string_view>& path,
+                         std::vector<std::string_view>* ids) {
+  auto parts = Segments(pattern);
+  if (parts.size() != path.size()) return std::nullopt;
+  int wild = 0;
+  ids->clear();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == "{id}") {
+      if (path[i].empty()) return std::nullopt;
+      ids->push_back(path[i]);
+      ++wild;
+    } else if (parts[i] != path[i]) {
+      return std::nullopt;
+    }
   }
-  if (path == "/api/v1/ca") {
-    // The CA certificate is public; agents compare it with their pinned fingerprint before
-    // sending an enrollment token.
-    if (auto wrong = only("GET")) return *wrong;
-    http::Response response;
-    response.content_type = "application/x-pem-file";
-    response.body = pki_.ca.certificate_pem;
-    return response;
+  return wild;
+}
+
+bool Unsafe(const std::string& method) { return method != "GET" && method != "HEAD"; }
+
+}  // namespace
+
+Result<http::Response> Api::Dispatch(const http::Request& request) {
+  const auto path = Segments(request.path);
+  // The routes this path names, the most specific first.
+  std::vector<const Api::Endpoint*> matched;
+  std::vector<std::string_view> ids;
+  std::vector<std::string_view> matched_ids;
+  int best = 1 << 20;
+  for (const auto& route : Endpoints()) {
+    auto wild = Match(route.pattern, path, &ids);
+    if (!wild || *wild > best) continue;
+    if (*wild < best) {
+      matched.clear();
+      best = *wild;
+      matched_ids = ids;
+    }
+    matched.push_back(&route);
   }
-  if (path == "/api/v1/enroll") {
-    if (auto wrong = only("POST")) return *wrong;
-    return Enroll(request);
+  const Api::Endpoint* route = nullptr;
+  for (const auto* r : matched) {
+    if (request.method == r->method) route = r;
   }
-  if (path == "/api/v1/hosts" || path.rfind("/api/v1/hosts/", 0) == 0 || path == "/api/v1/search") {
-    // Who is asking comes before what they ask: an unauthenticated caller learns nothing of
-    // which methods or resources exist.
+  const bool is_public = route != nullptr && route->gate == Gate::kPublic;
+  const bool under_api = request.path.rfind("/api/v1/", 0) == 0;
+  if (matched.empty() && !under_api) {
+    return MakeError(ErrorCode::kNotFound, "no resource at " + request.path);
+  }
+
+  // Who is asking comes before what they ask: under /api/v1 an unauthenticated caller learns
+  // nothing of which resources or methods exist beyond the public ones.
+  std::optional<store::Principal> who;
+  const bool public_path =
+      !matched.empty() && std::all_of(matched.begin(), matched.end(),
+                                      [](const auto* r) { return r->gate == Gate::kPublic; });
+  if (!is_public && !public_path) {
     auto principal = Authenticate(request);
     if (!principal) return principal.error();
-    if (path == "/api/v1/search") {
-      if (auto wrong = only("GET")) return *wrong;
-      return Search(request);
-    }
-    return RouteHosts(request, *principal);
+    who = std::move(*principal);
   }
-  return MakeError(ErrorCode::kNotFound, "no resource at " + path);
+  if (matched.empty()) return MakeError(ErrorCode::kNotFound, "no resource at " + request.path);
+  if (route == nullptr) {
+    std::string allow;
+    for (const auto* r : matched) allow += (allow.empty() ? "" : ", ") + std::string(r->method);
+    auto response = ErrorResponse(
+        MakeError(ErrorCode::kMethodNotAllowed,
+                  request.method + " is not allowed on " + request.path + "; use " + allow));
+    response.headers.emplace_back("Allow", allow);
+    return response;
+  }
+  Call call{request, who ? &*who : nullptr, {}};
+  for (auto text : matched_ids) {
+    std::int64_t id = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+      return Invalid("'" + std::string(text) + "' in " + request.path +
+                     " is not an id (a positive whole number)");
+    }
+    call.ids.push_back(id);
+  }
+  if (route->gate == Gate::kPermission) {
+    if (auto s = access::Authorize(*who, route->permission); !s) return s.error();
+  }
+  return (this->*(route->handler))(call);
 }
 
 Result<store::Principal> Api::Authenticate(const http::Request& request) {
   static constexpr std::string_view kBearer = "Bearer ";
-  if (request.authorization.empty()) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "this call needs an API token: send 'Authorization: Bearer TOKEN'");
-  }
-  if (request.authorization.rfind(kBearer, 0) != 0) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "the Authorization header must be 'Bearer TOKEN'");
-  }
-  auto token = request.authorization.substr(kBearer.size());
+  const auto now = NowMs();
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  auto principal = (*store)->FindApiToken(auth::HashToken(token), NowMs());
+  if (!request.authorization.empty()) {
+    if (request.authorization.rfind(kBearer, 0) != 0) {
+      return MakeError(ErrorCode::kUnauthenticated,
+                       "the Authorization header must be 'Bearer TOKEN'");
+    }
+    auto token = request.authorization.substr(kBearer.size());
+    auto principal = (*store)->FindApiToken(auth::HashToken(token), now);
+    if (!principal) return principal.error();
+    if (!*principal) {
+      return MakeError(ErrorCode::kUnauthenticated, "the API token is unknown, revoked or expired");
+    }
+    // Last use is kept to the minute: a write per request would cost more than it tells.
+    if (now - (*principal)->last_used_ms > 60'000) {
+      (void)(*store)->TouchApiToken((*principal)->token_id, now);
+    }
+    return **principal;
+  }
+  const auto cookie = auth::SessionCookie(request.cookie);
+  if (cookie.empty()) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "this call needs an API token ('Authorization: Bearer TOKEN') or a session "
+                     "(POST /api/v1/session)");
+  }
+  auto principal = (*store)->FindSession(auth::HashToken(cookie), now);
   if (!principal) return principal.error();
   if (!*principal) {
-    return MakeError(ErrorCode::kUnauthenticated, "the API token is unknown, revoked or expired");
+    return MakeError(ErrorCode::kUnauthenticated, "the session has ended; sign in again");
   }
-  return **principal;
+  auto& who = **principal;
+  const auto idle_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.session_idle_timeout).count();
+  if (now - who.last_used_ms > idle_ms) {
+    (void)(*store)->EndSession(who.session_id, store::Actor::Of(who, request.remote_address), now);
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "the session has been idle too long; sign in again");
+  }
+  // A cookie goes with every request the browser makes, a forged one from another site's page
+  // too; only our own page knows the CSRF token to send with it.
+  if (Unsafe(request.method) && !auth::SameSecret(request.csrf_token, who.csrf_token)) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "a change made with a session cookie needs the session's X-CSRF-Token header");
+  }
+  if (now - who.last_used_ms > 60'000) (void)(*store)->TouchSession(who.session_id, now);
+  return who;
 }
 
-Result<http::Response> Api::Healthz() {
+Result<http::Response> Api::Metrics(const Call&) {
+  http::Response response;
+  response.content_type = "text/plain; version=0.0.4";
+  response.body = metrics_.Render() + ProcessMetrics();
+  return response;
+}
+
+// The CA certificate is public; agents compare it with their pinned fingerprint before sending
+// an enrollment token.
+Result<http::Response> Api::CaCertificate(const Call&) {
+  http::Response response;
+  response.content_type = "application/x-pem-file";
+  response.body = pki_.ca.certificate_pem;
+  return response;
+}
+
+Result<http::Response> Api::Healthz(const Call&) {
   auto store = stores_.Acquire();
   if (!store) return store.error();
   auto version = (*store)->SchemaVersion();
@@ -240,7 +401,8 @@ Result<http::Response> Api::Healthz() {
   return response;
 }
 
-Result<http::Response> Api::Enroll(const http::Request& request) {
+Result<http::Response> Api::Enroll(const Call& call) {
+  const auto& request = call.request;
   if (request.body.size() > kMaxEnrollBody) {
     return MakeError(ErrorCode::kResourceExhausted, "enrollment body is larger than 64 KiB");
   }
@@ -273,7 +435,7 @@ Result<http::Response> Api::Enroll(const http::Request& request) {
   if (!certificate) return Invalid("csr: " + certificate.error().message);
   store::NewAgent agent{agent_id,     req.machine_id(),        req.hostname(),
                         req.serial(), certificate->serial_hex, certificate->not_after_unix,
-                        NowMs()};
+                        NowMs(),      request.remote_address};
   auto host = (*store)->EnrollAgent(token_hash, agent);
   if (!host) {
     spdlog::warn("enrollment of {} from {} refused: {}", req.hostname(), request.remote_address,

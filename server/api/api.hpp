@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "server/api/access.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/state.hpp"
@@ -24,6 +25,25 @@ struct ApiOptions {
   std::vector<std::string> gateway_urls;
   unsigned short agent_port = 8441;
   std::chrono::hours agent_certificate_validity{24 * 365};
+  // A browser session ends after this long without a request, and at the latest after
+  // `session_max_age` however busy it is.
+  std::chrono::seconds session_idle_timeout{30 * 60};
+  std::chrono::seconds session_max_age{12 * 60 * 60};
+  access::LoginThrottle::Limits login_limits;
+};
+
+// One request on its way through the API: the request, who made it (nobody on the public
+// endpoints) and the numbers in its path ({id}).
+struct Call {
+  const http::Request& request;
+  const store::Principal* who = nullptr;
+  std::vector<std::int64_t> ids;
+
+  std::int64_t id() const { return ids.at(0); }
+  // Who the audit log and the host history name for a change made by this call.
+  store::Actor Actor() const {
+    return who != nullptr ? store::Actor::Of(*who, request.remote_address) : store::Actor{};
+  }
 };
 
 class Api {
@@ -40,29 +60,62 @@ class Api {
   http::Response Handle(const http::Request& request);
 
  private:
-  Result<http::Response> Route(const http::Request& request);
-  Result<http::Response> Enroll(const http::Request& request);
-  // Hosts and search (hosts_api.cpp).
-  Result<http::Response> RouteHosts(const http::Request& request, const store::Principal& who);
-  Result<http::Response> ListHosts(const http::Request& request);
-  Result<http::Response> ExportHosts(const http::Request& request);
-  Result<http::Response> ImportHosts(const http::Request& request, const store::Principal& who);
-  Result<http::Response> RegisterHost(const http::Request& request, const store::Principal& who);
-  Result<http::Response> GetHost(std::int64_t id);
-  Result<http::Response> PatchHost(std::int64_t id, const http::Request& request,
-                                   const store::Principal& who);
-  Result<http::Response> ArchiveHost(std::int64_t id, const store::Principal& who);
-  Result<http::Response> HostHistory(std::int64_t id, const http::Request& request);
-  Result<http::Response> HostMetrics(std::int64_t id, const http::Request& request);
-  Result<http::Response> Search(const http::Request& request);
-  Result<http::Response> Healthz();
+  using Handler = Result<http::Response> (Api::*)(const Call&);
+  // Which callers reach an endpoint: anyone, anyone signed in, or holders of a permission of
+  // the table in access.hpp.
+  enum class Gate { kPublic, kSignedIn, kPermission };
+  struct Endpoint {
+    const char* method;
+    const char* pattern;  // "/api/v1/hosts/{id}/history": {id} is a positive whole number
+    Gate gate;
+    access::Permission permission;  // kPermission only
+    Handler handler;
+  };
+  static const std::vector<Endpoint>& Endpoints();
+
+  Result<http::Response> Dispatch(const http::Request& request);
+  // The caller, from a bearer token or a session cookie; with a cookie, a call that changes
+  // something must carry the session's CSRF token.
   Result<store::Principal> Authenticate(const http::Request& request);
+
+  Result<http::Response> Healthz(const Call& call);
+  Result<http::Response> Metrics(const Call& call);
+  Result<http::Response> CaCertificate(const Call& call);
+  Result<http::Response> Enroll(const Call& call);
+  // Hosts and search (hosts_api.cpp).
+  Result<http::Response> ListHosts(const Call& call);
+  Result<http::Response> ExportHosts(const Call& call);
+  Result<http::Response> ImportHosts(const Call& call);
+  Result<http::Response> RegisterHost(const Call& call);
+  Result<http::Response> GetHost(const Call& call);
+  Result<http::Response> PatchHost(const Call& call);
+  Result<http::Response> ArchiveHost(const Call& call);
+  Result<http::Response> HostHistory(const Call& call);
+  Result<http::Response> HostMetrics(const Call& call);
+  Result<http::Response> Search(const Call& call);
+  // Sessions, users, tokens and the audit log (access_api.cpp).
+  Result<http::Response> SignIn(const Call& call);
+  Result<http::Response> GetSession(const Call& call);
+  Result<http::Response> SignOut(const Call& call);
+  Result<http::Response> ChangeOwnPassword(const Call& call);
+  Result<http::Response> ListUsers(const Call& call);
+  Result<http::Response> CreateUser(const Call& call);
+  Result<http::Response> GetUser(const Call& call);
+  Result<http::Response> PatchUser(const Call& call);
+  Result<http::Response> ListApiTokens(const Call& call);
+  Result<http::Response> CreateApiToken(const Call& call);
+  Result<http::Response> RevokeApiToken(const Call& call);
+  Result<http::Response> ListEnrollmentTokens(const Call& call);
+  Result<http::Response> CreateEnrollmentToken(const Call& call);
+  Result<http::Response> RevokeEnrollmentToken(const Call& call);
+  Result<http::Response> ListAudit(const Call& call);
 
   ApiOptions options_;
   store::StorePool& stores_;
   engine::StateEngine& engine_;
   const Pki& pki_;
   ServerMetrics& metrics_;
+  access::LoginThrottle throttle_{options_.login_limits};
 };
 
 // The query string's parameters, percent-decoded ('+' is a space). Errors: kInvalidArgument for

@@ -27,5 +27,37 @@ std::string NewPassword() { return crypto::RandomToken(15); }
 std::string NewApiToken() { return "fdt_" + crypto::RandomToken(32); }
 std::string NewEnrollmentToken() { return "fde_" + crypto::RandomToken(32); }
 std::string HashToken(const std::string& token) { return crypto::Sha256Hex(token); }
+std::string NewSessionToken() { return "fds_" + crypto::RandomToken(32); }
+std::string NewCsrfToken() { return crypto::RandomToken(32); }
+
+std::string SessionCookie(const std::string& header) {
+  // "a=1; fd_session=VALUE; b=2": cookies are separated by ';' and optional spaces.
+  const std::string key = std::string(kSessionCookie) + "=";
+  std::size_t start = 0;
+  while (start < header.size()) {
+    while (start < header.size() && (header[start] == ' ' || header[start] == ';')) ++start;
+    auto end = header.find(';', start);
+    if (end == std::string::npos) end = header.size();
+    if (header.compare(start, key.size(), key) == 0) {
+      return header.substr(start + key.size(), end - start - key.size());
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+void VerifyAgainstNobody(const std::string& password) {
+  // Made once, with the same parameters as every stored hash.
+  static const std::string nobody = [] {
+    auto hash = HashPassword(crypto::RandomToken(32));
+    return hash ? *hash : std::string();
+  }();
+  (void)VerifyPassword(nobody, password);
+}
 
 }  // namespace fleetdesk::server::auth

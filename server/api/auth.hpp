@@ -19,6 +19,21 @@ std::string NewPassword();
 std::string NewApiToken();
 std::string NewEnrollmentToken();
 
+// A browser session's cookie value ("fds_") and its CSRF token, 32 random bytes each.
+std::string NewSessionToken();
+std::string NewCsrfToken();
+// The name of the session cookie, and its value in a Cookie header ("" when absent).
+inline constexpr const char* kSessionCookie = "fd_session";
+std::string SessionCookie(const std::string& cookie_header);
+
+// Equal secrets, compared in time that does not depend on where they differ; false when either
+// is empty.
+bool SameSecret(const std::string& a, const std::string& b);
+
+// Verifies `password` against a hash of a password nobody has: a sign-in as an unknown user
+// then takes as long as one with a wrong password, so timing does not tell which names exist.
+void VerifyAgainstNobody(const std::string& password);
+
 // Tokens have 256 bits of entropy, so a fast hash is enough to store them (no Argon2 needed).
 std::string HashToken(const std::string& token);
 

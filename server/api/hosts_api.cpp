@@ -8,6 +8,7 @@
 #include "fleetdesk/v1/api.pb.h"
 #include "server/api/api.hpp"
 #include "server/api/hosts_io.hpp"
+#include "server/api/params.hpp"
 #include "server/engine/clock.hpp"
 
 namespace fleetdesk::server::api {
@@ -26,54 +27,6 @@ constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 // Ranges up to this long are answered with raw samples when the caller says "auto".
 constexpr std::int64_t kRawRangeMs = kDayMs;
 constexpr std::int64_t kMaxRangeMs = 400 * kDayMs;
-
-Error Invalid(std::string message) {
-  return MakeError(ErrorCode::kInvalidArgument, std::move(message));
-}
-
-Result<std::int64_t> ParseInt(const std::string& text, const std::string& what) {
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Invalid(what + " must be a whole number, not '" + text + "'");
-  }
-  return value;
-}
-
-Result<int> ParseLimit(const std::map<std::string, std::string>& query, int fallback, int max) {
-  auto it = query.find("limit");
-  if (it == query.end()) return fallback;
-  auto limit = ParseInt(it->second, "limit");
-  if (!limit) return limit.error();
-  if (*limit < 1 || *limit > max) {
-    return Invalid("limit must be between 1 and " + std::to_string(max));
-  }
-  return static_cast<int>(*limit);
-}
-
-// RFC 3339 ("2026-11-03T10:00:00Z") to Unix milliseconds.
-Result<std::int64_t> ParseTime(const std::string& text, const std::string& what) {
-  google::protobuf::Timestamp t;
-  if (!TimeUtil::FromString(text, &t)) {
-    return Invalid(what + " must be an RFC 3339 time such as 2026-11-03T10:00:00Z, not '" + text +
-                   "'");
-  }
-  return TimeUtil::TimestampToMilliseconds(t);
-}
-
-Status OnlyKeys(const std::map<std::string, std::string>& query,
-                std::initializer_list<const char*> allowed, const char* resource) {
-  for (const auto& [key, value] : query) {
-    bool known = false;
-    for (const char* a : allowed) known = known || key == a;
-    if (!known) {
-      std::string list;
-      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return Invalid("unknown query parameter '" + key + "'; " + resource + " takes " + list);
-    }
-  }
-  return {};
-}
 
 fleetdesk::v1::Host ToProto(const store::HostView& v) {
   const auto& h = v.record;
@@ -121,13 +74,6 @@ store::HostView Freshest(store::HostView view, engine::StateEngine& engine) {
   if (view.record.agent_id.empty() || view.archived_ms) return view;
   if (auto live = engine.Find(view.record.agent_id)) view.record = *live;
   return view;
-}
-
-// People edit hosts; viewers and requesters read them.
-Status RequireEditor(const store::Principal& who) {
-  if (who.role == "admin" || who.role == "operator") return {};
-  return MakeError(ErrorCode::kPermissionDenied,
-                   "role " + who.role + " may not change hosts; admin or operator may");
 }
 
 // Cursors name their sort, so a cursor of one ordering is refused by another.
@@ -271,66 +217,8 @@ Result<store::AttributePatch> PatchFrom(const google::protobuf::Struct& object) 
 
 }  // namespace
 
-Result<http::Response> Api::RouteHosts(const http::Request& request, const store::Principal& who) {
-  auto allow = [&](std::initializer_list<const char*> methods) -> std::optional<http::Response> {
-    std::string list;
-    for (const char* m : methods) {
-      if (request.method == m) return std::nullopt;
-      list += (list.empty() ? "" : ", ") + std::string(m);
-    }
-    auto response = ErrorResponse(
-        MakeError(ErrorCode::kMethodNotAllowed,
-                  request.method + " is not allowed on " + request.path + "; use " + list));
-    response.headers.emplace_back("Allow", list);
-    return response;
-  };
-  std::string rest = request.path.substr(std::string("/api/v1/hosts").size());
-  std::vector<std::string> parts;
-  for (std::size_t start = 1; start <= rest.size();) {
-    auto end = rest.find('/', start);
-    if (end == std::string::npos) end = rest.size();
-    parts.push_back(rest.substr(start, end - start));
-    start = end + 1;
-  }
-  if (parts.empty()) {
-    if (auto wrong = allow({"GET", "POST"})) return *wrong;
-    if (request.method == "POST") return RegisterHost(request, who);
-    return ListHosts(request);
-  }
-  if (parts.size() == 1 && parts[0] == "export") {
-    if (auto wrong = allow({"GET"})) return *wrong;
-    return ExportHosts(request);
-  }
-  if (parts.size() == 1 && parts[0] == "import") {
-    if (auto wrong = allow({"POST"})) return *wrong;
-    return ImportHosts(request, who);
-  }
-  if (parts.size() > 2 || parts[0].empty()) {
-    return MakeError(ErrorCode::kNotFound, "no resource at " + request.path);
-  }
-  auto id = ParseInt(parts[0], "host id");
-  if (!id) return id.error();
-  if (parts.size() == 1) {
-    if (auto wrong = allow({"GET", "PATCH"})) return *wrong;
-    if (request.method == "PATCH") return PatchHost(*id, request, who);
-    return GetHost(*id);
-  }
-  if (parts[1] == "history") {
-    if (auto wrong = allow({"GET"})) return *wrong;
-    return HostHistory(*id, request);
-  }
-  if (parts[1] == "metrics") {
-    if (auto wrong = allow({"GET"})) return *wrong;
-    return HostMetrics(*id, request);
-  }
-  if (parts[1] == "archive") {
-    if (auto wrong = allow({"POST"})) return *wrong;
-    return ArchiveHost(*id, who);
-  }
-  return MakeError(ErrorCode::kNotFound, "no resource at " + request.path);
-}
-
-Result<http::Response> Api::ListHosts(const http::Request& request) {
+Result<http::Response> Api::ListHosts(const Call& call) {
+  const auto& request = call.request;
   auto query = ParseQuery(request.query);
   if (!query) return query.error();
   if (auto s = OnlyKeys(*query,
@@ -361,7 +249,8 @@ Result<http::Response> Api::ListHosts(const http::Request& request) {
   return Json(200, list);
 }
 
-Result<http::Response> Api::ExportHosts(const http::Request& request) {
+Result<http::Response> Api::ExportHosts(const Call& call) {
+  const auto& request = call.request;
   auto query = ParseQuery(request.query);
   if (!query) return query.error();
   if (auto s = OnlyKeys(*query,
@@ -390,8 +279,8 @@ Result<http::Response> Api::ExportHosts(const http::Request& request) {
   return response;
 }
 
-Result<http::Response> Api::ImportHosts(const http::Request& request, const store::Principal& who) {
-  if (auto s = RequireEditor(who); !s) return s.error();
+Result<http::Response> Api::ImportHosts(const Call& call) {
+  const auto& request = call.request;
   if (request.body.size() > kMaxImportBytes) {
     return MakeError(ErrorCode::kResourceExhausted, "an import is at most 32 MiB");
   }
@@ -412,7 +301,7 @@ Result<http::Response> Api::ImportHosts(const http::Request& request, const stor
   }
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  auto summary = (*store)->ImportHosts(parsed.rows, who.user_name, NowMs());
+  auto summary = (*store)->ImportHosts(parsed.rows, call.Actor(), NowMs());
   if (!summary) return summary.error();
   fleetdesk::v1::ImportResult result;
   result.set_created(summary->created);
@@ -421,9 +310,8 @@ Result<http::Response> Api::ImportHosts(const http::Request& request, const stor
   return Json(200, result);
 }
 
-Result<http::Response> Api::RegisterHost(const http::Request& request,
-                                         const store::Principal& who) {
-  if (auto s = RequireEditor(who); !s) return s.error();
+Result<http::Response> Api::RegisterHost(const Call& call) {
+  const auto& request = call.request;
   auto object = ParseObject(request.body);
   if (!object) return object.error();
   auto patch = PatchFrom(*object);
@@ -437,12 +325,13 @@ Result<http::Response> Api::RegisterHost(const http::Request& request,
   host.attributes = *patch;
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  auto view = (*store)->RegisterHost(host, who.user_name, NowMs());
+  auto view = (*store)->RegisterHost(host, call.Actor(), NowMs());
   if (!view) return view.error();
   return Json(201, ToProto(*view));
 }
 
-Result<http::Response> Api::GetHost(std::int64_t id) {
+Result<http::Response> Api::GetHost(const Call& call) {
+  const std::int64_t id = call.id();
   auto store = stores_.Acquire();
   if (!store) return store.error();
   auto host = (*store)->GetHostView(id);
@@ -482,32 +371,34 @@ Result<http::Response> Api::GetHost(std::int64_t id) {
   return Json(200, out);
 }
 
-Result<http::Response> Api::PatchHost(std::int64_t id, const http::Request& request,
-                                      const store::Principal& who) {
-  if (auto s = RequireEditor(who); !s) return s.error();
+Result<http::Response> Api::PatchHost(const Call& call) {
+  const std::int64_t id = call.id();
+  const auto& request = call.request;
   auto object = ParseObject(request.body);
   if (!object) return object.error();
   auto patch = PatchFrom(*object);
   if (!patch) return patch.error();
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  auto view = (*store)->PatchHost(id, *patch, who.user_name, NowMs());
+  auto view = (*store)->PatchHost(id, *patch, call.Actor(), NowMs());
   if (!view) return view.error();
   return Json(200, ToProto(Freshest(*view, engine_)));
 }
 
-Result<http::Response> Api::ArchiveHost(std::int64_t id, const store::Principal& who) {
-  if (auto s = RequireEditor(who); !s) return s.error();
+Result<http::Response> Api::ArchiveHost(const Call& call) {
+  const std::int64_t id = call.id();
   auto store = stores_.Acquire();
   if (!store) return store.error();
-  auto view = (*store)->ArchiveHost(id, who.user_name, NowMs());
+  auto view = (*store)->ArchiveHost(id, call.Actor(), NowMs());
   if (!view) return view.error();
   // Its agent is refused from its next connection on.
   if (!view->record.agent_id.empty()) engine_.Upsert(view->record);
   return Json(200, ToProto(*view));
 }
 
-Result<http::Response> Api::HostHistory(std::int64_t id, const http::Request& request) {
+Result<http::Response> Api::HostHistory(const Call& call) {
+  const std::int64_t id = call.id();
+  const auto& request = call.request;
   auto query = ParseQuery(request.query);
   if (!query) return query.error();
   if (auto s = OnlyKeys(*query, {"kind", "from", "to", "limit", "cursor"}, "history"); !s) {
@@ -532,8 +423,8 @@ Result<http::Response> Api::HostHistory(std::int64_t id, const http::Request& re
       if (!t) return t.error();
       (key == "from" ? q.from_ms : q.to_ms) = *t;
     } else if (key == "cursor") {
-      auto before = ParseInt(value, "cursor");
-      if (!before || *before <= 0) return Invalid("cursor is not one this server gave out");
+      auto before = ParseCursor(value);
+      if (!before) return before.error();
       q.before_id = *before;
     }
   }
@@ -560,7 +451,9 @@ Result<http::Response> Api::HostHistory(std::int64_t id, const http::Request& re
   return Json(200, list);
 }
 
-Result<http::Response> Api::HostMetrics(std::int64_t id, const http::Request& request) {
+Result<http::Response> Api::HostMetrics(const Call& call) {
+  const std::int64_t id = call.id();
+  const auto& request = call.request;
   auto query = ParseQuery(request.query);
   if (!query) return query.error();
   if (auto s = OnlyKeys(*query, {"from", "to", "resolution"}, "metrics"); !s) return s.error();
@@ -621,7 +514,8 @@ Result<http::Response> Api::HostMetrics(std::int64_t id, const http::Request& re
   return Json(200, series);
 }
 
-Result<http::Response> Api::Search(const http::Request& request) {
+Result<http::Response> Api::Search(const Call& call) {
+  const auto& request = call.request;
   auto query = ParseQuery(request.query);
   if (!query) return query.error();
   if (auto s = OnlyKeys(*query, {"q", "limit"}, "search"); !s) return s.error();

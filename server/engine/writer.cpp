@@ -8,7 +8,8 @@
 
 namespace fleetdesk::server::engine {
 
-Writer::Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch)
+Writer::Writer(std::unique_ptr<store::BatchWriter> store, ServerMetrics& metrics,
+               std::size_t max_batch)
     : store_(std::move(store)), metrics_(metrics), max_batch_(max_batch) {}
 
 Writer::~Writer() { Stop(); }

@@ -25,7 +25,8 @@ class Writer {
   using Done = std::function<void(const Status&)>;
 
   // Owns `store` (a connection of its own). `max_batch` bounds one transaction.
-  Writer(std::unique_ptr<store::Store> store, ServerMetrics& metrics, std::size_t max_batch = 5000);
+  Writer(std::unique_ptr<store::BatchWriter> store, ServerMetrics& metrics,
+         std::size_t max_batch = 5000);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -50,7 +51,7 @@ class Writer {
   void Run();
   void CommitBatch(std::vector<Item>& items);
 
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::BatchWriter> store_;
   ServerMetrics& metrics_;
   std::size_t max_batch_;
   std::mutex mutex_;

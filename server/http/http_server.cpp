@@ -41,6 +41,8 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
   if (q != std::string::npos) out.query = target.substr(q + 1);
   out.host = std::string(in[bhttp::field::host]);
   out.authorization = std::string(in[bhttp::field::authorization]);
+  out.cookie = std::string(in[bhttp::field::cookie]);
+  out.csrf_token = std::string(in["X-CSRF-Token"]);
   out.content_type = std::string(in[bhttp::field::content_type]);
   out.body = in.body();
   out.remote_address = remote;

@@ -14,6 +14,8 @@ struct Request {
   std::string query;   // after '?', not decoded
   std::string host;    // the Host header, as the client addressed us
   std::string authorization;
+  std::string cookie;      // the Cookie header
+  std::string csrf_token;  // the X-CSRF-Token header
   std::string content_type;
   std::string body;
   std::string remote_address;

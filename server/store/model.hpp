@@ -258,6 +258,7 @@ struct NewEnrollmentToken {
   std::int64_t expires_ms = 0;
   std::optional<std::int64_t> max_hosts;
   std::string created_by;
+  std::string name;  // what it is for, shown in lists ("rack 12", "ci runners")
 };
 
 struct NewAgent {
@@ -268,30 +269,7 @@ struct NewAgent {
   std::string cert_serial;
   std::int64_t cert_not_after = 0;
   std::int64_t now_ms = 0;
-};
-
-struct UserRecord {
-  std::int64_t id = 0;
-  std::string name;
-  std::string role;
-  std::string password_hash;
-  bool disabled = false;
-  std::int64_t created_ms = 0;
-};
-
-struct NewApiToken {
-  std::string user_name;
-  std::string token_hash;
-  std::int64_t created_ms = 0;
-  std::int64_t expires_ms = 0;
-};
-
-// Who is calling, once a credential checked out.
-struct Principal {
-  std::int64_t user_id = 0;
-  std::string user_name;
-  std::string role;
-  std::int64_t token_id = 0;
+  std::string remote_address;  // where the enrollment came from, for the audit log
 };
 
 }  // namespace fleetdesk::server::store

@@ -8,6 +8,7 @@
 
 #include "fleetdesk/v1/agent.pb.h"
 #include "server/store/inventory_diff.hpp"
+#include "server/store/sql_base.hpp"
 #include "server/store/sql_common.hpp"
 
 namespace fleetdesk::server::store {
@@ -135,39 +136,10 @@ MetricPoint PointOf(const fleetdesk::v1::Metrics& m, std::int64_t at_ms) {
   return p;
 }
 
-class SqlStore final : public Store {
+class SqlStore final : public SqlAccess {
  public:
   SqlStore(std::unique_ptr<SqlConn> db, std::span<const char* const> migrations)
-      : db_(std::move(db)), migrations_(migrations) {}
-
-  // Dialect ---------------------------------------------------------------------------------
-  bool Pg() const { return db_->dialect() == Dialect::kPostgres; }
-  // SQLite takes its write lock at BEGIN IMMEDIATE, so a transaction never fails half-way for
-  // want of it; PostgreSQL locks rows as it goes.
-  const char* BeginWrite() const { return Pg() ? "BEGIN" : "BEGIN IMMEDIATE"; }
-  const char* Like() const { return Pg() ? "ILIKE" : "LIKE"; }
-  const char* Greatest() const { return Pg() ? "GREATEST" : "MAX"; }
-  // Text ordered by bytes in both (PostgreSQL would otherwise follow the database's locale).
-  std::string Ordered(const std::string& column) const {
-    return Pg() ? column + " COLLATE \"C\"" : column;
-  }
-
-  Result<std::int64_t> Run(const std::string& sql, std::initializer_list<SqlArg> args = {},
-                           const RowFn& row = {}) {
-    return db_->Run(sql, args, row);
-  }
-  Status Do(const std::string& sql, std::initializer_list<SqlArg> args = {}) {
-    auto done = db_->Run(sql, args, {});
-    if (!done) return done.error();
-    rows_written_ += static_cast<std::uint64_t>(std::max<std::int64_t>(*done, 0));
-    return {};
-  }
-  // A write whose answer nothing reads (the ingest path's): sent without waiting where the
-  // database allows (SqlConn::Send); its error ends the transaction at the latest at its commit.
-  // Its rows count once the next group commit flushes.
-  Status Write(const std::string& sql, std::initializer_list<SqlArg> args = {}) {
-    return db_->Send(sql, args);
-  }
+      : SqlAccess(std::move(db)), migrations_(migrations) {}
 
   // Schema ----------------------------------------------------------------------------------
   Status Migrate() override {
@@ -204,7 +176,7 @@ class SqlStore final : public Store {
     auto current = SchemaVersion();
     if (!current) return current.error();
     for (int version = *current + 1; version <= static_cast<int>(migrations_.size()); ++version) {
-      auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+      auto tx = BeginTx();
       if (!tx) return tx.error();
       if (auto s = db_->Exec(migrations_[static_cast<std::size_t>(version - 1)]); !s) {
         return MakeError(s.error().code,
@@ -488,7 +460,7 @@ class SqlStore final : public Store {
 
   // The ingest path -------------------------------------------------------------------------
   Status Commit(const WriteBatch& batch) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     // Each host's row answers what the agent said it was (name, OS, version), written again only
     // when that changed, and whether it was unreachable: a sign of life from such a host (a hello
@@ -602,8 +574,6 @@ class SqlStore final : public Store {
     }
     return repeated;
   }
-
-  std::uint64_t RowsWritten() const override { return rows_written_; }
 
   Status AddEvent(std::int64_t host, std::int64_t at_ms, const char* kind,
                   const std::string& subject, const std::string& old_value,
@@ -976,9 +946,9 @@ class SqlStore final : public Store {
 
   // What people say about hosts -------------------------------------------------------------
   // Applies `patch` to `before` inside the caller's transaction; answers how many fields it
-  // changed, each recorded as an event.
-  Result<int> ApplyPatch(const HostView& before, const AttributePatch& patch,
-                         const std::string& actor, std::int64_t now_ms) {
+  // changed, each recorded as an event and in `audit`'s before and after.
+  Result<int> ApplyPatch(const HostView& before, const AttributePatch& patch, const Actor& actor,
+                         std::int64_t now_ms, AuditEntry& audit) {
     const std::int64_t id = before.record.id;
     int changed = 0;
     auto set = [&](const char* column, const std::string& old,
@@ -990,7 +960,9 @@ class SqlStore final : public Store {
           !s) {
         return s;
       }
-      return AddEvent(id, now_ms, "attribute", column, old, *value, actor);
+      audit.before[column] = old;
+      audit.after[column] = *value;
+      return AddEvent(id, now_ms, "attribute", column, old, *value, actor.name);
     };
     const bool enrolled = !before.record.agent_id.empty();
     if (enrolled && ((patch.hostname && *patch.hostname != before.record.hostname) ||
@@ -1025,8 +997,10 @@ class SqlStore final : public Store {
             return s.error();
           }
         }
-        if (auto s =
-                AddEvent(id, now_ms, "attribute", "tags", JoinTags(a.tags), JoinTags(tags), actor);
+        audit.before["tags"] = JoinTags(a.tags);
+        audit.after["tags"] = JoinTags(tags);
+        if (auto s = AddEvent(id, now_ms, "attribute", "tags", JoinTags(a.tags), JoinTags(tags),
+                              actor.name);
             !s) {
           return s.error();
         }
@@ -1050,14 +1024,30 @@ class SqlStore final : public Store {
     return std::move(**view);
   }
 
-  Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch, const std::string& actor,
+  // The audit entry of a change to host `id`.
+  static AuditEntry HostAudit(const char* action, std::int64_t id, const Actor& actor,
+                              std::int64_t now_ms) {
+    AuditEntry entry;
+    entry.at_ms = now_ms;
+    entry.actor = actor;
+    entry.action = action;
+    entry.resource = "host";
+    entry.resource_id = std::to_string(id);
+    return entry;
+  }
+
+  Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch, const Actor& actor,
                              std::int64_t now_ms) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     auto before = LiveHost(id);
     if (!before) return before.error();
-    auto changed = ApplyPatch(*before, patch, actor, now_ms);
+    auto audit = HostAudit("host.update", id, actor, now_ms);
+    auto changed = ApplyPatch(*before, patch, actor, now_ms, audit);
     if (!changed) return changed.error();
+    if (*changed > 0) {
+      if (auto s = Audit(audit); !s) return s.error();
+    }
     auto after = GetHostView(id);
     if (!after) return after.error();
     if (auto s = tx->Commit(); !s) return s.error();
@@ -1077,7 +1067,7 @@ class SqlStore final : public Store {
   }
 
   Result<std::int64_t> InsertPending(const std::string& hostname, const std::string& serial,
-                                     const std::string& actor, std::int64_t now_ms) {
+                                     const Actor& actor, std::int64_t now_ms) {
     std::int64_t id = 0;
     auto done =
         Run("INSERT INTO hosts (hostname, serial, first_seen_ms) VALUES (?, ?, ?) RETURNING id",
@@ -1087,15 +1077,15 @@ class SqlStore final : public Store {
         !s) {
       return s.error();
     }
-    if (auto s = AddEvent(id, now_ms, "lifecycle", "", "", "registered", actor); !s) {
+    if (auto s = AddEvent(id, now_ms, "lifecycle", "", "", "registered", actor.name); !s) {
       return s.error();
     }
     return id;
   }
 
-  Result<HostView> RegisterHost(const NewHost& host, const std::string& actor,
+  Result<HostView> RegisterHost(const NewHost& host, const Actor& actor,
                                 std::int64_t now_ms) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     auto existing = FindLive(host.hostname, host.serial);
     if (!existing) return existing.error();
@@ -1110,20 +1100,24 @@ class SqlStore final : public Store {
     AttributePatch patch = host.attributes;
     patch.hostname.reset();
     patch.serial.reset();
-    auto changed = ApplyPatch(**view, patch, actor, now_ms);
+    auto audit = HostAudit("host.create", *id, actor, now_ms);
+    audit.after["hostname"] = host.hostname;
+    audit.after["serial"] = host.serial;
+    auto changed = ApplyPatch(**view, patch, actor, now_ms, audit);
     if (!changed) return changed.error();
     if (*changed == 0) {
       if (auto s = RefreshHostDoc(*id); !s) return s.error();
     }
+    audit.before.clear();
+    if (auto s = Audit(audit); !s) return s.error();
     view = GetHostView(*id);
     if (!view) return view.error();
     if (auto s = tx->Commit(); !s) return s.error();
     return **view;
   }
 
-  Result<HostView> ArchiveHost(std::int64_t id, const std::string& actor,
-                               std::int64_t now_ms) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+  Result<HostView> ArchiveHost(std::int64_t id, const Actor& actor, std::int64_t now_ms) override {
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     auto before = LiveHost(id);
     if (!before) return before.error();
@@ -1137,19 +1131,24 @@ class SqlStore final : public Store {
         !s) {
       return s.error();
     }
-    if (auto s = AddEvent(id, now_ms, "lifecycle", "", before->StatusName(), "archived", actor);
+    if (auto s =
+            AddEvent(id, now_ms, "lifecycle", "", before->StatusName(), "archived", actor.name);
         !s) {
       return s.error();
     }
+    auto audit = HostAudit("host.archive", id, actor, now_ms);
+    audit.before["status"] = before->StatusName();
+    audit.after["status"] = "archived";
+    if (auto s = Audit(audit); !s) return s.error();
     auto after = GetHostView(id);
     if (!after) return after.error();
     if (auto s = tx->Commit(); !s) return s.error();
     return **after;
   }
 
-  Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows, const std::string& actor,
+  Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows, const Actor& actor,
                                     std::int64_t now_ms) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     ImportSummary summary;
     for (const auto& row : rows) {
@@ -1177,11 +1176,22 @@ class SqlStore final : public Store {
         patch.hostname.reset();
         patch.serial.reset();
       }
-      auto changed = ApplyPatch(*view, patch, actor, now_ms);
+      // One entry per host the import created or changed, so a host's audit trail is whole.
+      auto audit = HostAudit(created ? "host.create" : "host.update", *id, actor, now_ms);
+      auto changed = ApplyPatch(*view, patch, actor, now_ms, audit);
       if (!changed) return fail(changed.error());
       if (!created) (*changed > 0 ? summary.updated : summary.unchanged) += 1;
       if (created && *changed == 0) {
         if (auto s = RefreshHostDoc(*id); !s) return fail(s.error());
+      }
+      if (created) {
+        audit.before.clear();
+        audit.after["hostname"] = row.hostname;
+        audit.after["serial"] = row.serial;
+      }
+      audit.after["via"] = "import";
+      if (created || *changed > 0) {
+        if (auto s = Audit(audit); !s) return fail(s.error());
       }
     }
     if (auto s = tx->Commit(); !s) return s.error();
@@ -1294,7 +1304,7 @@ class SqlStore final : public Store {
 
   Result<std::vector<std::int64_t>> MarkSilentHosts(std::int64_t silent_before_ms,
                                                     std::int64_t now_ms) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     // One statement decides, through the last-seen index. On PostgreSQL the silent heartbeat
     // rows are locked: a report committed meanwhile by another server moves last_seen_ms, and
@@ -1349,7 +1359,7 @@ class SqlStore final : public Store {
     // writer never waits long for the lock.
     constexpr std::size_t kHostsPerTransaction = 200;
     for (std::size_t start = 0; start < hosts.size(); start += kHostsPerTransaction) {
-      auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+      auto tx = BeginTx();
       if (!tx) return tx.error();
       for (std::size_t i = start; i < std::min(hosts.size(), start + kHostsPerTransaction); ++i) {
         // Raw samples leave for their 5-minute rollups: each is counted there once, in the
@@ -1389,13 +1399,6 @@ class SqlStore final : public Store {
   }
 
   // Enrollment ------------------------------------------------------------------------------
-  Status CreateEnrollmentToken(const NewEnrollmentToken& token) override {
-    return Do(
-        "INSERT INTO enrollment_tokens (token_hash, created_ms, expires_ms, max_hosts, created_by) "
-        "VALUES (?, ?, ?, ?, ?)",
-        {token.token_hash, token.created_ms, token.expires_ms, token.max_hosts, token.created_by});
-  }
-
   // The token's id when it may enroll one more host at `now_ms`; else why not. `lock` (inside
   // a transaction) keeps the row locked until it ends, so two servers enrolling on one token at
   // once cannot both take its last use.
@@ -1422,7 +1425,7 @@ class SqlStore final : public Store {
   }
 
   Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) override {
-    auto tx = Transaction<SqlConn>::Begin(*db_, BeginWrite());
+    auto tx = BeginTx();
     if (!tx) return tx.error();
     auto usable = UsableToken(token_hash, agent.now_ms, true);
     if (!usable) return usable.error();
@@ -1491,6 +1494,20 @@ class SqlStore final : public Store {
         !s) {
       return s.error();
     }
+    AuditEntry audit;
+    audit.at_ms = agent.now_ms;
+    audit.actor.kind = "enrollment";
+    audit.actor.name = "enrollment token " + std::to_string(*usable);
+    audit.actor.address = agent.remote_address;
+    audit.action =
+        std::string("agent.") + (std::string(step) == "enrolled" ? "enroll" : "reenroll");
+    audit.resource = "host";
+    audit.resource_id = std::to_string(*host_id);
+    audit.after = {{"agentId", agent.agent_id},
+                   {"machineId", agent.machine_id},
+                   {"hostname", agent.hostname},
+                   {"certificateSerial", agent.cert_serial}};
+    if (auto s = Audit(audit); !s) return s.error();
     if (auto s = RefreshHostDoc(*host_id); !s) return s.error();
     auto host = GetHost(*host_id);
     if (!host) return host.error();
@@ -1498,59 +1515,7 @@ class SqlStore final : public Store {
     return **host;
   }
 
-  // Users and tokens ------------------------------------------------------------------------
-  Result<std::int64_t> AddUser(const UserRecord& user) override {
-    std::int64_t id = 0;
-    auto done = Run(
-        "INSERT INTO users (name, role, password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, "
-        "?) RETURNING id",
-        {user.name, user.role, user.password_hash, user.disabled, user.created_ms},
-        [&](const SqlRow& r) { id = r.Int(0); });
-    if (!done) {
-      if (done.error().code == ErrorCode::kAlreadyExists) {
-        return MakeError(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
-      }
-      return done.error();
-    }
-    return id;
-  }
-
-  Result<std::optional<UserRecord>> FindUser(const std::string& name) override {
-    std::optional<UserRecord> user;
-    auto done =
-        Run("SELECT id, name, role, password_hash, disabled, created_ms FROM users WHERE name = ?",
-            {name}, [&](const SqlRow& r) {
-              user = UserRecord{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Bool(4), r.Int(5)};
-            });
-    if (!done) return done.error();
-    return user;
-  }
-
-  Status CreateApiToken(const NewApiToken& token) override {
-    auto user = FindUser(token.user_name);
-    if (!user) return user.error();
-    if (!*user) return MakeError(ErrorCode::kNotFound, "no user '" + token.user_name + "'");
-    return Do(
-        "INSERT INTO api_tokens (user_id, token_hash, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
-        {(*user)->id, token.token_hash, token.created_ms, token.expires_ms});
-  }
-
-  Result<std::optional<Principal>> FindApiToken(const std::string& token_hash,
-                                                std::int64_t now_ms) override {
-    std::optional<Principal> principal;
-    auto done =
-        Run("SELECT u.id, u.name, u.role, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_hash = ? AND NOT t.revoked AND t.expires_ms > ? AND NOT u.disabled",
-            {token_hash, now_ms}, [&](const SqlRow& r) {
-              principal = Principal{r.Int(0), r.Text(1), r.Text(2), r.Int(3)};
-            });
-    if (!done) return done.error();
-    return principal;
-  }
-
  private:
-  std::unique_ptr<SqlConn> db_;
-  std::uint64_t rows_written_ = 0;
   std::span<const char* const> migrations_;
 };
 

@@ -9,14 +9,25 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "server/store/access_model.hpp"
 #include "server/store/model.hpp"
 
 namespace fleetdesk::server::store {
 
-class Store {
+// What the writer needs of a store: group commits. Apart so a test can put a fault between the
+// writer and a real store without forwarding the whole Store.
+class BatchWriter {
  public:
-  virtual ~Store() = default;
+  virtual ~BatchWriter() = default;
+  // Writes every row of the batch in one transaction: all or nothing.
+  virtual Status Commit(const WriteBatch& batch) = 0;
+  // Rows this connection has inserted, updated or deleted so far, rolled-back ones included:
+  // the writer exports the committed share as fleetdesk_store_rows_written_total.
+  virtual std::uint64_t RowsWritten() const = 0;
+};
 
+class Store : public BatchWriter {
+ public:
   // Applies every numbered migration not yet applied, each in its own transaction.
   virtual Status Migrate() = 0;
   virtual Result<int> SchemaVersion() = 0;
@@ -29,29 +40,26 @@ class Store {
   // The committed row of the agent's host; nullopt when no live host has this agent id.
   virtual Result<std::optional<HostRecord>> FindAgent(const std::string& agent_id) = 0;
   virtual Result<HostDetail> GetHostDetail(std::int64_t id) = 0;
-  // Writes every row of the batch in one transaction: all or nothing.
-  virtual Status Commit(const WriteBatch& batch) = 0;
-  // Rows this connection has inserted, updated or deleted so far, rolled-back ones included:
-  // the writer exports the committed share as fleetdesk_store_rows_written_total.
-  virtual std::uint64_t RowsWritten() const = 0;
 
   // What people say about hosts ---------------------------------------------------------------
-  // Each changed attribute is recorded as an event by `actor`. Errors: kNotFound, and
+  // Every change below is recorded as host events and in the audit log, by `actor`, in the
+  // change's own transaction.
+  // Errors: kNotFound, and
   // kInvalidArgument for a hostname or serial change on an enrolled host.
   virtual Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch,
-                                     const std::string& actor, std::int64_t now_ms) = 0;
+                                     const Actor& actor, std::int64_t now_ms) = 0;
   // Pre-registers a host. Errors: kAlreadyExists when a host (not archived) has its hostname or
   // serial.
-  virtual Result<HostView> RegisterHost(const NewHost& host, const std::string& actor,
+  virtual Result<HostView> RegisterHost(const NewHost& host, const Actor& actor,
                                         std::int64_t now_ms) = 0;
   // Decommissions: the host leaves the lists, its agent is refused, its history stays.
   // Errors: kNotFound; kFailedPrecondition when already archived.
-  virtual Result<HostView> ArchiveHost(std::int64_t id, const std::string& actor,
+  virtual Result<HostView> ArchiveHost(std::int64_t id, const Actor& actor,
                                        std::int64_t now_ms) = 0;
   // Applies every row in one transaction: a row whose key matches no host creates a
   // pre-registered one. All or nothing; an error names the row's line.
-  virtual Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows,
-                                            const std::string& actor, std::int64_t now_ms) = 0;
+  virtual Result<ImportSummary> ImportHosts(const std::vector<ImportRow>& rows, const Actor& actor,
+                                            std::int64_t now_ms) = 0;
 
   // History -----------------------------------------------------------------------------------
   virtual Result<EventPage> ListEvents(const EventQuery& query) = 0;
@@ -74,22 +82,62 @@ class Store {
   virtual Result<bool> TryLeadership() = 0;
 
   // Enrollment --------------------------------------------------------------------------------
-  virtual Status CreateEnrollmentToken(const NewEnrollmentToken& token) = 0;
+  // Answers the token's id.
+  virtual Result<std::int64_t> CreateEnrollmentToken(const NewEnrollmentToken& token,
+                                                     const Actor& actor) = 0;
+  virtual Result<std::vector<EnrollmentTokenRecord>> ListEnrollmentTokens() = 0;
+  // Errors: kNotFound.
+  virtual Status RevokeEnrollmentToken(std::int64_t id, const Actor& actor,
+                                       std::int64_t now_ms) = 0;
   // The same checks as EnrollAgent, reading only: lets the API refuse a bad token before it
   // spends a signature on the request.
   virtual Status CheckEnrollmentToken(const std::string& token_hash, std::int64_t now_ms) = 0;
   // In one transaction: checks the token (known, not revoked, not expired, not used up), counts
-  // one use, and creates the host (or re-keys the existing host of the same machine id).
+  // one use, and creates the host (or re-keys the existing host of the same machine id), audited
+  // as the enrollment token's work from the agent's address.
   // Errors: kUnauthenticated for an unknown token, kPermissionDenied naming why for the rest.
   virtual Result<HostRecord> EnrollAgent(const std::string& token_hash, const NewAgent& agent) = 0;
 
-  // Users and tokens --------------------------------------------------------------------------
-  virtual Result<std::int64_t> AddUser(const UserRecord& user) = 0;
+  // Users -------------------------------------------------------------------------------------
+  // Errors: kAlreadyExists.
+  virtual Result<std::int64_t> AddUser(const UserRecord& user, const Actor& actor) = 0;
   virtual Result<std::optional<UserRecord>> FindUser(const std::string& name) = 0;
-  virtual Status CreateApiToken(const NewApiToken& token) = 0;
-  // The token's user, when the token exists, has not expired at `now_ms` and its user is enabled.
+  virtual Result<std::optional<UserRecord>> GetUser(std::int64_t id) = 0;
+  virtual Result<std::vector<UserRecord>> ListUsers() = 0;
+  // Disabling ends the user's sessions and revokes their API tokens; a new password ends their
+  // sessions. Errors: kNotFound; kFailedPrecondition when no enabled admin would be left.
+  virtual Result<UserRecord> UpdateUser(std::int64_t id, const UserPatch& patch, const Actor& actor,
+                                        std::int64_t now_ms) = 0;
+
+  // API tokens --------------------------------------------------------------------------------
+  // Answers the token's id. Errors: kNotFound for an unknown user.
+  virtual Result<std::int64_t> CreateApiToken(const NewApiToken& token, const Actor& actor) = 0;
+  // Every token, or the user's; revoked and expired ones too (they say why they stopped).
+  virtual Result<std::vector<ApiTokenRecord>> ListApiTokens(
+      std::optional<std::int64_t> user_id) = 0;
+  virtual Result<std::optional<ApiTokenRecord>> GetApiToken(std::int64_t id) = 0;
+  // Errors: kNotFound.
+  virtual Status RevokeApiToken(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
+  // The token's user, when the token exists, is not revoked, has not expired at `now_ms` and
+  // its user is enabled.
   virtual Result<std::optional<Principal>> FindApiToken(const std::string& token_hash,
                                                         std::int64_t now_ms) = 0;
+  virtual Status TouchApiToken(std::int64_t id, std::int64_t now_ms) = 0;
+
+  // Browser sessions --------------------------------------------------------------------------
+  virtual Result<std::int64_t> CreateSession(const NewSession& session, const Actor& actor) = 0;
+  // The session's user, when the session has not ended, has not passed its absolute expiry and
+  // its user is enabled; the idle expiry is the caller's to check (Principal::last_used_ms).
+  virtual Result<std::optional<Principal>> FindSession(const std::string& token_hash,
+                                                       std::int64_t now_ms) = 0;
+  virtual Status TouchSession(std::int64_t id, std::int64_t now_ms) = 0;
+  virtual Status EndSession(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
+
+  // Audit log ---------------------------------------------------------------------------------
+  // Append-only: both stores refuse UPDATE and DELETE on it. Changes made through the Store
+  // write their own entries; this is for what is audited without a change (a refused clone).
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;
 };
 
 // The SQLite file `database` names ("PATH" or "sqlite://PATH"), or nullopt for a PostgreSQL URL.

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/temp_dir.hpp"
+
 using fleetdesk::server::ParseListen;
 using fleetdesk::server::RedactDatabaseUrl;
 
@@ -20,4 +22,21 @@ TEST_CASE("listen addresses take IPv4, bracketed IPv6 and port 0", "[server][con
   CHECK(ParseListen("[::]:8441")->address == "::");
   CHECK(ParseListen("127.0.0.1:0")->port == 0);
   CHECK_FALSE(ParseListen("localhost").ok());
+}
+
+TEST_CASE("the shipped server.toml loads as the defaults, and session limits are checked",
+          "[server][config]") {
+  fleetdesk::testing::TempDir dir;
+  auto shipped = fleetdesk::server::LoadServerConfig(
+      FLEETDESK_SOURCE_DIR "/packaging/config/server.toml", true);
+  REQUIRE(shipped.ok());
+  CHECK(shipped->session_idle_timeout == std::chrono::minutes(30));
+  CHECK(shipped->session_max_age == std::chrono::hours(12));
+  fleetdesk::testing::WriteFile(dir / "short.toml", "[api]\nsession_idle_timeout = \"10s\"\n");
+  auto short_idle = fleetdesk::server::LoadServerConfig(dir / "short.toml", true);
+  REQUIRE_FALSE(short_idle.ok());
+  CHECK_THAT(short_idle.error().message, Catch::Contains("session_idle_timeout"));
+  fleetdesk::testing::WriteFile(dir / "inverted.toml",
+                                "[api]\nsession_idle_timeout = \"2h\"\nsession_max_age = \"1h\"\n");
+  CHECK_FALSE(fleetdesk::server::LoadServerConfig(dir / "inverted.toml", true).ok());
 }

@@ -17,6 +17,8 @@ class TestDatabase {
   explicit TestDatabase(const std::string& backend)
       : url_(backend == "sqlite" ? dir_ / "fleetdesk.db" : TestPostgres::Shared().NewDatabase()) {}
   // A new connection, migrated.
+  // The file path or postgresql:// URL, for a connection of the test's own.
+  const std::string& url() const { return url_; }
   std::unique_ptr<server::store::Store> Open() const {
     auto store = server::store::OpenStore(url_);
     REQUIRE(store.ok());

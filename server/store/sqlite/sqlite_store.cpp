@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -279,6 +279,49 @@ ALTER TABLE hosts DROP COLUMN last_seq;
     // of that environment's hosts (30-65 ms for 20,000 of them on SQLite).
     R"sql(
 CREATE INDEX hosts_environment_hostname ON hosts (environment, hostname, id);
+)sql",
+    // 8: identity and access: named, scoped API tokens; named enrollment tokens; browser
+    // sessions; the append-only audit log.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full'
+  CHECK (scope IN ('read', 'worklog', 'full'));
+ALTER TABLE api_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN last_used_ms INTEGER;
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
+ALTER TABLE enrollment_tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  csrf_token TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users (id),
+  created_ms INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  remote_address TEXT NOT NULL DEFAULT '',
+  ended INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  actor_kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  user_id INTEGER,
+  token_id INTEGER,
+  remote_address TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  resource_id TEXT NOT NULL DEFAULT '',
+  before_json TEXT,
+  after_json TEXT
+);
+CREATE INDEX audit_log_at ON audit_log (at_ms, id);
+CREATE INDEX audit_log_resource ON audit_log (resource, resource_id, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
 };
 

@@ -7,77 +7,11 @@
 #include "fleetdesk/v1/api.pb.h"
 #include "server/api/auth.hpp"
 #include "server/engine/clock.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/server/api/api_fixture.hpp"
 
 using namespace fleetdesk::server;
-using fleetdesk::testing::TempDir;
-
-namespace {
-
-// A server's API without the network: real store, real CA, real handlers.
-struct Fixture {
-  TempDir dir;
-  std::unique_ptr<store::StorePool> stores;
-  engine::StateEngine engine;
-  ServerMetrics metrics;
-  Pki pki;
-  std::unique_ptr<api::Api> api;
-  std::string token;
-
-  Fixture() {
-    REQUIRE(Pki::Initialize(dir.path(), {"localhost"}).ok());
-    pki = *Pki::Load(dir.path());
-    stores = std::make_unique<store::StorePool>(dir / "fleetdesk.db");
-    auto s = stores->Acquire();
-    REQUIRE((*s)->Migrate().ok());
-    REQUIRE((*s)->AddUser({0, "admin", "admin", "x", false, 0}).ok());
-    token = auth::NewApiToken();
-    REQUIRE((*s)->CreateApiToken({"admin", auth::HashToken(token), 0, NowMs() + 60'000}).ok());
-    api = std::make_unique<api::Api>(api::ApiOptions{}, *stores, engine, pki, metrics);
-  }
-
-  std::string EnrollmentToken(std::int64_t ttl_ms, std::optional<std::int64_t> max_hosts = {}) {
-    auto t = auth::NewEnrollmentToken();
-    auto s = stores->Acquire();
-    REQUIRE(
-        (*s)->CreateEnrollmentToken({auth::HashToken(t), NowMs(), NowMs() + ttl_ms, max_hosts, ""})
-            .ok());
-    return t;
-  }
-
-  http::Response Call(const std::string& method, const std::string& target,
-                      const std::string& body = "", bool authorized = true) {
-    http::Request r;
-    r.method = method;
-    auto q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    r.body = body;
-    r.host = "fleet.example:8443";
-    if (authorized) r.authorization = "Bearer " + token;
-    return api->Handle(r);
-  }
-
-  std::string EnrollBody(const std::string& enrollment_token, const std::string& machine = "m1") {
-    auto key = fleetdesk::crypto::GenerateKey();
-    fleetdesk::v1::EnrollRequest req;
-    req.set_token(enrollment_token);
-    req.set_csr(*fleetdesk::crypto::MakeCsr(*key, "web-1"));
-    req.set_hostname("web-1");
-    req.set_machine_id(machine);
-    return fleetdesk::codec::ToJson(req);
-  }
-
-  std::size_t HostCount() { return (*stores->Acquire())->LoadHosts()->size(); }
-};
-
-fleetdesk::v1::ErrorResponse ErrorOf(const http::Response& r) {
-  auto e = fleetdesk::codec::Parse<fleetdesk::v1::ErrorResponse>(r.body);
-  REQUIRE(e.ok());
-  return *e;
-}
-
-}  // namespace
+using fleetdesk::testing::ErrorOf;
+using fleetdesk::testing::Fixture;
 
 TEST_CASE("enroll with a good token answers a certificate our CA signed for a new agent id",
           "[server][api]") {
@@ -331,11 +265,7 @@ TEST_CASE("search answers ranked hits over REST, with the query percent-decoded"
 TEST_CASE("a viewer reads hosts but may not change them", "[server][api][hosts]") {
   Fixture f;
   REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1"})").status == 201);
-  auto s = f.stores->Acquire();
-  REQUIRE((*s)->AddUser({0, "vera", "viewer", "x", false, 0}).ok());
-  const auto viewer = auth::NewApiToken();
-  REQUIRE((*s)->CreateApiToken({"vera", auth::HashToken(viewer), 0, NowMs() + 60'000}).ok());
-  f.token = viewer;
+  f.token = f.AddUser("vera", "viewer").bearer;
   CHECK(f.Call("GET", "/api/v1/hosts").status == 200);
   CHECK(f.Call("PATCH", "/api/v1/hosts/1", R"({"owner":"x"})").status == 403);
   CHECK(f.Call("POST", "/api/v1/hosts/1/archive").status == 403);

@@ -13,7 +13,7 @@ using fleetdesk::testing::TempDir;
 namespace {
 
 std::vector<store::HostRecord> EnrollHosts(store::Store& s, int n) {
-  REQUIRE(s.CreateEnrollmentToken({"t", 0, INT64_MAX, std::nullopt, ""}).ok());
+  REQUIRE(s.CreateEnrollmentToken({"t", 0, INT64_MAX, std::nullopt, ""}, {}).ok());
   std::vector<store::HostRecord> hosts;
   for (int i = 0; i < n; ++i) {
     auto h =
@@ -92,7 +92,7 @@ namespace {
 
 // The real SQLite store, whose commits can be made to fail: the way a full disk or a lost
 // database connection looks to the writer.
-class FailingStore final : public store::Store {
+class FailingStore final : public store::BatchWriter {
  public:
   explicit FailingStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
   std::atomic<bool> fail{false};
@@ -102,88 +102,6 @@ class FailingStore final : public store::Store {
     return real_->Commit(batch);
   }
   std::uint64_t RowsWritten() const override { return real_->RowsWritten(); }
-  fleetdesk::Status Migrate() override { return real_->Migrate(); }
-  fleetdesk::Result<int> SchemaVersion() override { return real_->SchemaVersion(); }
-  fleetdesk::Result<std::vector<store::HostRecord>> LoadHosts() override {
-    return real_->LoadHosts();
-  }
-  fleetdesk::Result<store::HostPage> ListHosts(const store::HostQuery& q) override {
-    return real_->ListHosts(q);
-  }
-  fleetdesk::Result<std::optional<store::HostRecord>> GetHost(std::int64_t id) override {
-    return real_->GetHost(id);
-  }
-  fleetdesk::Result<std::optional<store::HostRecord>> FindAgent(const std::string& a) override {
-    return real_->FindAgent(a);
-  }
-  fleetdesk::Result<std::optional<store::HostView>> GetHostView(std::int64_t id) override {
-    return real_->GetHostView(id);
-  }
-  fleetdesk::Result<store::HostDetail> GetHostDetail(std::int64_t id) override {
-    return real_->GetHostDetail(id);
-  }
-  fleetdesk::Result<store::HostView> PatchHost(std::int64_t id, const store::AttributePatch& p,
-                                               const std::string& actor,
-                                               std::int64_t now) override {
-    return real_->PatchHost(id, p, actor, now);
-  }
-  fleetdesk::Result<store::HostView> RegisterHost(const store::NewHost& h, const std::string& actor,
-                                                  std::int64_t now) override {
-    return real_->RegisterHost(h, actor, now);
-  }
-  fleetdesk::Result<store::HostView> ArchiveHost(std::int64_t id, const std::string& actor,
-                                                 std::int64_t now) override {
-    return real_->ArchiveHost(id, actor, now);
-  }
-  fleetdesk::Result<store::ImportSummary> ImportHosts(const std::vector<store::ImportRow>& rows,
-                                                      const std::string& actor,
-                                                      std::int64_t now) override {
-    return real_->ImportHosts(rows, actor, now);
-  }
-  fleetdesk::Result<store::EventPage> ListEvents(const store::EventQuery& q) override {
-    return real_->ListEvents(q);
-  }
-  fleetdesk::Result<std::vector<store::MetricPoint>> MetricSeries(
-      std::int64_t id, std::int64_t from, std::int64_t to,
-      store::MetricResolution resolution) override {
-    return real_->MetricSeries(id, from, to, resolution);
-  }
-  fleetdesk::Result<std::vector<std::int64_t>> MarkSilentHosts(std::int64_t before,
-                                                               std::int64_t now) override {
-    return real_->MarkSilentHosts(before, now);
-  }
-  fleetdesk::Result<store::PruneCounts> Prune(const store::Retention& r,
-                                              std::int64_t now) override {
-    return real_->Prune(r, now);
-  }
-  fleetdesk::Result<std::vector<store::SearchHit>> Search(const std::string& text,
-                                                          int limit) override {
-    return real_->Search(text, limit);
-  }
-  fleetdesk::Result<bool> TryLeadership() override { return real_->TryLeadership(); }
-  fleetdesk::Status CreateEnrollmentToken(const store::NewEnrollmentToken& t) override {
-    return real_->CreateEnrollmentToken(t);
-  }
-  fleetdesk::Status CheckEnrollmentToken(const std::string& h, std::int64_t now) override {
-    return real_->CheckEnrollmentToken(h, now);
-  }
-  fleetdesk::Result<store::HostRecord> EnrollAgent(const std::string& h,
-                                                   const store::NewAgent& a) override {
-    return real_->EnrollAgent(h, a);
-  }
-  fleetdesk::Result<std::int64_t> AddUser(const store::UserRecord& u) override {
-    return real_->AddUser(u);
-  }
-  fleetdesk::Result<std::optional<store::UserRecord>> FindUser(const std::string& n) override {
-    return real_->FindUser(n);
-  }
-  fleetdesk::Status CreateApiToken(const store::NewApiToken& t) override {
-    return real_->CreateApiToken(t);
-  }
-  fleetdesk::Result<std::optional<store::Principal>> FindApiToken(const std::string& h,
-                                                                  std::int64_t now) override {
-    return real_->FindApiToken(h, now);
-  }
 
  private:
   std::unique_ptr<store::Store> real_;

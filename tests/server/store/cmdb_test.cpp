@@ -16,9 +16,19 @@ namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
 
+// The person the tests' changes are made by.
+Actor Alice() {
+  Actor a;
+  a.kind = "user";
+  a.name = "alice";
+  a.user_id = 7;
+  a.address = "192.0.2.7";
+  return a;
+}
+
 HostRecord Enroll(Store& store, const std::string& agent, const std::string& hostname,
                   const std::string& serial = "") {
-  (void)store.CreateEnrollmentToken({"t", kNow, kNow + 3'600'000, std::nullopt, "test"});
+  (void)store.CreateEnrollmentToken({"t", kNow, kNow + 3'600'000, std::nullopt, "test"}, {});
   auto host =
       store.EnrollAgent("t", NewAgent{agent, "machine-" + agent, hostname, serial, "01", 0, kNow});
   REQUIRE(host.ok());
@@ -295,7 +305,7 @@ TEST_CASE("attributes are patched, each change recorded with who made it",
   patch.owner = "team-web";
   patch.criticality = "high";
   patch.tags = std::vector<std::string>{"prod", "eu", "prod"};
-  auto view = store->PatchHost(host.id, patch, "alice", kNow);
+  auto view = store->PatchHost(host.id, patch, Alice(), kNow);
   REQUIRE(view.ok());
   CHECK(view->attributes.owner == "team-web");
   CHECK(view->attributes.criticality == "high");
@@ -305,20 +315,20 @@ TEST_CASE("attributes are patched, each change recorded with who made it",
   for (const auto& e : events) CHECK(e.actor == "alice");
 
   // The same patch again changes nothing and records nothing.
-  REQUIRE(store->PatchHost(host.id, patch, "alice", kNow + 1).ok());
+  REQUIRE(store->PatchHost(host.id, patch, Alice(), kNow + 1).ok());
   CHECK(Events(*store, host.id, "attribute").size() == 3);
 
   // An enrolled host's name is its agent's to say; a bad criticality is refused; both whole.
   AttributePatch rename;
   rename.hostname = "other";
   rename.owner = "someone";
-  auto refused = store->PatchHost(host.id, rename, "alice", kNow);
+  auto refused = store->PatchHost(host.id, rename, Alice(), kNow);
   CHECK(refused.error().code == ErrorCode::kInvalidArgument);
   AttributePatch bad;
   bad.criticality = "extreme";
-  CHECK(store->PatchHost(host.id, bad, "alice", kNow).error().code == ErrorCode::kInvalidArgument);
+  CHECK(store->PatchHost(host.id, bad, Alice(), kNow).error().code == ErrorCode::kInvalidArgument);
   CHECK((*store->GetHostView(host.id))->attributes.owner == "team-web");
-  CHECK(store->PatchHost(999, patch, "alice", kNow).error().code == ErrorCode::kNotFound);
+  CHECK(store->PatchHost(999, patch, Alice(), kNow).error().code == ErrorCode::kNotFound);
 }
 
 TEST_CASE("a pre-registered host is claimed by the agent that enrolls with its name or serial",
@@ -327,14 +337,14 @@ TEST_CASE("a pre-registered host is claimed by the agent that enrolls with its n
   auto store = db.Open();
   NewHost by_name{"Web-7", "", {}};
   by_name.attributes.owner = "team-web";
-  auto pending = store->RegisterHost(by_name, "alice", kNow);
+  auto pending = store->RegisterHost(by_name, Alice(), kNow);
   REQUIRE(pending.ok());
   CHECK(pending->StatusName() == "pending");
   NewHost by_serial{"placeholder", "SN-42", {}};
   by_serial.attributes.location = "rack 3";
-  auto pending_serial = store->RegisterHost(by_serial, "alice", kNow);
+  auto pending_serial = store->RegisterHost(by_serial, Alice(), kNow);
   REQUIRE(pending_serial.ok());
-  CHECK(store->RegisterHost({"web-7", "", {}}, "alice", kNow).error().code ==
+  CHECK(store->RegisterHost({"web-7", "", {}}, Alice(), kNow).error().code ==
         ErrorCode::kAlreadyExists);
 
   auto web = Enroll(*store, "a", "web-7");  // names compare without case
@@ -357,11 +367,11 @@ TEST_CASE("an archived host leaves the lists, its agent is refused, and its hist
   auto store = db.Open();
   auto host = Enroll(*store, "a", "old-1");
   Enroll(*store, "b", "new-1");
-  auto archived = store->ArchiveHost(host.id, "alice", kNow + 1);
+  auto archived = store->ArchiveHost(host.id, Alice(), kNow + 1);
   REQUIRE(archived.ok());
   CHECK(archived->StatusName() == "archived");
   CHECK(archived->record.revoked);
-  CHECK(store->ArchiveHost(host.id, "alice", kNow + 2).error().code ==
+  CHECK(store->ArchiveHost(host.id, Alice(), kNow + 2).error().code ==
         ErrorCode::kFailedPrecondition);
   CHECK(Hostnames(*store->ListHosts({})) == std::vector<std::string>{"new-1"});
   HostQuery q;
@@ -371,7 +381,7 @@ TEST_CASE("an archived host leaves the lists, its agent is refused, and its hist
   CHECK(Events(*store, host.id, "lifecycle").front().new_value == "archived");
   AttributePatch patch;
   patch.owner = "x";
-  CHECK(store->PatchHost(host.id, patch, "alice", kNow).error().code ==
+  CHECK(store->PatchHost(host.id, patch, Alice(), kNow).error().code ==
         ErrorCode::kFailedPrecondition);
 }
 
@@ -388,7 +398,7 @@ TEST_CASE("hosts are filtered by status, tag, environment, OS and text, sorted a
     p.environment = hosts[i].hostname.rfind("web", 0) == 0 ? "production" : "staging";
     p.tags = std::vector<std::string>{i % 2 == 0 ? "even" : "odd"};
     p.location = i == 3 ? "北京数据中心" : "Frankfurt";
-    REQUIRE(store->PatchHost(hosts[i].id, p, "alice", kNow).ok());
+    REQUIRE(store->PatchHost(hosts[i].id, p, Alice(), kNow).ok());
     hosts[i].os_name = i == 2 ? "rocky" : "debian";
     hosts[i].os_pretty_name = i == 2 ? "Rocky Linux 9" : "Debian GNU/Linux 12 (bookworm)";
     hosts[i].last_seen_ms = kNow + static_cast<std::int64_t>(i % 2);  // ties, broken by id
@@ -456,7 +466,7 @@ TEST_CASE("search finds hosts, services, checks and packages by prefix and subst
   AttributePatch p;
   p.location = "上海机房 B2";
   p.notes = "payment gateway";
-  REQUIRE(store->PatchHost(db1.id, p, "alice", kNow).ok());
+  REQUIRE(store->PatchHost(db1.id, p, Alice(), kNow).ok());
   fleetdesk::v1::InventorySection net;
   auto* eth = net.mutable_network()->add_interfaces();
   eth->set_name("eth0");
@@ -523,14 +533,14 @@ TEST_CASE("an import is all or nothing and names the line at fault", "[server][s
   rows[2].line = 4;
   rows[2].id = 999;
   rows[2].patch.owner = "nobody";
-  auto failed = store->ImportHosts(rows, "alice", kNow);
+  auto failed = store->ImportHosts(rows, Alice(), kNow);
   REQUIRE_FALSE(failed.ok());
   CHECK_THAT(failed.error().message, Catch::StartsWith("line 4:"));
   CHECK((*store->GetHostView(web.id))->attributes.owner.empty());
   CHECK(store->ListHosts({})->items.size() == 1);
 
   rows.pop_back();
-  auto done = store->ImportHosts(rows, "alice", kNow);
+  auto done = store->ImportHosts(rows, Alice(), kNow);
   REQUIRE(done.ok());
   CHECK(done->created == 1);
   CHECK(done->updated == 1);
@@ -541,7 +551,7 @@ TEST_CASE("an import is all or nothing and names the line at fault", "[server][s
   REQUIRE(created->items.size() == 1);
   CHECK(created->items[0].attributes.environment == "lab");
   // Importing the same file again changes nothing.
-  auto again = store->ImportHosts(rows, "alice", kNow + 1);
+  auto again = store->ImportHosts(rows, Alice(), kNow + 1);
   CHECK(again->unchanged == 2);
 }
 

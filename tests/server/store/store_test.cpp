@@ -18,6 +18,15 @@ namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000'000;
 
+NewApiToken Token(const std::string& user, const std::string& hash, std::int64_t expires_ms) {
+  NewApiToken t;
+  t.user_name = user;
+  t.token_hash = hash;
+  t.created_ms = kNow;
+  t.expires_ms = expires_ms;
+  return t;
+}
+
 // A fresh database of one backend: "sqlite" or "postgresql".
 
 NewAgent Agent(const std::string& id, const std::string& machine) {
@@ -26,7 +35,7 @@ NewAgent Agent(const std::string& id, const std::string& machine) {
 
 void AddToken(Store& store, const std::string& hash, std::int64_t expires,
               std::optional<std::int64_t> max_hosts = std::nullopt) {
-  REQUIRE(store.CreateEnrollmentToken({hash, kNow, expires, max_hosts, "test"}).ok());
+  REQUIRE(store.CreateEnrollmentToken({hash, kNow, expires, max_hosts, "test"}, {}).ok());
 }
 
 }  // namespace
@@ -34,12 +43,12 @@ void AddToken(Store& store, const std::string& hash, std::int64_t expires,
 TEST_CASE("migrations run once and record the schema version", "[server][store]") {
   EACH_STORE();
   auto store = db.Open();
-  CHECK(*store->SchemaVersion() == 7);
+  CHECK(*store->SchemaVersion() == 8);
   REQUIRE(store->Migrate().ok());
-  CHECK(*store->SchemaVersion() == 7);
+  CHECK(*store->SchemaVersion() == 8);
   // A second connection to the same database sees the same schema.
   auto again = db.Open();
-  CHECK(*again->SchemaVersion() == 7);
+  CHECK(*again->SchemaVersion() == 8);
 }
 
 TEST_CASE("enrollment creates a host and counts the token's use", "[server][store]") {
@@ -155,18 +164,18 @@ TEST_CASE("hosts page by cursor", "[server][store]") {
 TEST_CASE("API tokens find their user until they expire", "[server][store]") {
   EACH_STORE();
   auto store = db.Open();
-  REQUIRE(store->AddUser({0, "alice", "operator", "hash", false, kNow}).ok());
-  auto dup = store->AddUser({0, "alice", "viewer", "hash", false, kNow});
+  REQUIRE(store->AddUser({0, "alice", "operator", "hash", false, kNow}, {}).ok());
+  auto dup = store->AddUser({0, "alice", "viewer", "hash", false, kNow}, {});
   REQUIRE_FALSE(dup.ok());
   CHECK(dup.error().code == ErrorCode::kAlreadyExists);
-  REQUIRE(store->CreateApiToken({"alice", "tok", kNow, kNow + 1000}).ok());
+  REQUIRE(store->CreateApiToken(Token("alice", "tok", kNow + 1000), {}).ok());
   auto found = store->FindApiToken("tok", kNow);
   REQUIRE(found->has_value());
   CHECK((*found)->user_name == "alice");
   CHECK((*found)->role == "operator");
   CHECK_FALSE(store->FindApiToken("tok", kNow + 1000)->has_value());
   CHECK_FALSE(store->FindApiToken("other", kNow)->has_value());
-  auto missing = store->CreateApiToken({"bob", "t2", kNow, kNow + 1});
+  auto missing = store->CreateApiToken(Token("bob", "t2", kNow + 1), {});
   CHECK(missing.error().code == ErrorCode::kNotFound);
 }
 

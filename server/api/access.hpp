@@ -1,0 +1,95 @@
+// Who may do what: the permission table (resource x action x role) and API token scopes, kept
+// in this one place and printed into docs/API.md; and the login throttle. Standard headers only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "server/store/access_model.hpp"
+
+namespace fleetdesk::server::access {
+
+// What an endpoint needs. `resource` and `action` name a row of the permission table.
+struct Permission {
+  std::string_view resource;
+  std::string_view action;
+};
+
+// One row of the table: the roles that may take `action` on `resource`.
+struct Rule {
+  std::string_view resource;
+  std::string_view action;
+  bool admin, operator_, requester, viewer;
+  std::string_view what;  // for people, in docs/API.md
+};
+
+// The table itself, in the order docs/API.md lists it.
+inline constexpr Rule kRules[] = {
+    {"hosts", "read", true, true, false, true, "list, read, export hosts; history, metrics"},
+    {"hosts", "write", true, true, false, false, "register, edit and import hosts"},
+    {"hosts", "archive", true, true, false, false, "decommission a host"},
+    {"search", "read", true, true, false, true, "global search"},
+    {"users", "read", true, true, false, false, "list users (to assign work)"},
+    {"users", "write", true, false, false, false, "create users, change role, disable, reset"},
+    {"api_tokens", "own", true, true, true, true, "make, list and revoke one's own API tokens"},
+    {"api_tokens", "any", true, false, false, false, "list and revoke anyone's API tokens"},
+    {"enrollment_tokens", "read", true, false, false, false, "list enrollment tokens"},
+    {"enrollment_tokens", "write", true, false, false, false, "make and revoke them"},
+    {"audit", "read", true, false, false, false, "read the audit log"},
+};
+
+inline constexpr const char* kRoles[] = {"admin", "operator", "requester", "viewer"};
+bool ValidRole(std::string_view role);
+
+// Whether `role` may take the action; false for an unknown pair (the table lists every one).
+bool RoleMay(std::string_view role, const Permission& permission);
+
+// Whether `who` may: their role allows it, and their token's scope too. A "read" token takes
+// only actions named read; a "worklog" token only appends worklog entries; "full" what the role
+// allows. Errors: kPermissionDenied naming the rule and who would be allowed.
+Status Authorize(const store::Principal& who, const Permission& permission);
+
+// Failed sign-ins, counted per user name and per address, in memory (each server counts its
+// own). After `free_failures` failures in a row a key must wait, doubling from `first_delay` up
+// to `max_delay`; a success clears the user's count. Thread-safe.
+class LoginThrottle {
+ public:
+  struct Limits {
+    int free_failures_per_user = 5;
+    int free_failures_per_address = 20;  // an office behind one NAT signs in from one address
+    std::chrono::seconds first_delay{2};
+    std::chrono::seconds max_delay{15 * 60};
+  };
+  LoginThrottle() : LoginThrottle(Limits{}) {}
+  explicit LoginThrottle(Limits limits) : limits_(limits) {}
+
+  using Clock = std::chrono::steady_clock;
+  // kRateLimited (with retry_after_seconds) when `user` or `address` must wait; the message
+  // does not say which, nor whether the user exists.
+  Status Check(const std::string& user, const std::string& address, Clock::time_point now);
+  void Failed(const std::string& user, const std::string& address, Clock::time_point now);
+  void Succeeded(const std::string& user);
+
+ private:
+  struct Count {
+    int failures = 0;
+    Clock::time_point blocked_until{};
+    Clock::time_point last{};
+  };
+  void Bump(Count& count, int free_failures, Clock::time_point now);
+  // Drops counts untouched for a day, so guessing at random names cannot fill memory.
+  void Sweep(Clock::time_point now);
+
+  Limits limits_;
+  std::mutex mutex_;
+  std::map<std::string, Count> users_;
+  std::map<std::string, Count> addresses_;
+  Clock::time_point last_sweep_{};
+};
+
+}  // namespace fleetdesk::server::access

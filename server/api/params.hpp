@@ -1,0 +1,26 @@
+// Reading what a request's query string and path say: whole numbers, page sizes, times and the
+// parameters an endpoint takes. Each error names the parameter and what it should have been.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace fleetdesk::server::api {
+
+Error Invalid(std::string message);
+Result<std::int64_t> ParseInt(const std::string& text, const std::string& what);
+// The query's "limit", `fallback` when absent; errors outside 1..max.
+Result<int> ParseLimit(const std::map<std::string, std::string>& query, int fallback, int max);
+// A page cursor of the "older than this id" kind, as the server gave it out.
+Result<std::int64_t> ParseCursor(const std::string& text);
+// RFC 3339 ("2026-11-03T10:00:00Z") to Unix milliseconds.
+Result<std::int64_t> ParseTime(const std::string& text, const std::string& what);
+// kInvalidArgument naming the first parameter `resource` does not take, and those it does.
+Status OnlyKeys(const std::map<std::string, std::string>& query,
+                std::initializer_list<const char*> allowed, const char* resource);
+
+}  // namespace fleetdesk::server::api
