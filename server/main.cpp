@@ -239,21 +239,6 @@ int Serve(const ServerConfig& config) {
       return source_store->FindAgent(agent_id);
     });
   }
-  auto jobs_store = store::OpenStore(config.DatabaseUrl());
-  if (!jobs_store) return Fail(jobs_store.error().message);
-  engine::JobOptions job_options;
-  job_options.silent_after = config.heartbeat_interval * config.unreachable_after_intervals;
-  job_options.tick = std::clamp<std::chrono::milliseconds>(
-      config.heartbeat_interval / 2, std::chrono::seconds(1), std::chrono::seconds(15));
-  job_options.retention.raw_metrics_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_raw_metrics).count();
-  job_options.retention.rollup_metrics_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_metric_rollups)
-          .count();
-  job_options.retention.events_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_events).count();
-  engine::FleetJobs jobs(std::move(*jobs_store), job_options);
-  jobs.Start();
 
   auto api_tls = net::MakeServerContext({pki->server.certificate_pem, pki->server.key_pem, ""});
   auto agent_tls = net::MakeServerContext(
@@ -276,6 +261,25 @@ int Serve(const ServerConfig& config) {
   gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
   if (auto s = gateway.Start(); !s) return Fail(s.error().message);
 
+  auto jobs_store = store::OpenStore(config.DatabaseUrl());
+  if (!jobs_store) return Fail(jobs_store.error().message);
+  engine::JobOptions job_options;
+  job_options.silent_after = config.heartbeat_interval * config.unreachable_after_intervals;
+  job_options.tick = std::clamp<std::chrono::milliseconds>(
+      config.heartbeat_interval / 2, std::chrono::seconds(1), std::chrono::seconds(15));
+  job_options.retention.raw_metrics_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_raw_metrics).count();
+  job_options.retention.rollup_metrics_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_metric_rollups)
+          .count();
+  job_options.retention.events_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_events).count();
+  job_options.cut_off = [&gateway](const std::string& agent_id) {
+    gateway.Disconnect(agent_id, "this agent has been revoked or its host archived");
+  };
+  engine::FleetJobs jobs(std::move(*jobs_store), job_options);
+  jobs.Start();
+
   api::ApiOptions api_options;
   api_options.gateway_urls = config.gateway_urls;
   api_options.agent_port = gateway.port();
@@ -284,6 +288,9 @@ int Serve(const ServerConfig& config) {
   api_options.session_idle_timeout = config.session_idle_timeout;
   api_options.session_max_age = config.session_max_age;
   api::Api api(api_options, stores, engine, *pki, metrics);
+  api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
+    gateway.Disconnect(agent_id, reason);
+  });
   http::HttpServerOptions http_options;
   http_options.address = config.api_listen.address;
   http_options.port = config.api_listen.port;

@@ -41,6 +41,7 @@ inline constexpr Rule kRules[] = {
     {"enrollment_tokens", "read", true, false, false, false, "list enrollment tokens"},
     {"enrollment_tokens", "write", true, false, false, false, "make and revoke them"},
     {"audit", "read", true, false, false, false, "read the audit log"},
+    {"agents", "revoke", true, false, false, false, "revoke an agent's certificate"},
 };
 
 inline constexpr const char* kRoles[] = {"admin", "operator", "requester", "viewer"};

@@ -474,6 +474,25 @@ Result<http::Response> Api::RevokeEnrollmentToken(const Call& call) {
                    "no enrollment token with id " + std::to_string(call.id()));
 }
 
+// Agents --------------------------------------------------------------------------------------
+
+Result<http::Response> Api::RevokeAgent(const Call& call) {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto host = (*store)->RevokeAgent(call.agent, call.Actor(), NowMs());
+  if (!host) return host.error();
+  // Refused from its next hello on, and cut off now if its channel is on this server; other
+  // servers close theirs within a jobs tick (FleetJobs reads the audit log).
+  engine_.Upsert(*host);
+  if (close_channel_) close_channel_(call.agent, "this agent's certificate has been revoked");
+  spdlog::warn("agent {} (host {}) revoked by {} from {}", call.agent, host->id,
+               call.who->user_name, call.request.remote_address);
+  http::Response response;
+  response.body = R"({"agentId":")" + call.agent + R"(","hostId":")" + std::to_string(host->id) +
+                  R"(","revoked":true})";
+  return response;
+}
+
 // Audit log -----------------------------------------------------------------------------------
 
 Result<http::Response> Api::ListAudit(const Call& call) {

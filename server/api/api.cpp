@@ -216,6 +216,11 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
        {"enrollment_tokens", "write"},
        &Api::RevokeEnrollmentToken},
       {"GET", "/api/v1/audit", G::kPermission, {"audit", "read"}, &Api::ListAudit},
+      {"POST",
+       "/api/v1/agents/{agent}/revoke",
+       G::kPermission,
+       {"agents", "revoke"},
+       &Api::RevokeAgent},
   };
   return routes;
 }
@@ -234,19 +239,15 @@ std::vector<std::string_view> Segments(std::string_view path) {
   return out;
 }
 
-// How well `pattern` matches `path`: nullopt when it does not, else the number of {id}
-// segments (fewer is more specific: /hosts/export before /hosts/{id}). `ids` gets the segments
-// standing for {id}, unparsed.
-std::optional<int> Match(std::string_view pattern, const std::vector<std::string_view>& path,
-                         std::vector<std::string_view>* ids) {
+// How well `pattern` matches `path`: nullopt when it does not, else the number of {id} and
+// {agent} segments (fewer is more specific: /hosts/export before /hosts/{id}).
+std::optional<int> Match(std::string_view pattern, const std::vector<std::string_view>& path) {
   auto parts = Segments(pattern);
   if (parts.size() != path.size()) return std::nullopt;
   int wild = 0;
-  ids->clear();
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i] == "{id}") {
+    if (parts[i] == "{id}" || parts[i] == "{agent}") {
       if (path[i].empty()) return std::nullopt;
-      ids->push_back(path[i]);
       ++wild;
     } else if (parts[i] != path[i]) {
       return std::nullopt;
@@ -263,16 +264,13 @@ Result<http::Response> Api::Dispatch(const http::Request& request) {
   const auto path = Segments(request.path);
   // The routes this path names, the most specific first.
   std::vector<const Api::Endpoint*> matched;
-  std::vector<std::string_view> ids;
-  std::vector<std::string_view> matched_ids;
   int best = 1 << 20;
   for (const auto& route : Endpoints()) {
-    auto wild = Match(route.pattern, path, &ids);
+    auto wild = Match(route.pattern, path);
     if (!wild || *wild > best) continue;
     if (*wild < best) {
       matched.clear();
       best = *wild;
-      matched_ids = ids;
     }
     matched.push_back(&route);
   }
@@ -307,15 +305,26 @@ Result<http::Response> Api::Dispatch(const http::Request& request) {
     response.headers.emplace_back("Allow", allow);
     return response;
   }
-  Call call{request, who ? &*who : nullptr, {}};
-  for (auto text : matched_ids) {
-    std::int64_t id = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-      return Invalid("'" + std::string(text) + "' in " + request.path +
-                     " is not an id (a positive whole number)");
+  Call call{request, who ? &*who : nullptr, {}, {}};
+  const auto pattern = Segments(route->pattern);
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const auto text = path[i];
+    if (pattern[i] == "{agent}") {
+      // Agent ids are UUIDs; anything else names no agent.
+      if (text.size() > 64 ||
+          text.find_first_not_of("0123456789abcdefABCDEF-") != std::string_view::npos) {
+        return Invalid("'" + std::string(text) + "' in " + request.path + " is not an agent id");
+      }
+      call.agent = std::string(text);
+    } else if (pattern[i] == "{id}") {
+      std::int64_t id = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+      if (ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+        return Invalid("'" + std::string(text) + "' in " + request.path +
+                       " is not an id (a positive whole number)");
+      }
+      call.ids.push_back(id);
     }
-    call.ids.push_back(id);
   }
   if (route->gate == Gate::kPermission) {
     if (auto s = access::Authorize(*who, route->permission); !s) return s.error();

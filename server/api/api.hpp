@@ -2,6 +2,7 @@
 // run on the API worker pool (they may block on the database), never on network threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,11 +34,12 @@ struct ApiOptions {
 };
 
 // One request on its way through the API: the request, who made it (nobody on the public
-// endpoints) and the numbers in its path ({id}).
+// endpoints), the numbers in its path ({id}) and its agent id ({agent}).
 struct Call {
   const http::Request& request;
   const store::Principal* who = nullptr;
   std::vector<std::int64_t> ids;
+  std::string agent;
 
   std::int64_t id() const { return ids.at(0); }
   // Who the audit log and the host history name for a change made by this call.
@@ -56,6 +58,12 @@ class Api {
         pki_(pki),
         metrics_(metrics) {}
 
+  // Called with an agent id and a reason when an agent is revoked or its host archived, to close
+  // its open channel. Set before serving.
+  void OnAgentCutOff(std::function<void(const std::string&, const std::string&)> close) {
+    close_channel_ = std::move(close);
+  }
+
   // Thread-safe. Always answers: errors become the JSON error contract of docs/API.md.
   http::Response Handle(const http::Request& request);
 
@@ -66,7 +74,8 @@ class Api {
   enum class Gate { kPublic, kSignedIn, kPermission };
   struct Endpoint {
     const char* method;
-    const char* pattern;  // "/api/v1/hosts/{id}/history": {id} is a positive whole number
+    // "/api/v1/hosts/{id}/history": {id} is a positive whole number, {agent} an agent id.
+    const char* pattern;
     Gate gate;
     access::Permission permission;  // kPermission only
     Handler handler;
@@ -109,6 +118,7 @@ class Api {
   Result<http::Response> CreateEnrollmentToken(const Call& call);
   Result<http::Response> RevokeEnrollmentToken(const Call& call);
   Result<http::Response> ListAudit(const Call& call);
+  Result<http::Response> RevokeAgent(const Call& call);
 
   ApiOptions options_;
   store::StorePool& stores_;
@@ -116,6 +126,7 @@ class Api {
   const Pki& pki_;
   ServerMetrics& metrics_;
   access::LoginThrottle throttle_{options_.login_limits};
+  std::function<void(const std::string&, const std::string&)> close_channel_;
 };
 
 // The query string's parameters, percent-decoded ('+' is a space). Errors: kInvalidArgument for

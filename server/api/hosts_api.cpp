@@ -70,9 +70,12 @@ fleetdesk::v1::Host ToProto(const store::HostView& v) {
 }
 
 // The freshest view of a host: the store has what was committed, the engine what arrived since.
+// With several servers the agent may report to another one: then this server's memory is older
+// than the store, and the store's row is the one to show.
 store::HostView Freshest(store::HostView view, engine::StateEngine& engine) {
   if (view.record.agent_id.empty() || view.archived_ms) return view;
-  if (auto live = engine.Find(view.record.agent_id)) view.record = *live;
+  auto live = engine.Find(view.record.agent_id);
+  if (live && live->last_seen_ms >= view.record.last_seen_ms) view.record = *live;
   return view;
 }
 
@@ -391,8 +394,11 @@ Result<http::Response> Api::ArchiveHost(const Call& call) {
   if (!store) return store.error();
   auto view = (*store)->ArchiveHost(id, call.Actor(), NowMs());
   if (!view) return view.error();
-  // Its agent is refused from its next connection on.
-  if (!view->record.agent_id.empty()) engine_.Upsert(view->record);
+  // Its agent is refused from its next connection on, and its channel closed now.
+  if (!view->record.agent_id.empty()) {
+    engine_.Upsert(view->record);
+    if (close_channel_) close_channel_(view->record.agent_id, "this host has been archived");
+  }
   return Json(200, ToProto(*view));
 }
 

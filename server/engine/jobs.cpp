@@ -38,7 +38,20 @@ void FleetJobs::Run() {
   }
 }
 
+void FleetJobs::CloseCutOffAgents() {
+  if (!options_.cut_off) return;
+  auto feed = store_->AgentsCutOffAfter(audit_cursor_);
+  if (!feed) {
+    spdlog::warn("fleet jobs: reading revocations: {}", feed.error().message);
+    return;
+  }
+  for (const auto& agent : feed->agent_ids) options_.cut_off(agent);
+  audit_cursor_ = feed->last_id;
+}
+
 void FleetJobs::Tick() {
+  // Every server, leader or not: a revocation made on one reaches channels on all.
+  CloseCutOffAgents();
   auto leader = store_->TryLeadership();
   if (!leader) {
     // The database is away; whoever holds the lock when it is back does the work.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -21,6 +22,9 @@ struct JobOptions {
   std::chrono::milliseconds tick{5'000};
   std::chrono::milliseconds prune_every{std::chrono::hours(1)};
   store::Retention retention;
+  // Called on every server, leader or not, with each agent revoked or archived (by any server)
+  // since this one started: it closes the agent's channel if it is here.
+  std::function<void(const std::string& agent_id)> cut_off;
 };
 
 class FleetJobs {
@@ -37,10 +41,12 @@ class FleetJobs {
  private:
   void Run();
   void Tick();
+  void CloseCutOffAgents();
 
   std::unique_ptr<store::Store> store_;
   JobOptions options_;
   bool leading_ = false;
+  std::int64_t audit_cursor_ = -1;  // the newest audit entry read for cut-off agents
   std::chrono::steady_clock::time_point next_prune_{};
   std::mutex mutex_;
   std::condition_variable wake_;

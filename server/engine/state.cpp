@@ -41,8 +41,8 @@ void StateEngine::Upsert(const store::HostRecord& host) {
 }
 
 Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
-                                            const fleetdesk::v1::Hello& hello,
-                                            std::int64_t now_ms) {
+                                            const fleetdesk::v1::Hello& hello, std::int64_t now_ms,
+                                            bool* clone) {
   std::optional<store::HostRecord> stored;
   if (source_) {
     auto found = source_(agent_id);
@@ -78,6 +78,7 @@ Result<ConnectOutcome> StateEngine::Connect(const std::string& agent_id,
     return MakeError(ErrorCode::kInvalidArgument, "the hello must carry machineId");
   }
   if (hello.machine_id() != state.row.machine_id) {
+    if (clone != nullptr) *clone = true;
     return MakeError(ErrorCode::kPermissionDenied,
                      "agent " + agent_id + " enrolled from machine " + state.row.machine_id +
                          " but connected from machine " + hello.machine_id() +

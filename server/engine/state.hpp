@@ -47,9 +47,9 @@ class StateEngine {
   void SetSource(Source source) { source_ = std::move(source); }
 
   // Errors: kNotFound (unknown agent id), kPermissionDenied (revoked, or a clone: the machine id
-  // differs from the one the agent enrolled with).
+  // differs from the one the agent enrolled with; then `clone` is set, for the audit log).
   Result<ConnectOutcome> Connect(const std::string& agent_id, const fleetdesk::v1::Hello& hello,
-                                 std::int64_t now_ms);
+                                 std::int64_t now_ms, bool* clone = nullptr);
   Result<IngestOutcome> Ingest(const std::string& agent_id, const fleetdesk::v1::Report& report,
                                std::int64_t now_ms);
   // The row to write when a channel closes; nullopt when the agent is unknown.

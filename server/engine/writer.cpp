@@ -42,6 +42,15 @@ void Writer::SubmitConnect(store::HostRecord row) {
   wake_.notify_one();
 }
 
+void Writer::SubmitAudit(store::AuditEntry entry) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    audits_.push_back(std::move(entry));
+  }
+  wake_.notify_one();
+}
+
 void Writer::Submit(store::HostRecord row, Done done, std::optional<store::HostDelta> delta) {
   {
     std::lock_guard lock(mutex_);
@@ -58,11 +67,13 @@ void Writer::Submit(store::HostRecord row, Done done, std::optional<store::HostD
 
 void Writer::Run() {
   std::vector<Item> batch;
+  std::vector<store::AuditEntry> audits;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {  // stopping, and everything is committed
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !audits_.empty(); });
+      audits.swap(audits_);
+      if (queue_.empty() && audits.empty()) {  // stopping, and everything is committed
         stopped_ = true;
         break;
       }
@@ -76,12 +87,13 @@ void Writer::Run() {
       metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
                                         std::memory_order_relaxed);
     }
-    CommitBatch(batch);
+    CommitBatch(batch, audits);
     batch.clear();
+    audits.clear();
   }
 }
 
-void Writer::CommitBatch(std::vector<Item>& all) {
+void Writer::CommitBatch(std::vector<Item>& all, std::vector<store::AuditEntry>& audits) {
   // Rows of an agent whose earlier commit failed are refused until it reconnects (see
   // SubmitConnect); the rest go into the transaction.
   std::vector<Item> items;
@@ -102,6 +114,7 @@ void Writer::CommitBatch(std::vector<Item>& all) {
   // Several rows of one host in a batch collapse to the last: it is the newest state and carries
   // the highest sequence (the store keeps MAX(last_seq) anyway). Deltas are all kept, in order.
   store::WriteBatch batch;
+  batch.audits = std::move(audits);
   std::unordered_map<std::string, std::size_t> index;
   for (auto& item : items) {
     if (item.delta) batch.deltas.push_back(std::move(*item.delta));

@@ -40,6 +40,9 @@ class Writer {
   // too, until its next connection: committing a later report would move its acked sequence
   // past the failed one, whose changes would then never be resent.
   void SubmitConnect(store::HostRecord row);
+  // An audit entry for something the gateway saw (a refused clone); committed with the next
+  // batch. Thread-safe; dropped once the writer has stopped.
+  void SubmitAudit(store::AuditEntry entry);
 
  private:
   struct Item {
@@ -49,7 +52,7 @@ class Writer {
     bool connect = false;
   };
   void Run();
-  void CommitBatch(std::vector<Item>& items);
+  void CommitBatch(std::vector<Item>& items, std::vector<store::AuditEntry>& audits);
 
   std::unique_ptr<store::BatchWriter> store_;
   ServerMetrics& metrics_;
@@ -57,6 +60,7 @@ class Writer {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Item> queue_;
+  std::vector<store::AuditEntry> audits_;
   std::unordered_set<std::string> failed_agents_;  // writer thread only
   bool stopping_ = false;
   bool stopped_ = false;  // the thread has left its loop; later rows fail at once

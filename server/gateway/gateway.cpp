@@ -233,10 +233,26 @@ awaitable<void> Session::Run() {
     Close(websocket::close_code::policy_error, why);
     co_return;
   }
-  auto connected = gateway->engine.Connect(agent_id, hello_message.hello(), NowMs());
+  bool clone = false;
+  auto connected = gateway->engine.Connect(agent_id, hello_message.hello(), NowMs(), &clone);
   if (!connected) {
     metrics.agent_handshake_failures_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("agent {} at {} refused: {}", agent_id, remote, connected.error().message);
+    if (clone) {
+      // A second machine presenting this agent's certificate: its key was copied. Worth an
+      // entry in the audit log, which the writer commits (network threads never write).
+      store::AuditEntry entry;
+      entry.at_ms = NowMs();
+      entry.actor.kind = "agent";
+      entry.actor.name = agent_id;
+      entry.actor.address = remote;
+      entry.action = "agent.clone";
+      entry.resource = "agent";
+      entry.resource_id = agent_id;
+      entry.after = {{"machineId", hello_message.hello().machine_id()},
+                     {"hostname", hello_message.hello().hostname()}};
+      gateway->writer.SubmitAudit(std::move(entry));
+    }
     fleetdesk::v1::ServerMessage refusal;
     refusal.mutable_error()->set_code(ErrorCodeName(connected.error().code));
     refusal.mutable_error()->set_message(connected.error().message);
@@ -461,6 +477,23 @@ Status Gateway::Start() {
 unsigned short Gateway::port() const {
   boost::system::error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Gateway::Disconnect(const std::string& agent_id, const std::string& reason) {
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->channels.find(agent_id);
+    if (it == impl_->channels.end()) return;
+    session = it->second;
+  }
+  asio::dispatch(session->ws.get_executor(), [session, reason] {
+    fleetdesk::v1::ServerMessage error;
+    error.mutable_error()->set_code("permission_denied");
+    error.mutable_error()->set_message(reason);
+    session->Send(error);
+    session->Close(websocket::close_code::policy_error, reason);
+  });
 }
 
 void Gateway::Stop() {

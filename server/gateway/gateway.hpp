@@ -43,6 +43,10 @@ class Gateway {
 
   Status Start();
   unsigned short port() const;
+  // Closes the agent's channel, if it has one here, telling it why (revoked, archived). Thread-
+  // safe. The agent's next hello is refused by the state engine.
+  void Disconnect(const std::string& agent_id, const std::string& reason);
+
   // Stops accepting and closes every channel with "going away"; agents reconnect elsewhere or
   // later. Reports already received are committed by the writer, which outlives the gateway.
   void Stop();

@@ -128,6 +128,12 @@ struct AuditQuery {
   int limit = 100;
 };
 
+// Agents cut off since an audit entry: revoked, or their host archived.
+struct CutOffAgents {
+  std::vector<std::string> agent_ids;
+  std::int64_t last_id = 0;  // the newest audit entry looked at: the next call's `after_id`
+};
+
 struct AuditPage {
   std::vector<AuditEntry> items;  // newest first
   std::optional<std::int64_t> next_before_id;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "server/store/access_model.hpp"
+
 namespace fleetdesk::server::store {
 
 // Times are Unix milliseconds (UTC) throughout the store.
@@ -78,6 +80,7 @@ struct HostDelta {
 struct WriteBatch {
   std::vector<HostRecord> hosts;
   std::vector<HostDelta> deltas;
+  std::vector<AuditEntry> audits;  // what the gateway saw and must be audited (a clone)
 };
 
 // A host's current inventory, services, checks and metrics, as stored (serialized protobuf).

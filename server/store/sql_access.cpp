@@ -482,4 +482,29 @@ Result<AuditPage> SqlAccess::ListAudit(const AuditQuery& q) {
   return page;
 }
 
+Result<CutOffAgents> SqlAccess::AgentsCutOffAfter(std::int64_t after_id) {
+  CutOffAgents out;
+  out.last_id = std::max<std::int64_t>(after_id, 0);
+  if (after_id < 0) {
+    auto done = Run("SELECT COALESCE(MAX(id), 0) FROM audit_log", {},
+                    [&](const SqlRow& r) { out.last_id = r.Int(0); });
+    if (!done) return done.error();
+    return out;
+  }
+  // Walks the primary key from the cursor: a few new entries a tick.
+  auto done =
+      Run("SELECT id, action, after_json FROM audit_log WHERE id > ? ORDER BY id LIMIT 10000",
+          {after_id}, [&](const SqlRow& r) {
+            out.last_id = r.Int(0);
+            const auto action = r.Text(1);
+            if (action != "agent.revoke" && action != "host.archive") return;
+            auto after = ParseFields(r.IsNull(2) ? std::nullopt : std::optional(r.Text(2)));
+            if (auto it = after.find("agentId"); it != after.end() && !it->second.empty()) {
+              out.agent_ids.push_back(it->second);
+            }
+          });
+  if (!done) return done.error();
+  return out;
+}
+
 }  // namespace fleetdesk::server::store

@@ -93,6 +93,7 @@ class SqlAccess : public SqlBase {
 
   Status AppendAudit(const AuditEntry& entry) override;
   Result<AuditPage> ListAudit(const AuditQuery& query) override;
+  Result<CutOffAgents> AgentsCutOffAfter(std::int64_t after_id) override;
 
  private:
   Result<std::optional<UserRecord>> ReadUser(const std::string& where, const SqlArg& key);

@@ -539,6 +539,9 @@ class SqlStore final : public SqlAccess {
     auto sent = db_->Flush();
     if (!sent) return sent.error();
     rows_written_ += static_cast<std::uint64_t>(*sent);
+    for (const auto& entry : batch.audits) {
+      if (auto st = Audit(entry); !st) return st;
+    }
     return tx->Commit();
   }
 
@@ -1054,6 +1057,38 @@ class SqlStore final : public SqlAccess {
     return **after;
   }
 
+  Result<HostRecord> RevokeAgent(const std::string& agent_id, const Actor& actor,
+                                 std::int64_t now_ms) override {
+    auto tx = BeginTx();
+    if (!tx) return tx.error();
+    std::optional<std::pair<std::int64_t, bool>> host;
+    auto done = Run(std::string("SELECT id, revoked FROM hosts WHERE agent_id = ? AND archived_ms "
+                                "IS NULL") +
+                        (Pg() ? " FOR UPDATE" : ""),
+                    {agent_id}, [&](const SqlRow& r) { host.emplace(r.Int(0), r.Bool(1)); });
+    if (!done) return done.error();
+    if (!host) return MakeError(ErrorCode::kNotFound, "no live host has agent " + agent_id);
+    const auto [id, revoked] = *host;
+    if (!revoked) {
+      if (auto s = Do("UPDATE hosts SET revoked = ? WHERE id = ?", {true, id}); !s) {
+        return s.error();
+      }
+      if (auto s = AddEvent(id, now_ms, "lifecycle", "", "", "revoked", actor.name); !s) {
+        return s.error();
+      }
+      auto audit = HostAudit("agent.revoke", id, actor, now_ms);
+      audit.resource = "agent";
+      audit.resource_id = agent_id;
+      audit.before = {{"revoked", "false"}};
+      audit.after = {{"revoked", "true"}, {"agentId", agent_id}, {"hostId", std::to_string(id)}};
+      if (auto s = Audit(audit); !s) return s.error();
+    }
+    auto row = GetHost(id);
+    if (!row) return row.error();
+    if (auto s = tx->Commit(); !s) return s.error();
+    return **row;
+  }
+
   // The live host (not archived) with this hostname (case-insensitively) or serial.
   Result<std::optional<std::int64_t>> FindLive(const std::string& hostname,
                                                const std::string& serial) {
@@ -1139,6 +1174,8 @@ class SqlStore final : public SqlAccess {
     auto audit = HostAudit("host.archive", id, actor, now_ms);
     audit.before["status"] = before->StatusName();
     audit.after["status"] = "archived";
+    // Read by every server (AgentsCutOffAfter) to close the agent's channel.
+    audit.after["agentId"] = before->record.agent_id;
     if (auto s = Audit(audit); !s) return s.error();
     auto after = GetHostView(id);
     if (!after) return after.error();

@@ -48,6 +48,10 @@ class Store : public BatchWriter {
   // kInvalidArgument for a hostname or serial change on an enrolled host.
   virtual Result<HostView> PatchHost(std::int64_t id, const AttributePatch& patch,
                                      const Actor& actor, std::int64_t now_ms) = 0;
+  // Revokes the agent's certificate: its host is refused from now on, while the host and its
+  // history stay. Answers the host's row. Errors: kNotFound when no live host has this agent.
+  virtual Result<HostRecord> RevokeAgent(const std::string& agent_id, const Actor& actor,
+                                         std::int64_t now_ms) = 0;
   // Pre-registers a host. Errors: kAlreadyExists when a host (not archived) has its hostname or
   // serial.
   virtual Result<HostView> RegisterHost(const NewHost& host, const Actor& actor,
@@ -138,6 +142,9 @@ class Store : public BatchWriter {
   // write their own entries; this is for what is audited without a change (a refused clone).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<AuditPage> ListAudit(const AuditQuery& query) = 0;
+  // The agents revoked or archived after audit entry `after_id`, read from the audit log, so
+  // every server can close their channels; with after_id < 0 only the newest entry's id.
+  virtual Result<CutOffAgents> AgentsCutOffAfter(std::int64_t after_id) = 0;
 };
 
 // The SQLite file `database` names ("PATH" or "sqlite://PATH"), or nullopt for a PostgreSQL URL.

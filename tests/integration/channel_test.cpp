@@ -42,6 +42,18 @@ fleetdesk::agent::Identity EnrollRaw(TestServer& server, const TempDir& dir,
   return *id;
 }
 
+// Connects with `id`'s certificate to `url`, says hello as `machine`, and answers the server's
+// first message: a welcome, or the refusal.
+std::string FirstAnswer(const std::string& url, const fleetdesk::agent::Identity& id,
+                        const std::string& machine) {
+  auto client = WsClient::Connect(url, {id.ca_pem, id.certificate_pem, id.key_pem});
+  REQUIRE(client.ok());
+  REQUIRE((*client)->Send(R"({"hello":{"machineId":")" + machine + R"("}})").ok());
+  auto answer = (*client)->Read();
+  REQUIRE(answer.ok());
+  return *answer;
+}
+
 std::unique_ptr<WsClient> ConnectRaw(const fleetdesk::agent::Identity& id,
                                      const std::string& machine) {
   auto client =
@@ -290,16 +302,52 @@ TEST_CASE(
   REQUIRE(second->Send(Report(1)).ok());
   CHECK(second->Read().ok());
 
-  auto clone =
-      WsClient::Connect(id.gateway_urls.front(), {id.ca_pem, id.certificate_pem, id.key_pem});
-  REQUIRE(clone.ok());
-  REQUIRE((*clone)->Send(R"({"hello":{"machineId":"somewhere-else"}})").ok());
-  auto refusal = (*clone)->Read();
-  REQUIRE(refusal.ok());
-  CHECK_THAT(*refusal, Catch::Contains("cloned certificate"));
+  CHECK_THAT(FirstAnswer(id.gateway_urls.front(), id, "somewhere-else"),
+             Catch::Contains("cloned certificate"));
   // The real channel is untouched.
   REQUIRE(second->Send(Report(2)).ok());
   CHECK(*second->Read() == Ack(2));
+  // The attempt is in the audit log, with the machine it came from.
+  auto audited = WaitFor([&] {
+    auto [status, body] = server.Get("/api/v1/audit?action=agent.clone");
+    return status == 200 && body.find("somewhere-else") != std::string::npos &&
+           body.find(id.agent_id) != std::string::npos;
+  });
+  CHECK(audited);
+}
+
+TEST_CASE("a revoked agent's channel closes at once and it is never accepted again, audited",
+          "[integration]") {
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto id = EnrollRaw(server, dir, "m-revoked");
+  auto channel = ConnectRaw(id, "m-revoked");
+  REQUIRE(channel->Send(Report(1)).ok());
+  REQUIRE(*channel->Read() == Ack(1));
+
+  CHECK(server.Call("POST", "/api/v1/agents/not-an-agent!/revoke").first == 400);
+  CHECK(server.Call("POST", "/api/v1/agents/00000000-0000-0000-0000-000000000000/revoke").first ==
+        404);
+  auto [status, body] = server.Call("POST", "/api/v1/agents/" + id.agent_id + "/revoke");
+  REQUIRE(status == 200);
+  CHECK_THAT(body, Catch::Contains(R"("revoked":true)"));
+  // The open channel is told why and closed.
+  auto told = channel->Read();
+  REQUIRE(told.ok());
+  CHECK_THAT(*told, Catch::Contains("revoked"));
+  CHECK_FALSE(channel->Read().ok());
+
+  CHECK_THAT(FirstAnswer(id.gateway_urls.front(), id, "m-revoked"), Catch::Contains("revoked"));
+  // After a restart too: the revocation is in the database, not only in memory.
+  server.Stop();
+  server.Start();
+  CHECK_THAT(FirstAnswer(server.GatewayUrl(), id, "m-revoked"), Catch::Contains("revoked"));
+
+  auto [audit_status, audit] = server.Get("/api/v1/audit?action=agent.revoke");
+  REQUIRE(audit_status == 200);
+  CHECK_THAT(audit, Catch::Contains(id.agent_id));
+  CHECK_THAT(audit, Catch::Contains(R"("kind":"token")"));
 }
 
 TEST_CASE("a server restart loses no committed host and agents carry on", "[integration]") {

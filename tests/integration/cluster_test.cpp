@@ -79,3 +79,34 @@ TEST_CASE("two servers share one PostgreSQL, and a killed one's agents carry on 
       },
       std::chrono::seconds(20)));
 }
+
+TEST_CASE("an agent revoked through one server is cut off by the other it is connected to",
+          "[integration][cluster]") {
+  const std::string database = TestPostgres::Shared().NewDatabase();
+  TestServer first("", database);
+  auto second = TestServer::Joining(first, database);
+  // Agents dial the second server only (the test config makes the jobs tick every second).
+  const std::string config = "gateway_urls = [\"" + second->PlannedGatewayUrl() + "\"]";
+  first.AddAgentsConfig(config);
+  second->AddAgentsConfig(config);
+  first.Start();
+  second->Start();
+
+  TempDir dir;
+  TestAgent agent(first, MakeMachineRoot(dir, "far-away", "44444444444444444444444444444444"));
+  agent.Start();
+  REQUIRE(WaitFor([&] {
+    auto h = HostOf(first, agent.agent_id());
+    return h && h->connected();
+  }));
+  auto [status, body] = first.Call("POST", "/api/v1/agents/" + agent.agent_id() + "/revoke");
+  REQUIRE(status == 200);
+  // The second server reads the revocation from the audit log and closes the channel; the
+  // agent's reconnects are refused.
+  CHECK(WaitFor([&] {
+    auto h = HostOf(first, agent.agent_id());
+    return h && !h->connected();
+  }));
+  CHECK(WaitFor(
+      [&] { return second->process().Log().find("has been revoked") != std::string::npos; }));
+}

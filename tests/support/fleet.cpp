@@ -115,6 +115,19 @@ void TestServer::Start() {
 int TestServer::Stop() { return process_->Terminate(); }
 void TestServer::Kill() { process_->Kill(); }
 
+std::pair<int, std::string> TestServer::Call(const std::string& method, const std::string& path,
+                                             const std::string& body) const {
+  net::HttpsRequest request;
+  request.method = method;
+  request.url = ApiUrl() + path;
+  request.body = body;
+  request.tls.ca_pem = ca_pem_;
+  request.headers["Authorization"] = "Bearer " + api_token_;
+  auto response = net::Fetch(request);
+  if (!response) throw std::runtime_error(response.error().message);
+  return {response->status, response->body};
+}
+
 std::pair<int, std::string> TestServer::Get(const std::string& path,
                                             const std::string& token) const {
   net::HttpsRequest request;

@@ -49,6 +49,9 @@ class TestServer {
 
   // GET with the admin's API token; answers status and body.
   std::pair<int, std::string> Get(const std::string& path, const std::string& token = "") const;
+  // Any method, with a JSON body, with the admin's API token.
+  std::pair<int, std::string> Call(const std::string& method, const std::string& path,
+                                   const std::string& body = "") const;
 
  private:
   TempDir dir_;

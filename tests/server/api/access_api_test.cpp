@@ -50,6 +50,7 @@ const std::vector<Expected> kMatrix = {
     {"POST", "/api/v1/enrollment-tokens", R"({"name":"rack 12"})", kAdmin},
     {"DELETE", "/api/v1/enrollment-tokens/999", "", kAdmin},
     {"GET", "/api/v1/audit", "", kAdmin},
+    {"POST", "/api/v1/agents/00000000-0000-0000-0000-000000000000/revoke", "", kAdmin},
     {"GET", "/api/v1/session", "", kAll},
     {"POST", "/api/v1/session/password", "{}", kAll},  // 400: the gate let it through
 };
