@@ -11,6 +11,8 @@ packages=(
   libsystemd-dev libsqlite3-dev libpq-dev libtomlplusplus-dev libcli11-dev libsodium-dev
   # tests
   catch2 curl jq openssl sqlite3 systemd
+  # the TLS scan of both listeners (scripts/tls-scan.sh)
+  testssl.sh
   # the agent's tests: a private D-Bus daemon with dbusmock playing systemd, and link-check
   # targets (python3-cryptography makes their certificates)
   dbus-daemon python3 python3-dbusmock python3-cryptography

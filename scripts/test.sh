@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
 #   1. unit and integration tests (Catch2 via CTest) on the release build;
-#   2. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
-#   3. clang-format on every source file;
-#   4. the tests again on an AddressSanitizer + UndefinedBehaviorSanitizer build
+#   2. testssl on both TLS listeners (scripts/tls-scan.sh);
+#   3. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
+#   4. clang-format on every source file;
+#   5. the tests again on an AddressSanitizer + UndefinedBehaviorSanitizer build
 #      (skip with FLEETDESK_SKIP_SANITIZE=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ started=$(date +%s)
 scripts/setup.sh
 scripts/build.sh
 (cd build && ctest -j "$(nproc)" --output-on-failure --timeout 300)
+scripts/tls-scan.sh build
 
 scripts/check-packages.sh build
 scripts/format.sh --check
