@@ -8,10 +8,19 @@
 namespace fleetdesk::agent {
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
-  AgentConfig config;
   auto reader = config::ConfigReader::LoadOptional(path, must_exist);
   if (!reader) return reader.error();
-  auto& r = *reader;
+  return ReadAgentConfig(*reader, path);
+}
+
+Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& name) {
+  auto reader = config::ConfigReader::Parse(text, name);
+  if (!reader) return reader.error();
+  return ReadAgentConfig(*reader, name);
+}
+
+Result<AgentConfig> ReadAgentConfig(config::ConfigReader& r, const std::string& path) {
+  AgentConfig config;
   r.String("state_dir", &config.state_dir);
   r.String("log_level", &config.log_level);
   r.String("root", &config.root);

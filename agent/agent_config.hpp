@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.hpp"
 #include "common/result.hpp"
 #include "fleetdesk/v1/agent.pb.h"
 
@@ -44,5 +45,8 @@ struct AgentConfig {
 };
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist);
+// The same from text; `name` stands for the file in messages.
+Result<AgentConfig> ParseAgentConfig(const std::string& text, const std::string& name);
+Result<AgentConfig> ReadAgentConfig(config::ConfigReader& reader, const std::string& name);
 
 }  // namespace fleetdesk::agent

@@ -13,6 +13,8 @@ packages=(
   catch2 curl jq openssl sqlite3 systemd
   # the TLS scan of both listeners (scripts/tls-scan.sh)
   testssl.sh
+  # the libFuzzer harnesses (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # the agent's tests: a private D-Bus daemon with dbusmock playing systemd, and link-check
   # targets (python3-cryptography makes their certificates)
   dbus-daemon python3 python3-dbusmock python3-cryptography

@@ -5,7 +5,8 @@
 #   3. the .deb packages: contents, and `systemd-analyze verify` on the shipped units;
 #   4. clang-format on every source file;
 #   5. the tests again on an AddressSanitizer + UndefinedBehaviorSanitizer build
-#      (skip with FLEETDESK_SKIP_SANITIZE=1).
+#      (skip with FLEETDESK_SKIP_SANITIZE=1);
+#   6. every libFuzzer harness for 15 s (scripts/fuzz.sh; skip with FLEETDESK_SKIP_FUZZ=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -24,5 +25,8 @@ if [ "${FLEETDESK_SKIP_SANITIZE:-0}" != "1" ]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest -j "$(nproc)" --output-on-failure --timeout 600)
+fi
+if [ "${FLEETDESK_SKIP_FUZZ:-0}" != "1" ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
 fi
 echo "test.sh: all passed in $(( $(date +%s) - started )) s"

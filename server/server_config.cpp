@@ -30,10 +30,19 @@ Result<ListenAddress> ParseListen(const std::string& text) {
 }
 
 Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist) {
-  ServerConfig config;
   auto reader = config::ConfigReader::LoadOptional(path, must_exist);
   if (!reader) return reader.error();
-  auto& r = *reader;
+  return ReadServerConfig(*reader, path);
+}
+
+Result<ServerConfig> ParseServerConfig(const std::string& text, const std::string& name) {
+  auto reader = config::ConfigReader::Parse(text, name);
+  if (!reader) return reader.error();
+  return ReadServerConfig(*reader, name);
+}
+
+Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string& path) {
+  ServerConfig config;
   r.String("data_dir", &config.data_dir);
   r.String("database", &config.database);
   r.String("log_level", &config.log_level);

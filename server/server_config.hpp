@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.hpp"
 #include "common/result.hpp"
 
 namespace fleetdesk::server {
@@ -52,5 +53,8 @@ std::string RedactDatabaseUrl(const std::string& url);
 
 // Reads `path`; a missing file at the default path means defaults, elsewhere an error.
 Result<ServerConfig> LoadServerConfig(const std::string& path, bool must_exist);
+// The same from text; `name` stands for the file in messages.
+Result<ServerConfig> ParseServerConfig(const std::string& text, const std::string& name);
+Result<ServerConfig> ReadServerConfig(config::ConfigReader& reader, const std::string& name);
 
 }  // namespace fleetdesk::server

@@ -2,7 +2,7 @@
 
 namespace fleetdesk::server::api::csv {
 
-Result<std::vector<Record>> Parse(std::string_view text) {
+Result<std::vector<Record>> Parse(std::string_view text, int* error_line) {
   std::vector<Record> records;
   Record record;
   std::string field;
@@ -50,6 +50,7 @@ Result<std::vector<Record>> Parse(std::string_view text) {
       ++line;
       end_record();
     } else if (after_quote) {
+      if (error_line != nullptr) *error_line = line;
       return MakeError(ErrorCode::kInvalidArgument,
                        "line " + std::to_string(line) + ": text after a closing quote");
     } else if (c == '"' && field.empty()) {
@@ -61,6 +62,7 @@ Result<std::vector<Record>> Parse(std::string_view text) {
     }
   }
   if (quoted) {
+    if (error_line != nullptr) *error_line = record.line;
     return MakeError(ErrorCode::kInvalidArgument,
                      "line " + std::to_string(record.line) + ": a quoted field is not closed");
   }

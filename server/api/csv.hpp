@@ -16,8 +16,8 @@ struct Record {
 };
 
 // Blank lines are skipped. Errors: kInvalidArgument naming the line of an unterminated quote or
-// of text after a closing quote.
-Result<std::vector<Record>> Parse(std::string_view text);
+// of text after a closing quote; that line also goes to `error_line` when given.
+Result<std::vector<Record>> Parse(std::string_view text, int* error_line = nullptr);
 
 // One field as it goes into a file: quoted when it holds a separator, a quote or a line break.
 // A value a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe.

@@ -142,9 +142,10 @@ std::vector<std::string> SplitTags(std::string_view text) {
 
 ParsedImport ParseHostImport(std::string_view text) {
   ParsedImport out;
-  auto records = csv::Parse(text);
+  int error_line = 0;
+  auto records = csv::Parse(text, &error_line);
   if (!records) {
-    out.problems.push_back({0, "", records.error().message});
+    out.problems.push_back({error_line, "", records.error().message});
     return out;
   }
   if (records->empty()) {

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "common/net/listen.hpp"
+#include "server/http/http_parse.hpp"
 
 namespace fleetdesk::server::http {
 namespace {
@@ -31,23 +32,6 @@ using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using Stream = asio::ssl::stream<beast::tcp_stream>;
-
-Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::string& remote) {
-  Request out;
-  out.method = std::string(in.method_string());
-  std::string target(in.target());
-  auto q = target.find('?');
-  out.path = target.substr(0, q);
-  if (q != std::string::npos) out.query = target.substr(q + 1);
-  out.host = std::string(in[bhttp::field::host]);
-  out.authorization = std::string(in[bhttp::field::authorization]);
-  out.cookie = std::string(in[bhttp::field::cookie]);
-  out.csrf_token = std::string(in["X-CSRF-Token"]);
-  out.content_type = std::string(in[bhttp::field::content_type]);
-  out.body = in.body();
-  out.remote_address = remote;
-  return out;
-}
 
 bhttp::response<bhttp::string_body> ToBeast(Response in, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};

@@ -31,6 +31,12 @@ struct HttpServerOptions {
   std::chrono::seconds request_timeout{30};  // a slow client is cut off after this
 };
 
+// Parses one whole request from `bytes` with the listener's own parser and limits, as the
+// listener would hand it to the handler; for the fuzzer and tests. Errors: kInvalidArgument for a
+// malformed or incomplete request, kResourceExhausted past the size limits.
+Result<Request> ParseRequest(std::string_view bytes, const HttpServerOptions& options,
+                             const std::string& remote_address);
+
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,

@@ -271,3 +271,16 @@ TEST_CASE("a viewer reads hosts but may not change them", "[server][api][hosts]"
   CHECK(f.Call("POST", "/api/v1/hosts/1/archive").status == 403);
   CHECK(f.Call("POST", "/api/v1/hosts/import", "hostname\nweb-2\n").status == 403);
 }
+
+TEST_CASE("a CSV whose quote never closes names the line the quote opened on",
+          "[server][api][hosts]") {
+  Fixture f;
+  auto response =
+      f.Call("POST", "/api/v1/hosts/import", "hostname,owner\nweb-1,ops\nweb-2,\"dba\n");
+  REQUIRE(response.status == 400);
+  auto error = ErrorOf(response);
+  REQUIRE(error.error().details_size() == 1);
+  CHECK(error.error().details(0).line() == 3);
+  CHECK_THAT(error.error().details(0).message(), Catch::Contains("not closed"));
+  CHECK(f.HostCount() == 0);
+}

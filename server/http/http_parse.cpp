@@ -1,0 +1,56 @@
+#include "server/http/http_parse.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+
+namespace fleetdesk::server::http {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::string& remote) {
+  Request out;
+  out.method = std::string(in.method_string());
+  std::string target(in.target());
+  auto q = target.find('?');
+  out.path = target.substr(0, q);
+  if (q != std::string::npos) out.query = target.substr(q + 1);
+  out.host = std::string(in[bhttp::field::host]);
+  out.authorization = std::string(in[bhttp::field::authorization]);
+  out.cookie = std::string(in[bhttp::field::cookie]);
+  out.csrf_token = std::string(in["X-CSRF-Token"]);
+  out.content_type = std::string(in[bhttp::field::content_type]);
+  out.body = in.body();
+  out.remote_address = remote;
+  return out;
+}
+
+Result<Request> ParseRequest(std::string_view bytes, const HttpServerOptions& options,
+                             const std::string& remote_address) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+  parser.eager(true);
+  boost::system::error_code ec;
+  while (!bytes.empty() && !parser.is_done()) {
+    auto used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+    bytes.remove_prefix(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      if (used == 0) break;
+    } else if (ec) {
+      break;
+    }
+  }
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
+    return MakeError(ErrorCode::kResourceExhausted, "request is larger than this server accepts");
+  }
+  if (ec || !parser.is_done()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "malformed request: " + (ec ? ec.message() : std::string("incomplete")));
+  }
+  return ToRequest(parser.get(), remote_address);
+}
+
+}  // namespace fleetdesk::server::http
