@@ -29,6 +29,13 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "'" + std::string(text) + "' has an unknown unit; use s, m, h or d");
   }
+  // Nothing is configured in centuries; the bound also keeps number * scale, and the
+  // milliseconds made of it, from overflowing.
+  constexpr std::int64_t kMaxSeconds = 100LL * 366 * 86400;
+  if (number > kMaxSeconds / scale) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + std::string(text) + "' is longer than 100 years");
+  }
   return std::chrono::seconds(number * scale);
 }
 
@@ -40,6 +47,10 @@ Result<std::chrono::milliseconds> ParseMilliseconds(std::string_view text) {
     if (ec != std::errc() || number < 0 || end != digits.data() + digits.size()) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "'" + std::string(text) + "' is not a duration like 250ms or 5s");
+    }
+    if (number > 100LL * 366 * 86400 * 1000) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "'" + std::string(text) + "' is longer than 100 years");
     }
     return std::chrono::milliseconds(number);
   }

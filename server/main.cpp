@@ -258,6 +258,8 @@ int Serve(const ServerConfig& config) {
   gateway_options.port = config.agent_listen.port;
   gateway_options.heartbeat_interval = config.heartbeat_interval;
   gateway_options.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
+  gateway_options.rate_limit = static_cast<double>(config.agent_rate_limit);
+  gateway_options.rate_burst = static_cast<double>(config.agent_rate_burst);
   gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
   if (auto s = gateway.Start(); !s) return Fail(s.error().message);
 
@@ -287,6 +289,8 @@ int Serve(const ServerConfig& config) {
       std::chrono::duration_cast<std::chrono::hours>(config.agent_certificate_validity);
   api_options.session_idle_timeout = config.session_idle_timeout;
   api_options.session_max_age = config.session_max_age;
+  api_options.rate_limit = static_cast<double>(config.api_rate_limit);
+  api_options.rate_burst = static_cast<double>(config.api_rate_burst);
   api::Api api(api_options, stores, engine, *pki, metrics);
   api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
     gateway.Disconnect(agent_id, reason);

@@ -65,6 +65,10 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.Duration("agents.certificate_validity", &config.agent_certificate_validity);
   r.Duration("api.session_idle_timeout", &config.session_idle_timeout);
   r.Duration("api.session_max_age", &config.session_max_age);
+  r.Int("api.rate_limit", 1, 1'000'000, &config.api_rate_limit);
+  r.Int("api.rate_burst", 1, 1'000'000, &config.api_rate_burst);
+  r.Int("agents.rate_limit", 1, 1'000'000, &config.agent_rate_limit);
+  r.Int("agents.rate_burst", 1, 1'000'000, &config.agent_rate_burst);
   r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
   r.StringList("tls.names", &config.tls_names);
   if (auto status = r.Finish(); !status) return status.error();

@@ -39,6 +39,11 @@ struct ServerConfig {
   // Browser sessions end after this long unused, and at the latest after session_max_age.
   std::chrono::seconds session_idle_timeout{std::chrono::minutes(30)};
   std::chrono::seconds session_max_age{std::chrono::hours(12)};
+  // Requests a second (average, burst) per API credential; messages a second per agent.
+  std::int64_t api_rate_limit = 50;
+  std::int64_t api_rate_burst = 200;
+  std::int64_t agent_rate_limit = 200;
+  std::int64_t agent_rate_burst = 1000;
   std::int64_t max_message_bytes = 4 << 20;
   std::vector<std::string> tls_names;  // extra names for the server certificate
 

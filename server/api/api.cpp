@@ -290,10 +290,17 @@ Result<http::Response> Api::Dispatch(const http::Request& request) {
   const bool public_path =
       !matched.empty() && std::all_of(matched.begin(), matched.end(),
                                       [](const auto* r) { return r->gate == Gate::kPublic; });
+  const auto now = std::chrono::steady_clock::now();
+  if (auto s = per_address_.Take(request.remote_address, "this address", now); !s) {
+    return s.error();
+  }
   if (!is_public && !public_path) {
     auto principal = Authenticate(request);
     if (!principal) return principal.error();
     who = std::move(*principal);
+    const auto caller =
+        who->token_id != 0 ? "token " + std::to_string(who->token_id) : "user " + who->user_name;
+    if (auto s = per_caller_.Take(caller, caller, now); !s) return s.error();
   }
   if (matched.empty()) return MakeError(ErrorCode::kNotFound, "no resource at " + request.path);
   if (route == nullptr) {

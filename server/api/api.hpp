@@ -10,6 +10,7 @@
 #include "server/api/access.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/metrics.hpp"
+#include "server/engine/rate_limit.hpp"
 #include "server/engine/state.hpp"
 #include "server/http/message.hpp"
 #include "server/store/store_pool.hpp"
@@ -31,6 +32,10 @@ struct ApiOptions {
   std::chrono::seconds session_idle_timeout{30 * 60};
   std::chrono::seconds session_max_age{12 * 60 * 60};
   access::LoginThrottle::Limits login_limits;
+  // Requests per second, on average and in a burst, per API token or signed-in user; each
+  // address gets four times that before its credential is even looked at.
+  double rate_limit = 50;
+  double rate_burst = 200;
 };
 
 // One request on its way through the API: the request, who made it (nobody on the public
@@ -126,6 +131,8 @@ class Api {
   const Pki& pki_;
   ServerMetrics& metrics_;
   access::LoginThrottle throttle_{options_.login_limits};
+  engine::RateLimiter per_caller_{options_.rate_limit, options_.rate_burst};
+  engine::RateLimiter per_address_{4 * options_.rate_limit, 4 * options_.rate_burst};
   std::function<void(const std::string&, const std::string&)> close_channel_;
 };
 

@@ -27,6 +27,7 @@
 #include "common/net/tls_stream.hpp"
 #include "server/engine/clock.hpp"
 #include "server/engine/delta.hpp"
+#include "server/engine/rate_limit.hpp"
 
 namespace fleetdesk::server::gateway {
 namespace {
@@ -291,6 +292,8 @@ awaitable<void> Session::Run() {
                 remote, use_binary ? kProtobufEncoding : "json");
 
   ws.read_message_max(0);  // from here the loop below counts
+  engine::TokenBucket bucket(gateway->options.rate_limit, gateway->options.rate_burst);
+  asio::steady_timer pace(ws.get_executor());
   boost::system::error_code end;
   const std::size_t max_bytes = gateway->options.max_message_bytes;
   for (;;) {
@@ -313,6 +316,14 @@ awaitable<void> Session::Run() {
         HandleMessage(std::string_view(static_cast<const char*>(data.data()), data.size()),
                       ws.got_text(), received);
     buffer.consume(buffer.size());
+    // This message's token: waited for before the next message is read.
+    while (status) {
+      auto wait = bucket.Take(std::chrono::steady_clock::now());
+      if (wait == engine::TokenBucket::Clock::duration::zero()) break;
+      pace.expires_after(wait);
+      auto [timer_ec] = co_await pace.async_wait(kTuple);
+      if (timer_ec) break;
+    }
     if (!status) {
       metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("agent {} at {}: {}; closing its channel", agent_id, remote,

@@ -30,6 +30,10 @@ struct GatewayOptions {
   std::chrono::seconds heartbeat_interval{30};
   // The largest message taken from an agent (a full report with every package is ~2 MiB).
   std::size_t max_message_bytes = 4U << 20U;
+  // Messages a second per channel, on average and in a burst. A faster agent is not refused:
+  // its channel is read more slowly (TCP pushes back), so a resend after an outage is paced.
+  double rate_limit = 200;
+  double rate_burst = 1000;
 };
 
 class Gateway {

@@ -55,6 +55,11 @@ TEST_CASE("durations read 90, 90s, 15m, 24h and 30d", "[common][config]") {
   CHECK_FALSE(ParseDuration("3w").ok());
   CHECK_FALSE(ParseDuration("-1s").ok());
   CHECK_FALSE(ParseDuration("soon").ok());
+  // Found by the config fuzzer: a huge number times its unit overflowed.
+  CHECK_THAT(ParseDuration("3511473146568784100d").error().message,
+             Catch::Contains("longer than 100 years"));
+  CHECK_FALSE(fleetdesk::config::ParseMilliseconds("9223372036854775807ms").ok());
+  CHECK(ParseDuration("36500d").ok());
 }
 
 TEST_CASE("config reads durations and string lists from tables", "[common][config]") {

@@ -471,3 +471,22 @@ TEST_CASE("reports made while the server is down survive kill -9 of the agent an
   agent.Start();
   REQUIRE(WaitFor([&] { return FindHost(server, agent.agent_id())->last_seq() >= last; }));
 }
+
+TEST_CASE("an agent sending faster than its rate is paced, not refused", "[integration]") {
+  TestServer server("rate_limit = 20\nrate_burst = 5");
+  server.Start();
+  TempDir dir;
+  auto id = EnrollRaw(server, dir, "m-fast");
+  auto client = ConnectRaw(id, "m-fast");
+  const auto started = std::chrono::steady_clock::now();
+  constexpr int kReports = 25;
+  for (int seq = 1; seq <= kReports; ++seq) REQUIRE(client->Send(Report(seq)).ok());
+  for (;;) {
+    auto message = client->Read();
+    REQUIRE(message.ok());  // never an error, never a close
+    if (*message == Ack(kReports)) break;
+  }
+  // 5 at once, then 20 a second: the last is read about a second after the first.
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(900));
+  CHECK(FindHost(server, id.agent_id)->last_seq() == kReports);
+}

@@ -384,3 +384,21 @@ TEST_CASE("the audit log names who changed what, from where, before and after",
   CHECK(f.Call("GET", "/api/v1/audit?colour=red").status == 400);
   CHECK(f.Call("GET", "/api/v1/audit?from=yesterday").status == 400);
 }
+
+TEST_CASE("each token and user has its own request rate; past it the API answers 429",
+          "[server][api][access]") {
+  api::ApiOptions options;
+  options.rate_limit = 1;
+  options.rate_burst = 3;
+  Fixture f(options);
+  const auto vera = f.AddUser("vera", "viewer");
+  for (int i = 0; i < 3; ++i) REQUIRE(f.Call("GET", "/api/v1/hosts").status == 200);
+  auto limited = f.Call("GET", "/api/v1/hosts");
+  CHECK(limited.status == 429);
+  CHECK(ErrorOf(limited).error().code() == "rate_limited");
+  bool retry_after = false;
+  for (const auto& [header, value] : limited.headers) retry_after |= header == "Retry-After";
+  CHECK(retry_after);
+  // Another credential from the same address still has its own allowance (the address's is 4x).
+  CHECK(f.CallWith(vera, "GET", "/api/v1/hosts").status == 200);
+}
