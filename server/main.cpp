@@ -298,6 +298,7 @@ int Serve(const ServerConfig& config) {
   http::HttpServerOptions http_options;
   http_options.address = config.api_listen.address;
   http_options.port = config.api_listen.port;
+  http_options.request_timeout = config.api_request_timeout;
   http::HttpServer http_server(io, *api_tls, workers, http_options,
                                [&api](const http::Request& r) { return api.Handle(r); });
   if (auto s = http_server.Start(); !s) return Fail(s.error().message);

@@ -65,6 +65,7 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.Duration("agents.certificate_validity", &config.agent_certificate_validity);
   r.Duration("api.session_idle_timeout", &config.session_idle_timeout);
   r.Duration("api.session_max_age", &config.session_max_age);
+  r.Duration("api.request_timeout", &config.api_request_timeout);
   r.Int("api.rate_limit", 1, 1'000'000, &config.api_rate_limit);
   r.Int("api.rate_burst", 1, 1'000'000, &config.api_rate_burst);
   r.Int("agents.rate_limit", 1, 1'000'000, &config.agent_rate_limit);
@@ -86,6 +87,11 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
                        path + ": agents.listen: " + parsed.error().message);
     }
     config.agent_listen = *parsed;
+  }
+  if (config.api_request_timeout < std::chrono::seconds(1) ||
+      config.api_request_timeout > std::chrono::minutes(10)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": api.request_timeout must be between 1s and 10m");
   }
   if (config.session_idle_timeout < std::chrono::minutes(1) ||
       config.session_max_age < config.session_idle_timeout) {

@@ -40,6 +40,9 @@ struct ServerConfig {
   std::chrono::seconds session_idle_timeout{std::chrono::minutes(30)};
   std::chrono::seconds session_max_age{std::chrono::hours(12)};
   // Requests a second (average, burst) per API credential; messages a second per agent.
+  // Reading one request (or the TLS handshake), and writing one answer, must finish within
+  // this; a keep-alive connection idle this long is closed. Slow clients (slowloris) are cut off.
+  std::chrono::seconds api_request_timeout{30};
   std::int64_t api_rate_limit = 50;
   std::int64_t api_rate_burst = 200;
   std::int64_t agent_rate_limit = 200;

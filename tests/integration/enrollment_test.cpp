@@ -164,3 +164,36 @@ TEST_CASE("enrolling again starts a new sequence with nothing of the old identit
   CHECK_FALSE(std::filesystem::exists(dir / "state/journal"));
   CHECK_FALSE(std::filesystem::exists(dir / "state/seq"));
 }
+
+TEST_CASE("a client that sends its request slowly is cut off at the request timeout",
+          "[integration][hostile]") {
+  TestServer server;  // the test config sets api.request_timeout = 5s
+  server.Start();
+  const auto port = server.ApiUrl().substr(server.ApiUrl().rfind(':') + 1);
+  // A slowloris: the TLS handshake, then a request line and a header byte a second, for ever.
+  const std::string script = R"(
+import socket, ssl, sys, time
+context = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+tls = context.wrap_socket(raw, server_hostname="localhost")
+tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+start = time.monotonic()
+try:
+    for _ in range(60):
+        time.sleep(1)
+        tls.sendall(b"a")
+    print("still open after 60 s")
+except (OSError, ssl.SSLError):
+    print("closed after %.1f s" % (time.monotonic() - start))
+)";
+  WriteFile(server.dir() / "slow.py", script);
+  auto result =
+      Run({"/usr/bin/python3", server.dir() / "slow.py", port, server.dir() / "data/ca.crt"});
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  REQUIRE_THAT(result.out, Catch::StartsWith("closed after"));
+  const double seconds = std::stod(result.out.substr(std::string("closed after ").size()));
+  CHECK(seconds < 9.0);  // 5 s, and a send or two to notice
+  // The server is as responsive as before.
+  CHECK(server.Get("/healthz").first == 200);
+}

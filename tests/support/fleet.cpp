@@ -47,7 +47,8 @@ void TestServer::WriteConfig(const std::string& agents_config, const std::string
                               "log_level = \"debug\"\n"
                               "threads = 2\n"
                               "[api]\nlisten = \"127.0.0.1:" +
-                              std::to_string(FreePort()) + "\"\n[agents]\nlisten = \"127.0.0.1:" +
+                              std::to_string(FreePort()) +
+                              "\"\nrequest_timeout = \"5s\"\n[agents]\nlisten = \"127.0.0.1:" +
                               std::to_string(planned_agent_port_) +
                               "\"\nheartbeat_interval = \"1s\"\n" + agents_config + "\n");
 }
