@@ -21,8 +21,6 @@ constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultSearchHits = 20;
 constexpr int kMaxSearchHits = 100;
 constexpr std::size_t kMaxQueryText = 200;
-// A CSV of 100,000 hosts with notes fits; anything bigger is not a host list.
-constexpr std::size_t kMaxImportBytes = 32U << 20U;
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 // Ranges up to this long are answered with raw samples when the caller says "auto".
 constexpr std::int64_t kRawRangeMs = kDayMs;

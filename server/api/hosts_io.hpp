@@ -36,6 +36,8 @@ struct ParsedImport {
 // accepted and ignored, so an exported file goes back in unchanged. An empty cell leaves the
 // attribute as it is.
 ParsedImport ParseHostImport(std::string_view csv);
+// A CSV of 100,000 hosts with notes fits; anything bigger is not a host list.
+inline constexpr std::size_t kMaxImportBytes = 32U << 20U;
 
 std::string HostCsvHeader();
 std::string HostCsvRow(const store::HostView& host);

@@ -1,5 +1,6 @@
 #include "server/http/http_parse.hpp"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -25,16 +26,41 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
   return out;
 }
 
+std::size_t BodyLimit(const HttpServerOptions& options, std::string_view target) {
+  for (const auto& [prefix, limit] : options.larger_bodies) {
+    if (target.substr(0, target.find('?')) == prefix) return limit;
+  }
+  return options.max_body_bytes;
+}
+
+std::size_t LargestBodyLimit(const HttpServerOptions& options) {
+  std::size_t most = options.max_body_bytes;
+  for (const auto& entry : options.larger_bodies) most = std::max(most, entry.second);
+  return most;
+}
+
+bool BodyFits(bhttp::request_parser<bhttp::string_body>& parser, const HttpServerOptions& options) {
+  const auto limit = BodyLimit(options, parser.get().target());
+  if (auto length = parser.content_length(); length && *length > limit) return false;
+  parser.body_limit(limit);
+  return true;
+}
+
 Result<Request> ParseRequest(std::string_view bytes, const HttpServerOptions& options,
                              const std::string& remote_address) {
   bhttp::request_parser<bhttp::string_body> parser;
-  parser.body_limit(options.max_body_bytes);
+  parser.body_limit(LargestBodyLimit(options));
   parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-  parser.eager(true);
   boost::system::error_code ec;
+  bool limited = false;
   while (!bytes.empty() && !parser.is_done()) {
     auto used = parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
     bytes.remove_prefix(used);
+    if (!ec && !limited && parser.is_header_done()) {
+      limited = true;
+      if (!BodyFits(parser, options)) ec = bhttp::error::body_limit;
+      parser.eager(true);
+    }
     if (ec == bhttp::error::need_more) {
       ec = {};
       if (used == 0) break;

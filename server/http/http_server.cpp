@@ -114,11 +114,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     beast::flat_buffer buffer;
     while (!ec) {
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(options.max_body_bytes);
+      parser.body_limit(LargestBodyLimit(options));
       parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
       beast::get_lowest_layer(*stream).expires_after(options.request_timeout);
+      // The headers first: the body's limit depends on the path.
       std::tie(ec, std::ignore) =
-          co_await bhttp::async_read(*stream, buffer, parser, asio::as_tuple(use_awaitable));
+          co_await bhttp::async_read_header(*stream, buffer, parser, asio::as_tuple(use_awaitable));
+      if (!ec && !BodyFits(parser, options)) ec = bhttp::error::body_limit;
+      if (!ec) {
+        std::tie(ec, std::ignore) =
+            co_await bhttp::async_read(*stream, buffer, parser, asio::as_tuple(use_awaitable));
+      }
       if (ec == bhttp::error::end_of_stream) break;
       if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
         auto response = ToBeast(

@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/result.hpp"
 #include "server/http/message.hpp"
@@ -26,7 +28,9 @@ using Handler = std::function<Response(const Request&)>;
 struct HttpServerOptions {
   std::string address = "0.0.0.0";
   unsigned short port = 8443;
-  std::size_t max_body_bytes = 1U << 20U;  // 1 MiB: the largest body the API takes
+  std::size_t max_body_bytes = 1U << 20U;  // 1 MiB: the largest body most of the API takes
+  // Paths (by prefix) that take a bigger body, read only once the headers are in: a CSV import.
+  std::vector<std::pair<std::string, std::size_t>> larger_bodies;
   std::size_t max_header_bytes = 16U << 10U;
   std::chrono::seconds request_timeout{30};  // a slow client is cut off after this
 };

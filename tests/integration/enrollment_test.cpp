@@ -197,3 +197,28 @@ except (OSError, ssl.SSLError):
   // The server is as responsive as before.
   CHECK(server.Get("/healthz").first == 200);
 }
+
+TEST_CASE("a CSV import larger than other bodies may be is taken whole over HTTPS",
+          "[integration][hosts]") {
+  TestServer server;
+  server.Start();
+  // 4,000 hosts with a long note each: about 2.1 MB, past the 1 MiB of every other body.
+  std::string csv = "hostname,notes\n";
+  for (int i = 0; i < 4'000; ++i) {
+    csv += "bulk-" + std::to_string(i) + "," + std::string(520, 'n') + "\n";
+  }
+  REQUIRE(csv.size() > (2U << 20U));
+  auto [status, body] = server.Call("POST", "/api/v1/hosts/import", csv);
+  INFO(body);
+  CHECK(status == 200);
+  CHECK_THAT(body, Catch::Contains(R"("created":4000)"));
+  // Elsewhere 1 MiB stays the limit, decided from the headers: the server answers 413 and closes,
+  // which the client sees as the answer or, still sending, as a closed connection.
+  bool refused = false;
+  try {
+    refused = server.Call("POST", "/api/v1/hosts", std::string(2U << 20U, ' ')).first == 413;
+  } catch (const std::runtime_error& closed) {
+    refused = std::string(closed.what()).find("cannot send request") != std::string::npos;
+  }
+  CHECK(refused);
+}

@@ -40,3 +40,20 @@ TEST_CASE("an oversized, malformed or cut-off request is refused saying which", 
             .error()
             .code == ErrorCode::kInvalidArgument);
 }
+
+TEST_CASE("a path listed for larger bodies takes one; the others keep the usual limit",
+          "[server][http]") {
+  HttpServerOptions options;
+  options.max_body_bytes = 16;
+  options.larger_bodies = {{"/api/v1/hosts/import", 64}};
+  const std::string body(40, 'x');
+  auto request = [&](const std::string& path) {
+    return "POST " + path + " HTTP/1.1\r\nContent-Length: 40\r\n\r\n" + body;
+  };
+  CHECK(ParseRequest(request("/api/v1/hosts/import"), options, "").ok());
+  CHECK(ParseRequest(request("/api/v1/hosts/import?x=1"), options, "").ok());
+  CHECK(ParseRequest(request("/api/v1/hosts"), options, "").error().code ==
+        ErrorCode::kResourceExhausted);
+  CHECK(ParseRequest(request("/api/v1/hosts/import/x"), options, "").error().code ==
+        ErrorCode::kResourceExhausted);
+}
