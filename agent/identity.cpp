@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
@@ -27,6 +28,23 @@ Error ServerError(const std::string& what, const net::HttpsResponse& response) {
       code, what + ": the server answered " + std::to_string(response.status) + ": " + message);
 }
 
+constexpr const char* kNewKey = "key.pem.new";
+
+// A crash between CompleteRenewal's two renames leaves the new certificate beside the new key
+// still named key.pem.new: finish the move. Any other leftover key.pem.new is from a renewal
+// that never got its certificate: the old pair is intact, so drop it.
+Status FinishInterruptedRenewal(const std::string& dir) {
+  const auto new_key_path = In(dir, kNewKey);
+  if (!files::Exists(new_key_path)) return {};
+  auto new_key = files::Read(new_key_path);
+  auto certificate = files::Read(In(dir, "cert.pem"));
+  if (new_key && certificate && crypto::MatchesKey(*certificate, *new_key)) {
+    return files::Rename(new_key_path, In(dir, "key.pem"));
+  }
+  std::remove(new_key_path.c_str());
+  return {};
+}
+
 }  // namespace
 
 std::string NormalizeFingerprint(const std::string& text) {
@@ -44,6 +62,7 @@ std::string NormalizeFingerprint(const std::string& text) {
 }
 
 Result<Identity> LoadIdentity(const std::string& state_dir) {
+  if (auto s = FinishInterruptedRenewal(state_dir); !s) return s.error();
   auto enrollment = files::Read(In(state_dir, "enrollment.json"));
   if (!enrollment) {
     return MakeError(ErrorCode::kFailedPrecondition, "this agent is not enrolled (no " +
@@ -144,12 +163,59 @@ Result<Identity> Enroll(const EnrollOptions& options) {
   // starts at zero, and reports of the old identity are not this one's to send.
   std::remove(In(options.state_dir, "seq").c_str());
   std::remove(In(options.state_dir, "journal").c_str());
+  std::remove(In(options.state_dir, kNewKey).c_str());
   if (auto s = files::WriteAtomically(In(options.state_dir, "enrollment.json"),
                                       codec::ToPrettyJson(saved), 0600);
       !s) {
     return s.error();
   }
   return id;
+}
+
+Result<std::string> PrepareRenewal(const std::string& state_dir, const Identity& identity) {
+  auto key = crypto::GenerateKey();
+  if (!key) return key.error();
+  auto csr = crypto::MakeCsr(*key, identity.agent_id);
+  if (!csr) return csr.error();
+  if (auto s = files::WriteAtomically(In(state_dir, kNewKey), *key, 0600); !s) return s.error();
+  return csr;
+}
+
+Result<Identity> CompleteRenewal(const std::string& state_dir, const Identity& identity,
+                                 const std::string& certificate_pem) {
+  auto new_key = files::Read(In(state_dir, kNewKey));
+  if (!new_key) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "a renewed certificate arrived but no renewal is in progress");
+  }
+  if (auto s = crypto::VerifyIssued(certificate_pem, identity.ca_pem, *new_key); !s) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the renewed certificate is refused: " + s.error().message);
+  }
+  auto name = crypto::CommonName(certificate_pem);
+  if (!name || *name != identity.agent_id) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the renewed certificate does not name agent " + identity.agent_id);
+  }
+  if (auto s = files::WriteAtomically(In(state_dir, "cert.pem"), certificate_pem, 0600); !s) {
+    return s.error();
+  }
+  if (auto s = files::Rename(In(state_dir, kNewKey), In(state_dir, "key.pem")); !s) {
+    return s.error();
+  }
+  Identity renewed = identity;
+  renewed.key_pem = std::move(*new_key);
+  renewed.certificate_pem = certificate_pem;
+  return renewed;
+}
+
+std::chrono::system_clock::time_point RenewalTime(const crypto::CertificateInfo& certificate,
+                                                  double fraction) {
+  const auto lifetime =
+      static_cast<double>(certificate.not_after_unix - certificate.not_before_unix);
+  const auto offset = static_cast<std::int64_t>(lifetime * fraction);
+  return std::chrono::system_clock::time_point(
+      std::chrono::seconds(certificate.not_before_unix + offset));
 }
 
 }  // namespace fleetdesk::agent

@@ -3,11 +3,14 @@
 //   cert.pem (0600)        the certificate the server's CA signed; its subject is the agent id
 //   ca.pem                 the server's CA, pinned by fingerprint at enrollment
 //   enrollment.json (0600) agent id and gateway URLs
+//   key.pem.new (0600)     during a certificate renewal only: the key the new certificate is for
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "common/crypto.hpp"
 #include "common/result.hpp"
 
 namespace fleetdesk::agent {
@@ -20,7 +23,24 @@ struct Identity {
   std::vector<std::string> gateway_urls;
 };
 
+// Finishes or discards a renewal a crash interrupted (see CompleteRenewal) before reading.
 Result<Identity> LoadIdentity(const std::string& state_dir);
+
+// Certificate renewal over the channel, in two steps that a crash at any point leaves usable:
+// PrepareRenewal makes a new key, keeps it as key.pem.new and answers a CSR for it (the old key
+// and certificate stay in use); CompleteRenewal checks the certificate the server sent back
+// (signed by the pinned CA, for the new key, naming this agent), writes it over cert.pem and
+// then moves key.pem.new over key.pem. Between those two renames cert.pem already matches
+// key.pem.new, which is how LoadIdentity knows to finish the move.
+Result<std::string> PrepareRenewal(const std::string& state_dir, const Identity& identity);
+Result<Identity> CompleteRenewal(const std::string& state_dir, const Identity& identity,
+                                 const std::string& certificate_pem);
+
+// When to ask for a new certificate: `fraction` of the way from notBefore to notAfter. The
+// channel draws the fraction between 0.7 and 0.9 per agent, so a fleet enrolled in one day does
+// not renew in one minute, and an agent offline for a while still renews before expiry.
+std::chrono::system_clock::time_point RenewalTime(const crypto::CertificateInfo& certificate,
+                                                  double fraction);
 
 struct EnrollOptions {
   std::string server_url;  // the API, e.g. https://fleetdesk.example:8443

@@ -88,7 +88,7 @@ bool LooksLikeIpAddress(const std::string& name) {
 }
 
 // A fresh certificate with a random 128-bit serial, valid from one hour ago (clock skew).
-Result<X509Ptr> NewCertificate(const std::string& common_name, std::chrono::hours validity) {
+Result<X509Ptr> NewCertificate(const std::string& common_name, std::chrono::seconds validity) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   std::array<unsigned char, 16> serial_bytes{};
@@ -97,13 +97,26 @@ Result<X509Ptr> NewCertificate(const std::string& common_name, std::chrono::hour
   BigNum serial(BN_bin2bn(serial_bytes.data(), serial_bytes.size(), nullptr));
   BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get()));
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()),
-                  std::chrono::duration_cast<std::chrono::seconds>(validity).count());
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), validity.count());
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
                              0);
   return cert;
+}
+
+std::int64_t UnixTime(const ASN1_TIME* time) {
+  struct tm parts {};
+  ASN1_TIME_to_tm(time, &parts);
+  return timegm(&parts);
+}
+
+std::string SerialHex(X509* cert) {
+  BigNum serial(ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr));
+  char* hex = BN_bn2hex(serial.get());
+  std::string out = hex;
+  OPENSSL_free(hex);
+  return out;
 }
 
 }  // namespace
@@ -217,14 +230,56 @@ Result<SignedCertificate> Sign(const KeyAndCertificate& ca, const SignRequest& r
   auto pem = CertificatePem(c);
   if (!pem) return pem.error();
   out.certificate_pem = std::move(*pem);
-  BigNum serial(ASN1_INTEGER_to_BN(X509_get_serialNumber(c), nullptr));
-  char* hex = BN_bn2hex(serial.get());
-  out.serial_hex = hex;
-  OPENSSL_free(hex);
-  struct tm not_after {};
-  ASN1_TIME_to_tm(X509_get0_notAfter(c), &not_after);
-  out.not_after_unix = timegm(&not_after);
+  out.serial_hex = SerialHex(c);
+  out.not_after_unix = UnixTime(X509_get0_notAfter(c));
   return out;
+}
+
+Result<CertificateInfo> Inspect(const std::string& certificate_pem) {
+  auto cert = ReadCertificate(certificate_pem);
+  if (!cert) return cert.error();
+  auto name = CommonName(certificate_pem);
+  if (!name) return name.error();
+  return CertificateInfo{*name, SerialHex(cert->get()), UnixTime(X509_get0_notBefore(cert->get())),
+                         UnixTime(X509_get0_notAfter(cert->get()))};
+}
+
+Status MatchesKey(const std::string& certificate_pem, const std::string& key_pem) {
+  auto cert = ReadCertificate(certificate_pem);
+  if (!cert) return cert.error();
+  auto key = ReadKey(key_pem);
+  if (!key) return key.error();
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    ERR_clear_error();
+    return MakeError(ErrorCode::kInvalidArgument, "the certificate is not for this key");
+  }
+  return {};
+}
+
+Status VerifyIssued(const std::string& certificate_pem, const std::string& ca_pem,
+                    const std::string& key_pem) {
+  if (auto s = MatchesKey(certificate_pem, key_pem); !s) return s;
+  auto cert = ReadCertificate(certificate_pem);
+  if (!cert) return cert.error();
+  auto ca = ReadCertificate(ca_pem);
+  if (!ca) return ca.error();
+  using Store = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
+  using StoreContext = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
+  Store store(X509_STORE_new());
+  StoreContext context(X509_STORE_CTX_new());
+  if (!store || !context || X509_STORE_add_cert(store.get(), ca->get()) != 1 ||
+      X509_STORE_CTX_init(context.get(), store.get(), cert->get(), nullptr) != 1) {
+    return OpenSslError("cannot set up certificate verification");
+  }
+  X509_STORE_CTX_set_purpose(context.get(), X509_PURPOSE_SSL_CLIENT);
+  if (X509_verify_cert(context.get()) != 1) {
+    const int error = X509_STORE_CTX_get_error(context.get());
+    ERR_clear_error();
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("the certificate does not verify against the CA: ") +
+                         X509_verify_cert_error_string(error));
+  }
+  return {};
 }
 
 Result<std::string> Fingerprint(const std::string& certificate_pem) {

@@ -34,7 +34,7 @@ struct SignRequest {
   std::string common_name;         // replaces whatever subject the request asked for
   std::vector<std::string> names;  // subjectAltNames: DNS names or IP addresses
   Usage usage = Usage::kClient;
-  std::chrono::hours validity{24 * 365};
+  std::chrono::seconds validity{std::chrono::hours(24 * 365)};
 };
 
 struct SignedCertificate {
@@ -45,6 +45,24 @@ struct SignedCertificate {
 
 // Checks the request's self-signature and key type (EC P-256/P-384 or RSA >= 2048), then signs.
 Result<SignedCertificate> Sign(const KeyAndCertificate& ca, const SignRequest& request);
+
+struct CertificateInfo {
+  std::string common_name;
+  std::string serial_hex;
+  std::int64_t not_before_unix = 0;
+  std::int64_t not_after_unix = 0;
+};
+
+// What the first certificate in `certificate_pem` says of itself (nothing is verified).
+Result<CertificateInfo> Inspect(const std::string& certificate_pem);
+
+// Whether `certificate_pem` carries the public half of `key_pem`.
+Status MatchesKey(const std::string& certificate_pem, const std::string& key_pem);
+
+// Checks that `certificate_pem` was signed by `ca_pem`, is valid now and carries the public half
+// of `key_pem`: a certificate that passes works with that key against a server trusting that CA.
+Status VerifyIssued(const std::string& certificate_pem, const std::string& ca_pem,
+                    const std::string& key_pem);
 
 // "SHA256:<64 hex digits>" of the DER form of the first certificate in `certificate_pem`.
 Result<std::string> Fingerprint(const std::string& certificate_pem);

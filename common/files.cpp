@@ -60,8 +60,12 @@ Status WriteAtomically(const std::string& path, const std::string& content, unsi
     return SystemError("cannot sync", temp);
   }
   ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) return SystemError("cannot rename to", path);
-  std::string dir = std::filesystem::path(path).parent_path().string();
+  return Rename(temp, path);
+}
+
+Status Rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return SystemError("cannot rename to", to);
+  std::string dir = std::filesystem::path(to).parent_path().string();
   if (dir.empty()) dir = ".";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

@@ -13,6 +13,9 @@ Result<std::string> Read(const std::string& path);
 // directory, so a crash leaves either the old or the new content, never a torn file.
 Status WriteAtomically(const std::string& path, const std::string& content, unsigned mode);
 
+// Renames `from` over `to` and fsyncs the directory, so the rename survives a crash.
+Status Rename(const std::string& from, const std::string& to);
+
 // Creates `path` and its parents if missing, then sets `mode` on `path` itself.
 Status MakeDirectory(const std::string& path, unsigned mode);
 

@@ -261,6 +261,8 @@ int Serve(const ServerConfig& config) {
   gateway_options.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
   gateway_options.rate_limit = static_cast<double>(config.agent_rate_limit);
   gateway_options.rate_burst = static_cast<double>(config.agent_rate_burst);
+  gateway_options.ca = pki->ca;
+  gateway_options.certificate_validity = config.agent_certificate_validity;
   gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
   if (auto s = gateway.Start(); !s) return Fail(s.error().message);
 
@@ -286,8 +288,7 @@ int Serve(const ServerConfig& config) {
   api::ApiOptions api_options;
   api_options.gateway_urls = config.gateway_urls;
   api_options.agent_port = gateway.port();
-  api_options.agent_certificate_validity =
-      std::chrono::duration_cast<std::chrono::hours>(config.agent_certificate_validity);
+  api_options.agent_certificate_validity = config.agent_certificate_validity;
   api_options.session_idle_timeout = config.session_idle_timeout;
   api_options.session_max_age = config.session_max_age;
   api_options.rate_limit = static_cast<double>(config.api_rate_limit);

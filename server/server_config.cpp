@@ -100,6 +100,13 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
                          ": api.session_idle_timeout must be 1m or more, and "
                          "api.session_max_age at least as long");
   }
+  // Agents renew at 70-90 % of the lifetime; under a day they would spend their time renewing,
+  // and past the CA's own ten years the certificate would outlive its issuer.
+  if (config.agent_certificate_validity < std::chrono::hours(24) ||
+      config.agent_certificate_validity > std::chrono::hours(24 * 3650)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": agents.certificate_validity must be between 1d and 3650d");
+  }
   if (config.heartbeat_interval < std::chrono::seconds(1)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      path + ": agents.heartbeat_interval must be 1s or more");

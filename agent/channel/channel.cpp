@@ -17,9 +17,12 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <ctime>
 #include <random>
+#include <variant>
 
 #include "common/codec.hpp"
+#include "common/crypto.hpp"
 #include "common/net/https_client.hpp"
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
@@ -40,6 +43,21 @@ using WebSocket = websocket::stream<net::TlsStream>;
 constexpr std::chrono::seconds kConnectTimeout{15};
 // A channel that stayed up this long was healthy: the next failure starts the backoff over.
 constexpr std::chrono::seconds kHealthyAfter{60};
+// A renewal request unanswered this long is sent again; one refused without a retry-after is
+// tried again after an hour (the server allows one renewal per channel an hour).
+constexpr std::chrono::minutes kRenewalUnanswered{10};
+constexpr std::chrono::hours kRenewalRetry{1};
+// Wall-clock deadlines are checked at least this often, so a clock step is noticed.
+constexpr std::chrono::minutes kRenewalRecheck{10};
+
+std::string Rfc3339(std::chrono::system_clock::time_point at) {
+  const auto t = std::chrono::system_clock::to_time_t(at);
+  std::tm parts{};
+  gmtime_r(&t, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
 
 }  // namespace
 
@@ -55,8 +73,12 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         sleep(io),
         report_timer(io),
         journal_grew(io),
+        renew_timer(io),
         random(std::random_device{}()),
-        interval(config.report_interval) {}
+        interval(config.report_interval) {
+    renew_fraction = std::uniform_real_distribution<double>(0.7, 0.9)(random);
+    ScheduleRenewal();
+  }
 
   asio::io_context& io;
   const AgentConfig& config;
@@ -67,6 +89,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   asio::steady_timer sleep;         // splay and backoff waits
   asio::steady_timer report_timer;  // the next report; cancelled to report at once
   asio::steady_timer journal_grew;  // wakes the sender; cancelled when a report is appended
+  asio::steady_timer renew_timer;   // the certificate renewal's next step; cancelled to recheck
   std::mt19937_64 random;
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<WebSocket> ws;
@@ -75,6 +98,25 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   bool need_full = false;  // the next report is a full one (the first on a connection)
   std::chrono::seconds interval;
   bool interval_from_server = false;
+
+  // Certificate renewal. The request goes out through the send loop (one writer per socket).
+  double renew_fraction = 0.8;
+  std::optional<crypto::CertificateInfo> certificate;  // what identity.certificate_pem says
+  std::chrono::system_clock::time_point renew_at = std::chrono::system_clock::time_point::max();
+  std::optional<std::chrono::system_clock::time_point> renewal_sent;
+  std::optional<std::string> control_out;  // a serialized AgentMessage the send loop sends first
+
+  void ScheduleRenewal() {
+    auto info = crypto::Inspect(identity.certificate_pem);
+    if (!info) {
+      spdlog::error("cannot read this agent's certificate: {}", info.error().message);
+      certificate.reset();
+      renew_at = std::chrono::system_clock::time_point::max();
+      return;
+    }
+    certificate = *info;
+    renew_at = RenewalTime(*info, renew_fraction);
+  }
 
   // Sends a serialized AgentMessage in the negotiated encoding.
   awaitable<boost::system::error_code> SendMessage(WebSocket& socket, const std::string& bytes) {
@@ -138,7 +180,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     int failures = 0;
     std::size_t url_index = 0;
     while (!stopping) {
-      const auto& url = identity.gateway_urls[url_index % identity.gateway_urls.size()];
+      // A copy: a renewal during the session replaces `identity`.
+      const std::string url = identity.gateway_urls[url_index % identity.gateway_urls.size()];
       auto started = std::chrono::steady_clock::now();
       auto [status, retry_after] = co_await Session(url);
       if (stopping) break;
@@ -166,6 +209,17 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     std::chrono::milliseconds retry_after{0};
     auto url = net::ParseUrl(url_text);
     if (!url) co_return Out(url.error(), retry_after);
+    if (certificate && std::chrono::system_clock::now() >=
+                           std::chrono::system_clock::time_point(
+                               std::chrono::seconds(certificate->not_after_unix))) {
+      // No server would take it: say what to do instead of failing in the TLS handshake.
+      co_return Out(MakeError(ErrorCode::kFailedPrecondition,
+                              "this agent's certificate expired at " +
+                                  Rfc3339(std::chrono::system_clock::time_point(
+                                      std::chrono::seconds(certificate->not_after_unix))) +
+                                  "; enroll it again with 'fleetdesk-agent enroll'"),
+                    retry_after);
+    }
     if (!tls) {
       auto ctx =
           net::MakeClientContext({identity.ca_pem, identity.certificate_pem, identity.key_pem});
@@ -268,8 +322,11 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     // The first report on a connection is a full one, made now rather than at the next tick.
     need_full = true;
     report_timer.cancel();
-    auto ended = co_await (ReadLoop(ws, &retry_after) || SendLoop(ws, welcome.committed_seq()));
-    Status status = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
+    renewal_sent.reset();
+    control_out.reset();
+    auto ended = co_await (ReadLoop(ws, &retry_after) || SendLoop(ws, welcome.committed_seq()) ||
+                           RenewLoop());
+    Status status = std::visit([](Status s) { return s; }, ended);
     co_return Out(status, retry_after);
   }
 
@@ -297,6 +354,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       }
       if (message.has_ack()) {
         journal.Ack(message.ack().seq());
+      } else if (message.has_renewal()) {
+        Renewed(message.renewal());
       } else if (message.has_error()) {
         *retry_after = std::chrono::seconds(message.error().retry_after_seconds());
         spdlog::warn("server: {} ({})", message.error().message(), message.error().code());
@@ -312,6 +371,14 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   // missed.
   awaitable<Status> SendLoop(std::shared_ptr<WebSocket> socket, std::uint64_t sent) {
     for (;;) {
+      if (control_out) {
+        auto bytes = std::move(*control_out);
+        control_out.reset();
+        if (auto ec = co_await SendMessage(*socket, bytes)) {
+          co_return MakeError(ErrorCode::kUnavailable, "send: " + ec.message());
+        }
+        continue;
+      }
       // A bounded batch: after a long outage the journal may hold tens of megabytes.
       auto batch = journal.PendingAfter(sent, 64);
       if (batch.empty()) {
@@ -324,12 +391,77 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         continue;
       }
       for (const auto& [seq, bytes] : batch) {
+        if (control_out) break;  // a renewal request does not wait behind a long resend
         if (auto ec = co_await SendMessage(*socket, bytes)) {
           co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
         }
         sent = seq;
       }
     }
+  }
+
+  // Asks for a new certificate once the renewal time has come, on whichever channel is up then,
+  // and again when a request went unanswered. Ends only when the connection's end cancels it.
+  awaitable<Status> RenewLoop() {
+    for (;;) {
+      const auto now = std::chrono::system_clock::now();
+      auto due = renew_at;
+      if (renewal_sent) due = *renewal_sent + kRenewalUnanswered;
+      if (now >= due) {
+        auto csr = PrepareRenewal(config.state_dir, identity);
+        if (!csr) {
+          spdlog::error("cannot prepare a certificate renewal: {}", csr.error().message);
+          renew_at = now + kRenewalRetry;
+          continue;
+        }
+        spdlog::info("certificate {} expires at {}; asking the server for a new one",
+                     certificate ? certificate->serial_hex : "?",
+                     certificate ? Rfc3339(std::chrono::system_clock::time_point(
+                                       std::chrono::seconds(certificate->not_after_unix)))
+                                 : "?");
+        fleetdesk::v1::AgentMessage request;
+        request.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+        request.mutable_renew()->set_csr(*csr);
+        control_out = request.SerializeAsString();
+        renewal_sent = now;
+        journal_grew.cancel();  // wakes the send loop
+        continue;
+      }
+      renew_timer.expires_after(std::min<std::chrono::system_clock::duration>(
+          due - now, std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                         std::chrono::minutes(kRenewalRecheck))));
+      co_await renew_timer.async_wait(kTuple);
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) co_return Status{};
+    }
+  }
+
+  // The server's answer to a renewal request.
+  void Renewed(const fleetdesk::v1::Renewal& answer) {
+    renewal_sent.reset();
+    const auto now = std::chrono::system_clock::now();
+    if (answer.has_error() || answer.certificate().empty()) {
+      const auto wait = answer.error().retry_after_seconds() > 0
+                            ? std::chrono::seconds(answer.error().retry_after_seconds())
+                            : std::chrono::seconds(kRenewalRetry);
+      spdlog::warn("the server refused to renew the certificate: {} ({}); trying again in {} s",
+                   answer.error().message(), answer.error().code(), wait.count());
+      renew_at = std::max(renew_at, now + wait);
+    } else if (auto renewed = CompleteRenewal(config.state_dir, identity, answer.certificate());
+               !renewed) {
+      spdlog::error("{}", renewed.error().message);
+      renew_at = now + kRenewalRetry;
+    } else {
+      identity = std::move(*renewed);
+      tls.reset();  // the next connection presents the new certificate
+      ScheduleRenewal();
+      spdlog::info("certificate renewed: serial {}, valid until {}; the next connection uses it",
+                   certificate ? certificate->serial_hex : "?",
+                   certificate ? Rfc3339(std::chrono::system_clock::time_point(
+                                     std::chrono::seconds(certificate->not_after_unix)))
+                               : "?");
+    }
+    renew_timer.cancel();
   }
 };
 

@@ -26,7 +26,7 @@ struct ApiOptions {
   // `agent_port`, is advertised: an agent that reached us by a name reaches the gateway by it.
   std::vector<std::string> gateway_urls;
   unsigned short agent_port = 8441;
-  std::chrono::hours agent_certificate_validity{24 * 365};
+  std::chrono::seconds agent_certificate_validity{std::chrono::hours(24 * 365)};
   // A browser session ends after this long without a request, and at the latest after
   // `session_max_age` however busy it is.
   std::chrono::seconds session_idle_timeout{30 * 60};

@@ -64,6 +64,10 @@ fleetdesk::v1::Host ToProto(const store::HostView& v) {
   if (v.archived_ms) {
     *out.mutable_archived_at() = TimeUtil::MillisecondsToTimestamp(*v.archived_ms);
   }
+  out.set_certificate_serial(h.cert_serial);
+  if (h.cert_not_after > 0) {
+    *out.mutable_certificate_not_after() = TimeUtil::SecondsToTimestamp(h.cert_not_after);
+  }
   return out;
 }
 
@@ -73,7 +77,12 @@ fleetdesk::v1::Host ToProto(const store::HostView& v) {
 store::HostView Freshest(store::HostView view, engine::StateEngine& engine) {
   if (view.record.agent_id.empty() || view.archived_ms) return view;
   auto live = engine.Find(view.record.agent_id);
-  if (live && live->last_seen_ms >= view.record.last_seen_ms) view.record = *live;
+  if (live && live->last_seen_ms >= view.record.last_seen_ms) {
+    // The certificate is the store's to know: a renewal is recorded there, not in memory.
+    live->cert_serial = std::move(view.record.cert_serial);
+    live->cert_not_after = view.record.cert_not_after;
+    view.record = std::move(*live);
+  }
   return view;
 }
 

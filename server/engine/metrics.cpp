@@ -56,6 +56,8 @@ std::string ServerMetrics::Render() const {
   metric("fleetdesk_http_errors_total", "counter", "API requests answered with status >= 400.",
          http_errors_total);
   metric("fleetdesk_enrollments_total", "counter", "Agents enrolled.", enrollments_total);
+  metric("fleetdesk_certificate_renewals_total", "counter",
+         "Agent certificates renewed over the channel.", certificate_renewals_total);
   out += ack_latency.Render("fleetdesk_ack_latency_seconds",
                             "Time from receiving a report to sending its ack.");
   out += commit_latency.Render("fleetdesk_store_commit_seconds", "Duration of one group commit.");

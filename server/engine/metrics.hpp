@@ -37,6 +37,7 @@ struct ServerMetrics {
   std::atomic<std::uint64_t> http_requests_total{0};
   std::atomic<std::uint64_t> http_errors_total{0};  // responses with status >= 400
   std::atomic<std::uint64_t> enrollments_total{0};
+  std::atomic<std::uint64_t> certificate_renewals_total{0};
   std::atomic<std::int64_t> writer_queue_depth{0};
   Histogram ack_latency;     // report received -> ack sent
   Histogram commit_latency;  // one group commit

@@ -51,6 +51,18 @@ void Writer::SubmitAudit(store::AuditEntry entry) {
   wake_.notify_one();
 }
 
+void Writer::SubmitRenewal(store::CertificateRenewal renewal, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      if (done) done(MakeError(ErrorCode::kUnavailable, "the writer has stopped"));
+      return;
+    }
+    renewals_.emplace_back(std::move(renewal), std::move(done));
+  }
+  wake_.notify_one();
+}
+
 void Writer::Submit(store::HostRecord row, Done done, std::optional<store::HostDelta> delta) {
   {
     std::lock_guard lock(mutex_);
@@ -68,12 +80,17 @@ void Writer::Submit(store::HostRecord row, Done done, std::optional<store::HostD
 void Writer::Run() {
   std::vector<Item> batch;
   std::vector<store::AuditEntry> audits;
+  std::vector<std::pair<store::CertificateRenewal, Done>> renewals;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !audits_.empty(); });
+      wake_.wait(lock, [this] {
+        return stopping_ || !queue_.empty() || !audits_.empty() || !renewals_.empty();
+      });
       audits.swap(audits_);
-      if (queue_.empty() && audits.empty()) {  // stopping, and everything is committed
+      renewals.swap(renewals_);
+      if (queue_.empty() && audits.empty() && renewals.empty()) {
+        // Stopping, and everything is committed.
         stopped_ = true;
         break;
       }
@@ -87,9 +104,18 @@ void Writer::Run() {
       metrics_.writer_queue_depth.store(static_cast<std::int64_t>(queue_.size()),
                                         std::memory_order_relaxed);
     }
-    CommitBatch(batch, audits);
+    if (!batch.empty() || !audits.empty()) CommitBatch(batch, audits);
+    for (auto& [renewal, done] : renewals) {
+      Status status = store_->RecordRenewal(renewal);
+      if (!status) {
+        spdlog::error("cannot record the renewed certificate of agent {}: {}", renewal.agent_id,
+                      status.error().message);
+      }
+      if (done) done(status);
+    }
     batch.clear();
     audits.clear();
+    renewals.clear();
   }
 }
 

@@ -43,6 +43,9 @@ class Writer {
   // An audit entry for something the gateway saw (a refused clone); committed with the next
   // batch. Thread-safe; dropped once the writer has stopped.
   void SubmitAudit(store::AuditEntry entry);
+  // An agent's renewed certificate, recorded in a transaction of its own after the next batch
+  // (a refusal must not fail the reports committed with it). Thread-safe.
+  void SubmitRenewal(store::CertificateRenewal renewal, Done done);
 
  private:
   struct Item {
@@ -61,6 +64,7 @@ class Writer {
   std::condition_variable wake_;
   std::vector<Item> queue_;
   std::vector<store::AuditEntry> audits_;
+  std::vector<std::pair<store::CertificateRenewal, Done>> renewals_;
   std::unordered_set<std::string> failed_agents_;  // writer thread only
   bool stopping_ = false;
   bool stopped_ = false;  // the thread has left its loop; later rows fail at once

@@ -43,6 +43,11 @@ constexpr auto kTuple = asio::as_tuple(use_awaitable);
 constexpr const char* kChannelPath = "/agent/v1/channel";
 
 constexpr const char* kProtobufEncoding = "protobuf";
+// A CSR is a few hundred bytes; an RSA-4096 one about 2 KiB.
+constexpr std::size_t kMaxCsrBytes = 16 * 1024;
+// One renewal per channel per hour: enough for any agent, and a misbehaving one cannot make the
+// CA sign (and the audit log record) certificates in a loop.
+constexpr std::chrono::hours kRenewalCooldown{1};
 
 }  // namespace
 
@@ -86,6 +91,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::shared_ptr<Gateway::Impl> gateway;
   WebSocket ws;
   std::string agent_id;
+  crypto::CertificateInfo certificate;  // the one presented in the TLS handshake
   std::string remote;
   // Each queued message with whether it goes as a text (JSON) frame. A list, not a deque: an
   // empty std::deque already holds 600 bytes, times every idle agent; and unlike a vector it
@@ -95,6 +101,8 @@ struct Session : std::enable_shared_from_this<Session> {
   bool binary = false;
   bool closing = false;
   std::optional<websocket::close_reason> close_reason;
+  bool renewing = false;  // a RenewRequest is being recorded
+  std::optional<std::chrono::steady_clock::time_point> renewed_at;
 
   awaitable<void> Run();
   awaitable<Status> Handshake();
@@ -104,6 +112,8 @@ struct Session : std::enable_shared_from_this<Session> {
   void WriteNext();
   void Close(websocket::close_code code, const std::string& reason);
   void Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received);
+  void Renew(const std::string& csr);
+  void RefuseRenewal(ErrorCode code, const std::string& why, std::uint32_t retry_after = 0);
 };
 
 awaitable<void> Gateway::Impl::Accept() {
@@ -144,9 +154,10 @@ awaitable<Status> Session::Handshake() {
   std::tie(ec) = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::server, kTuple);
   if (ec) co_return MakeError(ErrorCode::kUnauthenticated, "TLS handshake: " + ec.message());
   // The CA verified the chain; the subject names the agent.
-  auto cn = crypto::CommonName(net::PeerCertificatePem(ws.next_layer().native_handle()));
-  if (!cn) co_return cn.error();
-  agent_id = *cn;
+  auto presented = crypto::Inspect(net::PeerCertificatePem(ws.next_layer().native_handle()));
+  if (!presented) co_return presented.error();
+  certificate = std::move(*presented);
+  agent_id = certificate.common_name;
 
   beast::flat_buffer buffer;
   beast::http::request_parser<beast::http::empty_body> parser;
@@ -406,6 +417,9 @@ Status Session::HandleMessage(std::string_view payload, bool text,
       }
       return {};
     }
+    case fleetdesk::v1::AgentMessage::kRenew:
+      Renew(message.renew().csr());
+      return {};
     case fleetdesk::v1::AgentMessage::kTaskResult:
       // Tasks arrive with the tasks issue; until then a result is noted and dropped.
       spdlog::debug("agent {} sent a task result; no tasks are tracked yet", agent_id);
@@ -414,9 +428,80 @@ Status Session::HandleMessage(std::string_view payload, bool text,
       return MakeError(ErrorCode::kInvalidArgument, "a second hello on one channel");
     case fleetdesk::v1::AgentMessage::BODY_NOT_SET:
       return MakeError(ErrorCode::kInvalidArgument,
-                       "message has no body (expected report or taskResult)");
+                       "message has no body (expected report, renew or taskResult)");
   }
   return {};
+}
+
+// Signs a new certificate for this channel's agent; the writer records it (serial, expiry, host
+// event, audit entry) and only then is it sent, so an agent never holds a certificate the
+// database does not know. A refusal leaves the channel open: reports are unaffected.
+void Session::Renew(const std::string& csr) {
+  const auto& options = gateway->options;
+  if (options.ca.key_pem.empty()) {
+    return RefuseRenewal(ErrorCode::kFailedPrecondition, "this gateway does not sign certificates");
+  }
+  if (renewing) {
+    return RefuseRenewal(ErrorCode::kFailedPrecondition,
+                         "a renewal is already in progress on this channel");
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (renewed_at && now - *renewed_at < kRenewalCooldown) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(kRenewalCooldown - (now - *renewed_at));
+    return RefuseRenewal(ErrorCode::kResourceExhausted,
+                         "the certificate was renewed on this channel less than an hour ago",
+                         static_cast<std::uint32_t>(left.count()) + 1);
+  }
+  if (csr.empty()) return RefuseRenewal(ErrorCode::kInvalidArgument, "csr is required");
+  if (csr.size() > kMaxCsrBytes) {
+    return RefuseRenewal(ErrorCode::kInvalidArgument, "csr is larger than 16 KiB");
+  }
+  auto signed_certificate = crypto::Sign(
+      options.ca, {csr, agent_id, {}, crypto::Usage::kClient, options.certificate_validity});
+  if (!signed_certificate) {
+    return RefuseRenewal(ErrorCode::kInvalidArgument, "csr: " + signed_certificate.error().message);
+  }
+  renewing = true;
+  store::CertificateRenewal renewal{agent_id, signed_certificate->serial_hex,
+                                    signed_certificate->not_after_unix, NowMs(), remote};
+  gateway->writer.SubmitRenewal(
+      std::move(renewal),
+      [self = shared_from_this(), issued = std::move(*signed_certificate)](const Status& status) {
+        // On the writer thread: hop to the channel's strand to answer.
+        asio::post(self->ws.get_executor(), [self, issued, status] {
+          self->renewing = false;
+          if (!status) {
+            const bool retry = status.error().code == ErrorCode::kUnavailable;
+            self->RefuseRenewal(
+                status.error().code,
+                "the new certificate could not be recorded: " + status.error().message,
+                retry ? 60 : 0);
+            return;
+          }
+          self->renewed_at = std::chrono::steady_clock::now();
+          self->gateway->metrics.certificate_renewals_total.fetch_add(1, std::memory_order_relaxed);
+          spdlog::info("agent {} at {}: certificate {} renewed as {}, valid until unix {}",
+                       self->agent_id, self->remote, self->certificate.serial_hex,
+                       issued.serial_hex, issued.not_after_unix);
+          fleetdesk::v1::ServerMessage answer;
+          auto* renewal = answer.mutable_renewal();
+          renewal->set_certificate(issued.certificate_pem);
+          renewal->set_ca_certificate(self->gateway->options.ca.certificate_pem);
+          renewal->mutable_not_after()->set_seconds(issued.not_after_unix);
+          self->Send(std::move(answer));
+        });
+      });
+}
+
+void Session::RefuseRenewal(ErrorCode code, const std::string& why, std::uint32_t retry_after) {
+  spdlog::warn("agent {} at {}: certificate renewal refused: {}", agent_id, remote, why);
+  fleetdesk::v1::ServerMessage answer;
+  auto* error = answer.mutable_renewal()->mutable_error();
+  error->set_code(ErrorCodeName(code));
+  error->set_message(why);
+  error->set_retry_after_seconds(retry_after);
+  Send(std::move(answer));
 }
 
 void Session::Ack(std::uint64_t seq, std::chrono::steady_clock::time_point received) {

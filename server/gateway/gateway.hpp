@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/crypto.hpp"
 #include "common/result.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/state.hpp"
@@ -34,6 +35,9 @@ struct GatewayOptions {
   // its channel is read more slowly (TCP pushes back), so a resend after an outage is paced.
   double rate_limit = 200;
   double rate_burst = 1000;
+  // Signs renewed agent certificates (RenewRequest); without a key, renewals are refused.
+  crypto::KeyAndCertificate ca;
+  std::chrono::seconds certificate_validity{std::chrono::hours(24 * 365)};
 };
 
 class Gateway {

@@ -83,6 +83,15 @@ struct WriteBatch {
   std::vector<AuditEntry> audits;  // what the gateway saw and must be audited (a clone)
 };
 
+// An agent's new certificate, signed on its channel (the gateway) and recorded by the writer.
+struct CertificateRenewal {
+  std::string agent_id;
+  std::string serial_hex;
+  std::int64_t not_after = 0;  // Unix seconds
+  std::int64_t at_ms = 0;
+  std::string address;  // where the agent connected from, for the audit log
+};
+
 // A host's current inventory, services, checks and metrics, as stored (serialized protobuf).
 struct HostDetail {
   std::vector<std::string> inventory;  // fleetdesk.v1.InventorySection, by section name

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -41,6 +42,17 @@ std::int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// "2027-11-22T09:30:00Z": certificate expiry in audit entries, which hold text.
+std::string FormatUnixSeconds(std::int64_t seconds) {
+  if (seconds <= 0) return "";
+  const auto t = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  gmtime_r(&t, &parts);
+  std::array<char, 32> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text.data();
 }
 
 HostRecord ReadHost(const SqlRow& r) {
@@ -1089,6 +1101,49 @@ class SqlStore final : public SqlAccess {
     return **row;
   }
 
+  Status RecordRenewal(const CertificateRenewal& renewal) override {
+    auto tx = BeginTx();
+    if (!tx) return tx.error();
+    std::optional<std::tuple<std::int64_t, std::string, std::int64_t>> host;
+    auto found = Run(std::string("SELECT id, cert_serial, cert_not_after FROM hosts WHERE agent_id "
+                                 "= ? AND archived_ms IS NULL AND revoked = ?") +
+                         (Pg() ? " FOR UPDATE" : ""),
+                     {renewal.agent_id, false},
+                     [&](const SqlRow& r) { host.emplace(r.Int(0), r.Text(1), r.Int(2)); });
+    if (!found) return found.error();
+    if (!host) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no live, unrevoked host has agent " + renewal.agent_id);
+    }
+    const auto& [id, old_serial, old_not_after] = *host;
+    if (auto s = Do("UPDATE hosts SET cert_serial = ?, cert_not_after = ? WHERE id = ?",
+                    {renewal.serial_hex, renewal.not_after, id});
+        !s) {
+      return s.error();
+    }
+    const std::string actor = "agent " + renewal.agent_id;
+    if (auto s = AddEvent(id, renewal.at_ms, "lifecycle", "certificate", old_serial,
+                          renewal.serial_hex, actor);
+        !s) {
+      return s;
+    }
+    AuditEntry audit;
+    audit.at_ms = renewal.at_ms;
+    audit.actor.kind = "agent";
+    audit.actor.name = renewal.agent_id;
+    audit.actor.address = renewal.address;
+    audit.action = "agent.renew";
+    audit.resource = "agent";
+    audit.resource_id = renewal.agent_id;
+    audit.before = {{"certificateSerial", old_serial},
+                    {"certificateNotAfter", FormatUnixSeconds(old_not_after)}};
+    audit.after = {{"certificateSerial", renewal.serial_hex},
+                   {"certificateNotAfter", FormatUnixSeconds(renewal.not_after)},
+                   {"hostId", std::to_string(id)}};
+    if (auto s = Audit(audit); !s) return s;
+    return tx->Commit();
+  }
+
   // The live host (not archived) with this hostname (case-insensitively) or serial.
   Result<std::optional<std::int64_t>> FindLive(const std::string& hostname,
                                                const std::string& serial) {
@@ -1543,7 +1598,8 @@ class SqlStore final : public SqlAccess {
     audit.after = {{"agentId", agent.agent_id},
                    {"machineId", agent.machine_id},
                    {"hostname", agent.hostname},
-                   {"certificateSerial", agent.cert_serial}};
+                   {"certificateSerial", agent.cert_serial},
+                   {"certificateNotAfter", FormatUnixSeconds(agent.cert_not_after)}};
     if (auto s = Audit(audit); !s) return s.error();
     if (auto s = RefreshHostDoc(*host_id); !s) return s.error();
     auto host = GetHost(*host_id);

@@ -24,6 +24,10 @@ class BatchWriter {
   // Rows this connection has inserted, updated or deleted so far, rolled-back ones included:
   // the writer exports the committed share as fleetdesk_store_rows_written_total.
   virtual std::uint64_t RowsWritten() const = 0;
+  // Records the agent's new certificate (serial and expiry), with a host event and an audit entry
+  // `agent.renew`, in a transaction of its own. Refused (not_found) when no live, unrevoked host
+  // has the agent: a revocation that raced the renewal wins.
+  virtual Status RecordRenewal(const CertificateRenewal& renewal) = 0;
 };
 
 class Store : public BatchWriter {

@@ -74,3 +74,43 @@ TEST_CASE("random tokens are URL-safe and distinct", "[common][crypto]") {
       crypto::NewUuid(),
       std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
 }
+
+TEST_CASE("a certificate describes its name, serial and validity", "[common][crypto]") {
+  auto ca = crypto::MakeCertificateAuthority("test CA", std::chrono::hours(24));
+  auto key = crypto::GenerateKey();
+  auto cert = crypto::Sign(*ca, {*crypto::MakeCsr(*key, "x"),
+                                 "agent-9",
+                                 {},
+                                 crypto::Usage::kClient,
+                                 std::chrono::seconds(7200)});
+  REQUIRE(cert.ok());
+  auto info = crypto::Inspect(cert->certificate_pem);
+  REQUIRE(info.ok());
+  CHECK(info->common_name == "agent-9");
+  CHECK(info->serial_hex == cert->serial_hex);
+  CHECK(info->not_after_unix == cert->not_after_unix);
+  // Valid from an hour back (clock skew) for the seconds asked.
+  CHECK(info->not_after_unix - info->not_before_unix == 3600 + 7200);
+  CHECK_FALSE(crypto::Inspect("not a certificate").ok());
+}
+
+TEST_CASE("an issued certificate verifies only with its own key and its own CA",
+          "[common][crypto]") {
+  auto ca = crypto::MakeCertificateAuthority("test CA", std::chrono::hours(24));
+  auto other_ca = crypto::MakeCertificateAuthority("other CA", std::chrono::hours(24));
+  auto key = crypto::GenerateKey();
+  auto other_key = crypto::GenerateKey();
+  auto cert = crypto::Sign(
+      *ca,
+      {*crypto::MakeCsr(*key, "x"), "agent-9", {}, crypto::Usage::kClient, std::chrono::hours(1)});
+  REQUIRE(cert.ok());
+  CHECK(crypto::MatchesKey(cert->certificate_pem, *key).ok());
+  CHECK(crypto::VerifyIssued(cert->certificate_pem, ca->certificate_pem, *key).ok());
+
+  auto wrong_key = crypto::VerifyIssued(cert->certificate_pem, ca->certificate_pem, *other_key);
+  REQUIRE_FALSE(wrong_key.ok());
+  CHECK_THAT(wrong_key.error().message, Catch::Contains("not for this key"));
+  auto wrong_ca = crypto::VerifyIssued(cert->certificate_pem, other_ca->certificate_pem, *key);
+  REQUIRE_FALSE(wrong_ca.ok());
+  CHECK_THAT(wrong_ca.error().message, Catch::Contains("does not verify against the CA"));
+}

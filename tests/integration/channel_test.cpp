@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <ctime>
 #include <optional>
 #include <random>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "agent/journal/journal.hpp"
 #include "common/codec.hpp"
 #include "common/crypto.hpp"
+#include "common/files.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "tests/support/fleet.hpp"
 #include "tests/support/postgres.hpp"
@@ -489,4 +491,125 @@ TEST_CASE("an agent sending faster than its rate is paced, not refused", "[integ
   // 5 at once, then 20 a second: the last is read about a second after the first.
   CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(900));
   CHECK(FindHost(server, id.agent_id)->last_seq() == kReports);
+}
+
+TEST_CASE("an agent renews its certificate on its channel, and bad requests leave it working",
+          "[integration][renewal]") {
+  namespace crypto = fleetdesk::crypto;
+  TestServer server;
+  server.Start();
+  TempDir dir;
+  auto id = EnrollRaw(server, dir, "m-renew");
+  const auto enrolled_serial = crypto::Inspect(id.certificate_pem)->serial_hex;
+  auto channel = ConnectRaw(id, "m-renew");
+  auto renew = [&](const std::string& csr) {
+    fleetdesk::v1::AgentMessage request;
+    request.set_protocol_version(1);
+    request.mutable_renew()->set_csr(csr);
+    REQUIRE(channel->Send(fleetdesk::codec::ToJson(request)).ok());
+    auto answer = channel->Read();
+    REQUIRE(answer.ok());
+    auto parsed = fleetdesk::codec::Parse<fleetdesk::v1::ServerMessage>(*answer);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->has_renewal());
+    return parsed->renewal();
+  };
+
+  auto garbage = renew("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n");
+  CHECK(garbage.certificate().empty());
+  CHECK(garbage.error().code() == "invalid_argument");
+  CHECK_THAT(garbage.error().message(), Catch::Contains("csr"));
+  CHECK(renew("").error().message() == "csr is required");
+  CHECK_THAT(renew(std::string(20000, 'x')).error().message(), Catch::Contains("16 KiB"));
+  // The channel carries on after a refusal.
+  REQUIRE(channel->Send(Report(1)).ok());
+  REQUIRE(*channel->Read() == Ack(1));
+
+  auto key = crypto::GenerateKey();
+  auto renewal = renew(*crypto::MakeCsr(*key, "asks-for-another-name"));
+  REQUIRE(renewal.error().code().empty());
+  CHECK(crypto::VerifyIssued(renewal.certificate(), id.ca_pem, *key).ok());
+  auto issued = crypto::Inspect(renewal.certificate());
+  REQUIRE(issued.ok());
+  CHECK(issued->common_name == id.agent_id);  // whatever the request asked for
+  CHECK(issued->serial_hex != enrolled_serial);
+  CHECK(issued->not_after_unix == renewal.not_after().seconds());
+  CHECK(renewal.ca_certificate() == id.ca_pem);
+
+  // The database knows the new certificate; the audit log says who renewed it, from where.
+  auto host = FindHost(server, id.agent_id);
+  REQUIRE(host.has_value());
+  CHECK(host->certificate_serial() == issued->serial_hex);
+  CHECK(host->certificate_not_after().seconds() == issued->not_after_unix);
+  auto [audit_status, audit] = server.Get("/api/v1/audit?action=agent.renew");
+  REQUIRE(audit_status == 200);
+  CHECK_THAT(audit, Catch::Contains(R"("kind":"agent")") && Catch::Contains(id.agent_id) &&
+                        Catch::Contains(issued->serial_hex) && Catch::Contains(enrolled_serial));
+  CHECK(MetricValue(server, "fleetdesk_certificate_renewals_total") == 1);
+
+  // One renewal per channel an hour.
+  auto again = renew(*crypto::MakeCsr(*key, "x"));
+  CHECK(again.error().code() == "resource_exhausted");
+  CHECK(again.error().retry_after_seconds() > 3500);
+  REQUIRE(channel->Send(Report(2)).ok());
+  REQUIRE(*channel->Read() == Ack(2));
+
+  // The new pair opens a channel of the same agent.
+  auto renewed_id = id;
+  renewed_id.key_pem = *key;
+  renewed_id.certificate_pem = renewal.certificate();
+  channel.reset();
+  auto next = ConnectRaw(renewed_id, "m-renew");
+  REQUIRE(next->Send(Report(3)).ok());
+  CHECK(*next->Read() == Ack(3));
+}
+
+TEST_CASE("an agent near its certificate's expiry renews it and reconnects with the new one",
+          "[integration][renewal]") {
+  namespace crypto = fleetdesk::crypto;
+  TestServer server;
+  server.Start();
+  TempDir machine;
+  TestAgent agent(server, MakeMachineRoot(machine, "renewer", "77777777777777777777777777777777"));
+  const std::string state = agent.dir() / "state";
+  // Reissue the agent's certificate to expire in 10 s: well past the renewal point of its life.
+  const crypto::KeyAndCertificate ca{ReadFile(server.dir() / "data/ca.key"),
+                                     ReadFile(server.dir() / "data/ca.crt")};
+  const std::string old_key = ReadFile(state + "/key.pem");
+  auto short_lived = crypto::Sign(ca, {*crypto::MakeCsr(old_key, "x"),
+                                       agent.agent_id(),
+                                       {},
+                                       crypto::Usage::kClient,
+                                       std::chrono::seconds(10)});
+  REQUIRE(short_lived.ok());
+  WriteFile(state + "/cert.pem", short_lived->certificate_pem);
+  agent.Start();
+
+  std::optional<fleetdesk::v1::Host> host;
+  REQUIRE(WaitFor([&] {
+    host = FindHost(server, agent.agent_id());
+    return host && host->connected() && host->certificate_serial() != short_lived->serial_hex &&
+           agent.process().Log().find("certificate renewed") != std::string::npos;
+  }));
+  const std::string on_disk = ReadFile(state + "/cert.pem");
+  CHECK(crypto::Inspect(on_disk)->serial_hex == host->certificate_serial());
+  CHECK(crypto::VerifyIssued(on_disk, ca.certificate_pem, ReadFile(state + "/key.pem")).ok());
+  CHECK(ReadFile(state + "/key.pem") != old_key);  // a new key, made on the agent
+  CHECK_FALSE(fleetdesk::files::Exists(state + "/key.pem.new"));
+  CHECK(host->certificate_not_after().seconds() > std::time(nullptr) + 300 * 86400);
+
+  // Once the old certificate has expired only the new one gets in: make the agent reconnect.
+  while (std::time(nullptr) <= short_lived->not_after_unix + 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const auto before = host->last_seq();
+  CHECK(server.Stop() == 0);
+  server.Start();
+  REQUIRE(WaitFor(
+      [&] {
+        host = FindHost(server, agent.agent_id());
+        return host && host->connected() && host->last_seq() > before + 1;
+      },
+      std::chrono::seconds(20)));
+  CHECK(agent.process().Log().find("certificate expired") == std::string::npos);
 }

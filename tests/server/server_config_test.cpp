@@ -40,3 +40,16 @@ TEST_CASE("the shipped server.toml loads as the defaults, and session limits are
                                 "[api]\nsession_idle_timeout = \"2h\"\nsession_max_age = \"1h\"\n");
   CHECK_FALSE(fleetdesk::server::LoadServerConfig(dir / "inverted.toml", true).ok());
 }
+
+TEST_CASE("agent certificates may live from a day to ten years", "[server][config]") {
+  using fleetdesk::server::ParseServerConfig;
+  auto week = ParseServerConfig("[agents]\ncertificate_validity = \"7d\"\n", "server.toml");
+  REQUIRE(week.ok());
+  CHECK(week->agent_certificate_validity == std::chrono::hours(24 * 7));
+  for (const char* bad : {"1h", "3651d"}) {
+    auto refused = ParseServerConfig(
+        std::string("[agents]\ncertificate_validity = \"") + bad + "\"\n", "server.toml");
+    REQUIRE_FALSE(refused.ok());
+    CHECK_THAT(refused.error().message, Catch::Contains("agents.certificate_validity"));
+  }
+}

@@ -102,6 +102,10 @@ class FailingStore final : public store::BatchWriter {
     return real_->Commit(batch);
   }
   std::uint64_t RowsWritten() const override { return real_->RowsWritten(); }
+  fleetdesk::Status RecordRenewal(const store::CertificateRenewal& renewal) override {
+    if (fail.load()) return fleetdesk::MakeError(fleetdesk::ErrorCode::kUnavailable, "disk full");
+    return real_->RecordRenewal(renewal);
+  }
 
  private:
   std::unique_ptr<store::Store> real_;

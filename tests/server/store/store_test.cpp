@@ -272,3 +272,61 @@ TEST_CASE("two connections enrolling on one token at once never exceed its host 
   CHECK(refused == 15);
   CHECK(db.Open()->LoadHosts()->size() == 5);
 }
+
+TEST_CASE("a renewed certificate is recorded with a host event and an audit entry",
+          "[server][store]") {
+  EACH_STORE();
+  auto store = db.Open();
+  AddToken(*store, "h1", kNow + 60'000);
+  auto host = store->EnrollAgent("h1", Agent("agent-a", "m1"));
+  REQUIRE(host.ok());
+  REQUIRE(
+      store->RecordRenewal({"agent-a", "02CD", 1'950'000'000, kNow + 5, "192.0.2.7:5000"}).ok());
+
+  auto row = store->GetHost(host->id);
+  REQUIRE(row.ok());
+  CHECK((*row)->cert_serial == "02CD");
+  CHECK((*row)->cert_not_after == 1'950'000'000);
+  EventQuery events;
+  events.host_id = host->id;
+  events.kind = "lifecycle";
+  auto page = store->ListEvents(events);
+  REQUIRE(page.ok());
+  REQUIRE_FALSE(page->items.empty());
+  CHECK(page->items[0].subject == "certificate");
+  CHECK(page->items[0].old_value == "01AB");
+  CHECK(page->items[0].new_value == "02CD");
+  AuditQuery audit;
+  audit.action = "agent.renew";
+  auto entries = store->ListAudit(audit);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->items.size() == 1);
+  const auto& entry = entries->items[0];
+  CHECK(entry.actor.kind == "agent");
+  CHECK(entry.actor.name == "agent-a");
+  CHECK(entry.actor.address == "192.0.2.7:5000");
+  CHECK(entry.before.at("certificateSerial") == "01AB");
+  CHECK(entry.before.at("certificateNotAfter") == "2030-03-17T17:46:40Z");
+  CHECK(entry.after.at("certificateSerial") == "02CD");
+  CHECK(entry.after.at("certificateNotAfter") == "2031-10-17T10:40:00Z");
+}
+
+TEST_CASE("a renewal for a revoked or unknown agent is refused and changes nothing",
+          "[server][store]") {
+  EACH_STORE();
+  auto store = db.Open();
+  AddToken(*store, "h1", kNow + 60'000);
+  auto host = store->EnrollAgent("h1", Agent("agent-a", "m1"));
+  REQUIRE(host.ok());
+  REQUIRE(store->RevokeAgent("agent-a", {}, kNow + 1).ok());
+  for (const char* agent : {"agent-a", "agent-unknown"}) {
+    CAPTURE(agent);
+    auto refused = store->RecordRenewal({agent, "02CD", 1'950'000'000, kNow + 5, ""});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::kNotFound);
+  }
+  CHECK((*store->GetHost(host->id))->cert_serial == "01AB");
+  AuditQuery audit;
+  audit.action = "agent.renew";
+  CHECK(store->ListAudit(audit)->items.empty());
+}
