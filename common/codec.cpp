@@ -51,7 +51,7 @@ Status CheckShape(std::string_view json, const Limits& limits) {
 Status FromJson(std::string_view json, google::protobuf::Message* out, const Limits& limits) {
   if (auto status = CheckShape(json, limits); !status) return status;
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
+  options.ignore_unknown_fields = !limits.refuse_unknown_fields;
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), out, options);
   if (!status.ok()) {

@@ -20,12 +20,15 @@ struct Limits {
   std::size_t max_bytes = 4U << 20U;
   // Our deepest message nests 5 levels; 32 leaves room for later fields and refuses bombs.
   int max_depth = 32;
+  // The channel ignores unknown fields, so a newer agent can talk to an older server; the REST
+  // API refuses them, so a misspelt field is an error rather than a silent no-op.
+  bool refuse_unknown_fields = false;
 };
 
 // Checks size and nesting without building anything; O(n) over the bytes.
 Status CheckShape(std::string_view json, const Limits& limits);
 
-// Parses JSON into `out`, ignoring unknown fields (newer peers) after CheckShape passes.
+// Parses JSON into `out` after CheckShape passes, ignoring unknown fields unless told not to.
 // On error `out` may hold a partial message; the error message names what was wrong.
 Status FromJson(std::string_view json, google::protobuf::Message* out, const Limits& limits = {});
 

@@ -34,7 +34,9 @@ Result<M> Body(const http::Request& request) {
   if (request.body.size() > kMaxAccessBody) {
     return MakeError(ErrorCode::kResourceExhausted, "this body is at most 16 KiB");
   }
-  return codec::Parse<M>(request.body.empty() ? std::string_view("{}") : request.body);
+  codec::Limits limits{kMaxAccessBody, 8};
+  limits.refuse_unknown_fields = true;
+  return codec::Parse<M>(request.body.empty() ? std::string_view("{}") : request.body, limits);
 }
 
 // User names: what people type at a sign-in prompt and scripts put in URLs.

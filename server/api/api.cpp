@@ -225,6 +225,12 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
   return routes;
 }
 
+std::vector<std::pair<std::string, std::string>> Api::Routes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& route : Endpoints()) out.emplace_back(route.method, route.pattern);
+  return out;
+}
+
 namespace {
 
 std::vector<std::string_view> Segments(std::string_view path) {
@@ -422,7 +428,7 @@ Result<http::Response> Api::Enroll(const Call& call) {
   if (request.body.size() > kMaxEnrollBody) {
     return MakeError(ErrorCode::kResourceExhausted, "enrollment body is larger than 64 KiB");
   }
-  auto parsed = codec::Parse<fleetdesk::v1::EnrollRequest>(request.body);
+  auto parsed = codec::Parse<fleetdesk::v1::EnrollRequest>(request.body, {kMaxEnrollBody, 8});
   if (!parsed) return parsed.error();
   const auto& req = *parsed;
   if (req.token().empty()) return Invalid("token is required");

@@ -72,6 +72,10 @@ class Api {
   // Thread-safe. Always answers: errors become the JSON error contract of docs/API.md.
   http::Response Handle(const http::Request& request);
 
+  // Every endpoint's method and path pattern, in the route table's order: for tests that must
+  // reach every endpoint, so a new one cannot be missed.
+  static std::vector<std::pair<std::string, std::string>> Routes();
+
  private:
   using Handler = Result<http::Response> (Api::*)(const Call&);
   // Which callers reach an endpoint: anyone, anyone signed in, or holders of a permission of
