@@ -64,7 +64,10 @@ curl -sf --cacert "$demo/data/ca.crt" "https://localhost:$api_port/healthz" >/de
   exit 1
 }
 
-if [ ! -f "$demo/agent/enrollment.json" ]; then
+# The gateway URL is saved at enrollment: after AGENT_PORT changed, enroll again (the same
+# machine keeps its host and history under a new agent id).
+if [ ! -f "$demo/agent/enrollment.json" ] ||
+  ! grep -q ":$agent_port/agent/v1/channel" "$demo/agent/enrollment.json"; then
   token=$("${server[@]}" enroll-token create --ttl 1h --max-hosts 1)
   "$agent_bin" --config "$demo/agent.toml" enroll --server "https://localhost:$api_port" \
     --token "$token" --ca-fingerprint "$("${server[@]}" ca-fingerprint)"
