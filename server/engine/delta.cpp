@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "server/store/metric_point.hpp"
+
 namespace fleetdesk::server::engine {
 namespace {
 
@@ -68,7 +70,7 @@ Result<store::HostDelta> DeltaFromReport(const std::string& agent_id,
     delta.checks.push_back({check.key(), check.up(), Millis(check.checked_at()), check.target(),
                             check.SerializeAsString()});
   }
-  if (report.has_metrics()) delta.metrics = report.metrics().SerializeAsString();
+  if (report.has_metrics()) store::SetMetrics(delta, report.metrics());
   if (report.has_services_status()) {
     delta.services_status = report.services_status().SerializeAsString();
   }

@@ -141,16 +141,24 @@ void Writer::CommitBatch(std::vector<Item>& all, std::vector<store::AuditEntry>&
   // the highest sequence (the store keeps MAX(last_seq) anyway). Deltas are all kept, in order.
   store::WriteBatch batch;
   batch.audits = std::move(audits);
-  std::unordered_map<std::string, std::size_t> index;
+  batch.hosts.reserve(items.size());  // never reallocated: `index` holds views of its ids
+  batch.deltas.reserve(items.size());
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(items.size());
   for (auto& item : items) {
     if (item.delta) batch.deltas.push_back(std::move(*item.delta));
-    auto [it, fresh] = index.try_emplace(item.row.agent_id, batch.hosts.size());
-    if (fresh) {
-      batch.hosts.push_back(item.row);
+    auto found = index.find(item.row.agent_id);
+    if (found == index.end()) {
+      batch.hosts.push_back(std::move(item.row));
+      index.emplace(batch.hosts.back().agent_id, batch.hosts.size() - 1);
     } else {
-      auto& kept = batch.hosts[it->second];
-      auto seq = std::max(kept.last_seq, item.row.last_seq);
-      kept = item.row;
+      // The newer row replaces the kept one, which keeps its own agent id string: the index
+      // views it (moving a string back into the same object leaves its bytes where they were).
+      auto& kept = batch.hosts[found->second];
+      const auto seq = std::max(kept.last_seq, item.row.last_seq);
+      std::string id = std::move(kept.agent_id);
+      kept = std::move(item.row);
+      kept.agent_id = std::move(id);
       kept.last_seq = seq;
     }
   }

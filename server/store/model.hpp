@@ -36,6 +36,19 @@ struct HostRecord {
   std::int64_t cert_not_after = 0;  // Unix seconds
 };
 
+// A host's basic metrics at one time. Raw samples have one value per metric; 5-minute rollups
+// carry the mean and the maximum over their bucket.
+struct MetricPoint {
+  std::int64_t at_ms = 0;
+  int samples = 1;
+  double cpu_percent = 0, cpu_percent_max = 0;
+  double memory_percent = 0, memory_percent_max = 0;
+  double load1 = 0, load1_max = 0;
+  double disk_percent = 0, disk_percent_max = 0;  // the fullest filesystem
+  double net_rx_bps = 0, net_rx_bps_max = 0;
+  double net_tx_bps = 0, net_tx_bps_max = 0;
+};
+
 // What one report changed beyond the host row: inventory sections, service states, check
 // results, metrics. Bodies are the serialized protobuf messages of the agent protocol (cheap to
 // write on the ingest path; turned into JSON only when the API reads them).
@@ -69,7 +82,10 @@ struct HostDelta {
   std::vector<Check> checks;
   // Absent when the report did not carry them; present (possibly empty: an all-default message
   // serializes to nothing) when it did.
-  std::optional<std::string> metrics;          // fleetdesk.v1.Metrics
+  std::optional<std::string> metrics;  // fleetdesk.v1.Metrics
+  // The history's sample of `metrics` (at_ms unset: the store uses collected_ms), made where the
+  // report was decoded so the writer does not parse the metrics again. Set both with SetMetrics.
+  std::optional<MetricPoint> metric_point;
   std::optional<std::string> services_status;  // fleetdesk.v1.ServicesStatus
   std::optional<std::string> journal;          // fleetdesk.v1.JournalStats
   std::int64_t collected_ms = 0;
@@ -208,19 +224,6 @@ struct EventQuery {
 struct EventPage {
   std::vector<HostEvent> items;
   std::optional<std::int64_t> next_before_id;
-};
-
-// A host's basic metrics at one time. Raw samples have one value per metric; 5-minute rollups
-// carry the mean and the maximum over their bucket.
-struct MetricPoint {
-  std::int64_t at_ms = 0;
-  int samples = 1;
-  double cpu_percent = 0, cpu_percent_max = 0;
-  double memory_percent = 0, memory_percent_max = 0;
-  double load1 = 0, load1_max = 0;
-  double disk_percent = 0, disk_percent_max = 0;  // the fullest filesystem
-  double net_rx_bps = 0, net_rx_bps_max = 0;
-  double net_tx_bps = 0, net_tx_bps_max = 0;
 };
 
 enum class MetricResolution { kRaw, kFiveMinutes };

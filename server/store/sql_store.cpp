@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "fleetdesk/v1/agent.pb.h"
 #include "server/store/inventory_diff.hpp"
@@ -125,28 +126,8 @@ std::string JoinTags(const std::vector<std::string>& tags) {
   return out;
 }
 
-// The basic metrics of one report, as the history keeps them.
-MetricPoint PointOf(const fleetdesk::v1::Metrics& m, std::int64_t at_ms) {
-  MetricPoint p;
-  p.at_ms = at_ms;
-  p.cpu_percent = m.cpu_percent();
-  if (m.memory_total_bytes() > 0) {
-    const double used = m.memory_available_bytes() > 0
-                            ? static_cast<double>(m.memory_total_bytes()) -
-                                  static_cast<double>(m.memory_available_bytes())
-                            : static_cast<double>(m.memory_used_bytes());
-    p.memory_percent = 100.0 * used / static_cast<double>(m.memory_total_bytes());
-  }
-  p.load1 = m.load1();
-  for (const auto& fs : m.filesystems()) {
-    if (fs.size_bytes() == 0) continue;
-    p.disk_percent = std::max(p.disk_percent, 100.0 * static_cast<double>(fs.used_bytes()) /
-                                                  static_cast<double>(fs.size_bytes()));
-  }
-  p.net_rx_bps = static_cast<double>(m.net_rx_bytes_per_second());
-  p.net_tx_bps = static_cast<double>(m.net_tx_bytes_per_second());
-  return p;
-}
+// Host ids by agent id, for one group commit.
+using HostIds = std::unordered_map<std::string_view, std::int64_t>;
 
 class SqlStore final : public SqlAccess {
  public:
@@ -486,7 +467,9 @@ class SqlStore final : public SqlAccess {
     beats.reserve(batch.hosts.size());
     std::vector<std::pair<const HostRecord*, std::int64_t>> renamed;
     std::vector<std::pair<const HostRecord*, std::int64_t>> back;
-    std::map<std::string, std::int64_t> ids;
+    // Keyed by views of the batch's own agent ids, which outlive the commit.
+    HostIds ids;
+    ids.reserve(batch.hosts.size() + batch.deltas.size());
     auto read = db_->RunEach(
         "SELECT id, hostname, os_name, os_version, os_pretty_name, kernel, architecture, "
         "agent_version, unreachable_since_ms IS NOT NULL FROM hosts WHERE agent_id = ?",
@@ -561,10 +544,11 @@ class SqlStore final : public SqlAccess {
   // in place, and answers which they were (per delta, the indexes of its checks). Only a host's
   // single delta in the batch goes this way: with two, the second's result must not be compared
   // before the first's change is written.
-  Result<std::vector<std::set<std::size_t>>> RepeatedChecks(
-      const WriteBatch& batch, const std::map<std::string, std::int64_t>& ids) {
+  Result<std::vector<std::set<std::size_t>>> RepeatedChecks(const WriteBatch& batch,
+                                                            const HostIds& ids) {
     std::vector<std::set<std::size_t>> repeated(batch.deltas.size());
-    std::map<std::string_view, int> deltas_of;
+    std::unordered_map<std::string_view, int> deltas_of;
+    deltas_of.reserve(batch.deltas.size());
     for (const auto& delta : batch.deltas) ++deltas_of[delta.agent_id];
     std::vector<std::vector<SqlArg>> each;
     std::vector<std::pair<std::size_t, std::size_t>> which;  // (delta, check)
@@ -648,10 +632,10 @@ class SqlStore final : public SqlAccess {
     if (auto s = ApplyServices(host, at, d); !s) return s;
     if (auto s = ApplyChecks(host, at, d, repeated); !s) return s;
 
-    if (d.metrics) {
-      fleetdesk::v1::Metrics metrics;
-      metrics.ParseFromString(*d.metrics);
-      if (auto s = AddSample(host, PointOf(metrics, at)); !s) return s;
+    if (d.metric_point) {
+      MetricPoint point = *d.metric_point;
+      point.at_ms = at;
+      if (auto s = AddSample(host, point); !s) return s;
     }
     if (d.metrics || d.services_status || d.journal) {
       // COALESCE keeps what this report did not carry.

@@ -75,6 +75,15 @@ Statement& Statement::BindBlob(int index, std::string_view value) {
   sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::BindView(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
+Statement& Statement::BindBlobView(int index, std::string_view value) {
+  sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
+void Statement::ClearBindings() { sqlite3_clear_bindings(stmt_); }
 Statement& Statement::Bind(int index, std::nullopt_t) {
   sqlite3_bind_null(stmt_, index);
   return *this;

@@ -55,6 +55,11 @@ class Statement {
   Statement& Bind(int index, double value);
   Statement& Bind(int index, std::string_view value);
   Statement& BindBlob(int index, std::string_view value);
+  // Without a copy: the bytes must stay valid until the statement is reset and its bindings
+  // cleared (ClearBindings), which the store's Run does before it returns.
+  Statement& BindView(int index, std::string_view value);
+  Statement& BindBlobView(int index, std::string_view value);
+  void ClearBindings();
   Statement& Bind(int index, std::nullopt_t);
   Statement& Bind(int index, const std::optional<std::int64_t>& value);
 

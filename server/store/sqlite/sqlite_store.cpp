@@ -354,7 +354,9 @@ class SqliteConn final : public SqlConn {
             if constexpr (std::is_same_v<T, std::monostate>) {
               s.Bind(index, std::nullopt);
             } else if constexpr (std::is_same_v<T, Bytes>) {
-              s.BindBlob(index, v.value);
+              s.BindBlobView(index, v.value);
+            } else if constexpr (std::is_same_v<T, std::string_view>) {
+              s.BindView(index, v);
             } else if constexpr (std::is_same_v<T, bool>) {
               s.Bind(index, std::int64_t{v ? 1 : 0});
             } else {
@@ -369,6 +371,7 @@ class SqliteConn final : public SqlConn {
       auto more = s.Step();
       if (!more) {
         s.Reset();
+        s.ClearBindings();
         return more.error();
       }
       if (!*more) break;
@@ -377,6 +380,7 @@ class SqliteConn final : public SqlConn {
     }
     if (rows == 0 && !s.ReadOnly()) rows = db_.Changes();
     s.Reset();
+    s.ClearBindings();  // the arguments were bound without a copy and die with this call
     return rows;
   }
 

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "fleetdesk/v1/agent.pb.h"
+#include "server/store/metric_point.hpp"
 #include "server/store/store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_database.hpp"
@@ -219,7 +220,7 @@ TEST_CASE("metrics are kept raw and as 5-minute rollups, and pruned by age",
     fs->set_size_bytes(100);
     fs->set_used_bytes(90);
     auto d = Delta("a", bucket + i * 60'000);
-    d.metrics = m.SerializeAsString();
+    SetMetrics(d, m);
     REQUIRE(store->Commit({{}, {d}}).ok());
   }
   auto raw = store->MetricSeries(host.id, bucket, bucket + kRollupMs, MetricResolution::kRaw);
