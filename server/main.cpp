@@ -241,6 +241,12 @@ int Serve(const ServerConfig& config) {
     });
   }
 
+  // Half the silent-host limit: see StateEngine::SetFreshWindow.
+  engine.SetFreshWindow(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            config.heartbeat_interval * config.unreachable_after_intervals)
+                            .count() /
+                        2);
+
   auto api_tls = net::MakeServerContext({pki->server.certificate_pem, pki->server.key_pem, ""});
   auto agent_tls = net::MakeServerContext(
       {pki->server.certificate_pem, pki->server.key_pem, pki->ca.certificate_pem});

@@ -5,12 +5,20 @@
 namespace fleetdesk::server::engine {
 namespace {
 
-void ApplyOs(const fleetdesk::v1::OsInfo& os, store::HostRecord* row) {
-  if (!os.name().empty()) row->os_name = os.name();
-  if (!os.version().empty()) row->os_version = os.version();
-  if (!os.pretty_name().empty()) row->os_pretty_name = os.pretty_name();
-  if (!os.kernel().empty()) row->kernel = os.kernel();
-  if (!os.architecture().empty()) row->architecture = os.architecture();
+// Sets what the report says (an empty field says nothing); answers whether anything changed.
+bool Set(std::string* field, const std::string& value) {
+  if (value.empty() || *field == value) return false;
+  *field = value;
+  return true;
+}
+
+bool ApplyOs(const fleetdesk::v1::OsInfo& os, store::HostRecord* row) {
+  bool changed = Set(&row->os_name, os.name());
+  changed |= Set(&row->os_version, os.version());
+  changed |= Set(&row->os_pretty_name, os.pretty_name());
+  changed |= Set(&row->kernel, os.kernel());
+  changed |= Set(&row->architecture, os.architecture());
+  return changed;
 }
 
 }  // namespace
@@ -116,10 +124,13 @@ Result<IngestOutcome> StateEngine::Ingest(const std::string& agent_id,
   }
   state.accepted_seq = report.seq();
   store::HostRecord& row = state.row;
+  const bool fresh =
+      fresh_ms_ > 0 && row.connected && row.id > 0 && now_ms - row.last_seen_ms <= fresh_ms_;
+  bool renamed = false;
   if (report.has_heartbeat()) {
     const auto& hb = report.heartbeat();
-    if (!hb.hostname().empty()) row.hostname = hb.hostname();
-    ApplyOs(hb.os(), &row);
+    renamed = Set(&row.hostname, hb.hostname());
+    renamed |= ApplyOs(hb.os(), &row);
     row.uptime_seconds = hb.uptime_seconds();
     row.load1 = hb.load1();
     row.load5 = hb.load5();
@@ -127,6 +138,7 @@ Result<IngestOutcome> StateEngine::Ingest(const std::string& agent_id,
   }
   row.last_seen_ms = now_ms;
   out.row = row;
+  out.row.heartbeat_only = fresh && !renamed;
   // The row to write carries the sequence it commits; the in-memory committed mark moves only
   // when the writer says so.
   out.row.last_seq = report.seq();

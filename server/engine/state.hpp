@@ -45,6 +45,10 @@ class StateEngine {
   // (revocation, machine id, and the highest committed sequence). Set before serving.
   using Source = std::function<Result<std::optional<store::HostRecord>>(const std::string&)>;
   void SetSource(Source source) { source_ = std::move(source); }
+  // A report this soon after the agent's previous one on this server cannot follow a silence
+  // that marked its host unreachable: half the silent-host limit. Such a report that changes
+  // only the heartbeat is marked heartbeat_only for the writer. 0 (the default): never.
+  void SetFreshWindow(std::int64_t ms) { fresh_ms_ = ms; }
 
   // Errors: kNotFound (unknown agent id), kPermissionDenied (revoked, or a clone: the machine id
   // differs from the one the agent enrolled with; then `clone` is set, for the audit log).
@@ -69,6 +73,7 @@ class StateEngine {
     std::uint64_t accepted_seq = 0;  // highest sequence handed to the writer
   };
   Source source_;
+  std::int64_t fresh_ms_ = 0;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, HostState> hosts_;
   std::unordered_map<std::int64_t, std::string> agent_of_;  // row id -> agent id, for Upsert

@@ -156,10 +156,13 @@ void Writer::CommitBatch(std::vector<Item>& all, std::vector<store::AuditEntry>&
       // views it (moving a string back into the same object leaves its bytes where they were).
       auto& kept = batch.hosts[found->second];
       const auto seq = std::max(kept.last_seq, item.row.last_seq);
+      // A rename in any of the collapsed rows must still be read back and written.
+      const bool heartbeat_only = kept.heartbeat_only && item.row.heartbeat_only;
       std::string id = std::move(kept.agent_id);
       kept = std::move(item.row);
       kept.agent_id = std::move(id);
       kept.last_seq = seq;
+      kept.heartbeat_only = heartbeat_only;
     }
   }
   auto started = std::chrono::steady_clock::now();

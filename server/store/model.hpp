@@ -34,6 +34,11 @@ struct HostRecord {
   bool revoked = false;
   std::string cert_serial;
   std::int64_t cert_not_after = 0;  // Unix seconds
+  // Set by the state engine on a report that changed only the heartbeat, from an agent that
+  // reported to this server moments before (see StateEngine::SetFreshWindow): its name, OS and
+  // version are as last written and it cannot have been marked unreachable, so the writer skips
+  // reading the host back and writes the heartbeat by `id`.
+  bool heartbeat_only = false;
 };
 
 // A host's basic metrics at one time. Raw samples have one value per metric; 5-minute rollups

@@ -459,22 +459,35 @@ class SqlStore final : public SqlAccess {
     // when that changed, and whether it was unreachable: a sign of life from such a host (a hello
     // or a report; a closing channel is not one) is its return. The heartbeat itself goes to the
     // host's narrow row (migration 6). Two pipelines, however many hosts; a vanished host has no
-    // row, and its deltas are dropped.
-    std::vector<std::vector<SqlArg>> agents;
-    agents.reserve(batch.hosts.size());
-    for (const auto& h : batch.hosts) agents.push_back({h.agent_id});
+    // row, and its deltas are dropped. A heartbeat_only row (most of them) is not read back: the
+    // state engine vouches that nothing but its heartbeat changed.
     std::vector<std::vector<SqlArg>> beats;
     beats.reserve(batch.hosts.size());
-    std::vector<std::pair<const HostRecord*, std::int64_t>> renamed;
-    std::vector<std::pair<const HostRecord*, std::int64_t>> back;
+    const auto beat = [&](const HostRecord& h, std::int64_t id) {
+      beats.push_back({h.last_seen_ms, h.connected, h.uptime_seconds, h.load1, h.load5, h.load15,
+                       h.last_seq, id});
+    };
     // Keyed by views of the batch's own agent ids, which outlive the commit.
     HostIds ids;
     ids.reserve(batch.hosts.size() + batch.deltas.size());
+    std::vector<const HostRecord*> unsure;
+    std::vector<std::vector<SqlArg>> agents;
+    for (const auto& h : batch.hosts) {
+      if (h.heartbeat_only && h.id > 0) {
+        ids[h.agent_id] = h.id;
+        beat(h, h.id);
+      } else {
+        unsure.push_back(&h);
+        agents.push_back({h.agent_id});
+      }
+    }
+    std::vector<std::pair<const HostRecord*, std::int64_t>> renamed;
+    std::vector<std::pair<const HostRecord*, std::int64_t>> back;
     auto read = db_->RunEach(
         "SELECT id, hostname, os_name, os_version, os_pretty_name, kernel, architecture, "
         "agent_version, unreachable_since_ms IS NOT NULL FROM hosts WHERE agent_id = ?",
         agents, [&](std::size_t i, const SqlRow& r) {
-          const HostRecord& h = batch.hosts[i];
+          const HostRecord& h = *unsure[i];
           const std::int64_t id = r.Int(0);
           ids[h.agent_id] = id;
           if (r.Text(1) != h.hostname || r.Text(2) != h.os_name || r.Text(3) != h.os_version ||
@@ -483,8 +496,7 @@ class SqlStore final : public SqlAccess {
             renamed.emplace_back(&h, id);
           }
           if (h.connected && r.Bool(8)) back.emplace_back(&h, id);
-          beats.push_back({h.last_seen_ms, h.connected, h.uptime_seconds, h.load1, h.load5,
-                           h.load15, h.last_seq, id});
+          beat(h, id);
         });
     if (!read) return read.error();
     auto counts = db_->RunEach(

@@ -141,3 +141,39 @@ TEST_CASE("a host re-keyed under a new agent id is known by the new id only, oth
   CHECK_FALSE(engine.Find("a2").has_value());
   CHECK(engine.size() == 2);
 }
+
+TEST_CASE("only a heartbeat soon after the previous report on this server skips the read-back",
+          "[server][engine]") {
+  StateEngine engine;
+  engine.SetFreshWindow(45'000);
+  engine.Load({Host("a", 0)});
+  fleetdesk::v1::Hello hello;
+  hello.set_machine_id("machine-1");
+  hello.set_hostname("web-1");
+  auto connected = engine.Connect("a", hello, 1'000);
+  REQUIRE(connected.ok());
+  CHECK_FALSE(connected->row.heartbeat_only);  // a hello is always read back
+
+  CHECK(engine.Ingest("a", Report(1), 2'000)->row.heartbeat_only);
+  auto renamed = Report(2);
+  renamed.mutable_heartbeat()->set_hostname("web-1b");
+  CHECK_FALSE(engine.Ingest("a", renamed, 3'000)->row.heartbeat_only);
+  auto same_name = Report(3);
+  same_name.mutable_heartbeat()->set_hostname("web-1b");
+  CHECK(engine.Ingest("a", same_name, 4'000)->row.heartbeat_only);
+  auto upgraded = Report(4);
+  upgraded.mutable_heartbeat()->mutable_os()->set_kernel("6.1.0-99");
+  CHECK_FALSE(engine.Ingest("a", upgraded, 5'000)->row.heartbeat_only);
+  // Silent for longer than the window: it may have been marked unreachable meanwhile.
+  CHECK_FALSE(engine.Ingest("a", Report(5), 5'000 + 45'001)->row.heartbeat_only);
+  CHECK(engine.Ingest("a", Report(6), 5'000 + 46'000)->row.heartbeat_only);
+  // After a disconnect the next channel starts with a hello, read back again.
+  engine.Disconnect("a", 52'000);
+  CHECK_FALSE(engine.Ingest("a", Report(7), 53'000)->row.heartbeat_only);
+
+  StateEngine unset;  // no window: every row is read back
+  unset.Load({Host("b", 0)});
+  hello.set_machine_id("machine-1");
+  REQUIRE(unset.Connect("b", hello, 1'000).ok());
+  CHECK_FALSE(unset.Ingest("b", Report(1), 1'001)->row.heartbeat_only);
+}

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <future>
+#include <thread>
 
 #include "tests/support/temp_dir.hpp"
 
@@ -156,4 +157,62 @@ TEST_CASE("after a failed commit an agent's later reports are refused until it r
   REQUIRE(stored.ok());
   CHECK((*stored)[0].last_seq == 1);
   CHECK((*stored)[1].last_seq == 1);
+}
+
+namespace {
+
+// Holds its first commit until released, and keeps every batch it was given.
+class RecordingStore final : public store::BatchWriter {
+ public:
+  std::promise<void> release;
+  std::vector<store::WriteBatch> batches;
+
+  fleetdesk::Status Commit(const store::WriteBatch& batch) override {
+    if (batches.empty()) release_future_.wait();
+    batches.push_back(batch);
+    return {};
+  }
+  std::uint64_t RowsWritten() const override { return 0; }
+  fleetdesk::Status RecordRenewal(const store::CertificateRenewal&) override { return {}; }
+
+ private:
+  std::shared_future<void> release_future_ = release.get_future().share();
+};
+
+}  // namespace
+
+TEST_CASE("rows of one host collapsed in a batch keep a rename from being skipped",
+          "[server][writer]") {
+  auto recording = std::make_unique<RecordingStore>();
+  auto* store = recording.get();
+  ServerMetrics metrics;
+  engine::Writer writer(std::move(recording), metrics);
+  writer.Start();
+  store::HostRecord plug;
+  plug.id = 2;
+  plug.agent_id = "plug";
+  writer.Submit(plug, {});  // its commit waits, so the next two rows queue together
+  // Taken off the queue: the plug's batch is under way.
+  while (metrics.writer_queue_depth.load() != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  store::HostRecord renamed;
+  renamed.id = 1;
+  renamed.agent_id = "agent-with-a-long-enough-id-for-the-heap";
+  renamed.hostname = "web-1b";
+  renamed.last_seq = 1;
+  store::HostRecord after = renamed;
+  after.last_seq = 2;
+  after.heartbeat_only = true;
+  writer.Submit(renamed, {});
+  writer.Submit(after, {});
+  store->release.set_value();
+  writer.Stop();
+  REQUIRE(store->batches.size() >= 2);
+  const auto& hosts = store->batches.back().hosts;
+  REQUIRE(hosts.size() == 1);
+  CHECK(hosts[0].agent_id == "agent-with-a-long-enough-id-for-the-heap");
+  CHECK(hosts[0].last_seq == 2);
+  CHECK(hosts[0].hostname == "web-1b");
+  CHECK_FALSE(hosts[0].heartbeat_only);
 }

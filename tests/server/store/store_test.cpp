@@ -330,3 +330,32 @@ TEST_CASE("a renewal for a revoked or unknown agent is refused and changes nothi
   audit.action = "agent.renew";
   CHECK(store->ListAudit(audit)->items.empty());
 }
+
+TEST_CASE("a heartbeat-only row is written by host id, and a rename is still read back",
+          "[server][store]") {
+  EACH_STORE();
+  auto store = db.Open();
+  AddToken(*store, "h1", kNow + 60'000);
+  auto host = store->EnrollAgent("h1", Agent("agent-a", "m1"));
+  REQUIRE(host.ok());
+  HostRecord beat = *host;
+  beat.connected = true;
+  beat.last_seen_ms = kNow + 10;
+  beat.load1 = 0.75;
+  beat.last_seq = 3;
+  beat.heartbeat_only = true;
+  REQUIRE(store->Commit({{beat}, {}}).ok());
+  auto row = *store->GetHost(host->id);
+  CHECK(row->last_seq == 3);
+  CHECK(row->load1 == Approx(0.75));
+  CHECK(row->last_seen_ms == kNow + 10);
+
+  HostRecord renamed = beat;
+  renamed.hostname = "renamed-host";
+  renamed.last_seq = 4;
+  renamed.heartbeat_only = false;
+  REQUIRE(store->Commit({{renamed}, {}}).ok());
+  row = *store->GetHost(host->id);
+  CHECK(row->hostname == "renamed-host");
+  CHECK(row->last_seq == 4);
+}
