@@ -8,6 +8,7 @@
 
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "server/engine/incident_rules.hpp"
 
 namespace fleetdesk::server {
 
@@ -21,6 +22,12 @@ Result<ListenAddress> ParseListen(const std::string& text);
 
 struct ServerConfig {
   std::string data_dir = "/var/lib/fleetdesk";
+  // [incidents] and [[incidents.rules]]; the defaults when the file has none.
+  engine::incidents::IncidentRules incidents = [] {
+    engine::incidents::IncidentRules rules;
+    rules.rules = engine::incidents::DefaultRules();
+    return rules;
+  }();
   std::string database;  // empty: <data_dir>/fleetdesk.db
   std::string log_level = "info";
   int threads = 0;  // network threads; 0: one per core

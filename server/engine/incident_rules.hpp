@@ -1,0 +1,58 @@
+// Which incident a failure raises: the rule set of the server config ([[incidents.rules]]),
+// first match wins, with a default rule per kind after the configured ones. A rule names the
+// ticket's category and severity (its urgency), whether recovery resolves it, and how many
+// observations confirm a change. Pure data and matching; the incident engine applies it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "server/engine/incident_tracker.hpp"
+#include "server/engine/ticket_workflow.hpp"
+
+namespace fleetdesk::config {
+class ConfigReader;
+}
+
+namespace fleetdesk::server::engine::incidents {
+
+// What failed: a systemd unit, a link check, the host itself (unreachable), a metric over its
+// threshold, or an inventory change of note (a disk or memory gone).
+inline constexpr const char* kKinds[] = {"service", "check", "host", "metric", "inventory"};
+
+struct IncidentRule {
+  std::string kind;               // one of kKinds
+  std::string name = "*";         // glob on the unit, check key, metric or inventory section
+  std::vector<std::string> tags;  // empty: any host; else hosts with at least one of them
+  std::string category;           // the ticket's category, for assignment and reports
+  tickets::Level severity = tickets::Level::kMedium;
+  bool auto_resolve = true;  // false: a recovery is noted and people resolve
+  int fail_after = 1;        // confirmations, as IncidentPolicy
+  int ok_after = 1;
+};
+
+struct IncidentRules {
+  std::vector<IncidentRule> rules;  // configured ones first, then DefaultRules()
+  // Timing shared by every fingerprint; a rule's confirmations replace fail_after/ok_after.
+  IncidentPolicy timing;
+
+  // The first rule for `kind` whose name glob matches `name` and whose tags (if any) meet
+  // `host_tags`. There is always one: the defaults match everything of their kind.
+  const IncidentRule& For(const std::string& kind, const std::string& name,
+                          const std::vector<std::string>& host_tags) const;
+  // The tracker policy for a fingerprint under `rule`.
+  IncidentPolicy PolicyFor(const IncidentRule& rule) const;
+};
+
+// service: "service", high; check: "link check", high, down after 3 failures and up after 2;
+// host: "availability", critical; metric: "capacity", medium; inventory: "hardware", medium, not
+// auto-resolved (someone must look at a vanished disk).
+std::vector<IncidentRule> DefaultRules();
+
+// Reads [incidents] (quiet_period, reopen_window, flap_changes, flap_window) and
+// [[incidents.rules]] from `reader`; errors name the rule and key. The defaults follow the
+// configured rules.
+Result<IncidentRules> ReadIncidentRules(config::ConfigReader& reader);
+
+}  // namespace fleetdesk::server::engine::incidents
