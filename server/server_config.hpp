@@ -26,6 +26,7 @@ struct ServerConfig {
   engine::incidents::IncidentRules incidents = [] {
     engine::incidents::IncidentRules rules;
     rules.rules = engine::incidents::DefaultRules();
+    rules.thresholds = engine::incidents::DefaultThresholds();
     return rules;
   }();
   std::string database;  // empty: <data_dir>/fleetdesk.db

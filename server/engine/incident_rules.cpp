@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 
 #include "common/config.hpp"
 
@@ -14,13 +15,17 @@ bool KnownKind(const std::string& kind) {
   return std::find(std::begin(kKinds), std::end(kKinds), kind) != std::end(kKinds);
 }
 
+bool HasAnyTag(const std::vector<std::string>& wanted, const std::vector<std::string>& host_tags) {
+  if (wanted.empty()) return true;
+  return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& tag) {
+    return std::find(host_tags.begin(), host_tags.end(), tag) != host_tags.end();
+  });
+}
+
 bool Matches(const IncidentRule& rule, const std::string& kind, const std::string& name,
              const std::vector<std::string>& host_tags) {
   if (rule.kind != kind || fnmatch(rule.name.c_str(), name.c_str(), 0) != 0) return false;
-  if (rule.tags.empty()) return true;
-  return std::any_of(rule.tags.begin(), rule.tags.end(), [&](const std::string& tag) {
-    return std::find(host_tags.begin(), host_tags.end(), tag) != host_tags.end();
-  });
+  return HasAnyTag(rule.tags, host_tags);
 }
 
 }  // namespace
@@ -34,6 +39,26 @@ std::vector<IncidentRule> DefaultRules() {
   out[2] = {"host", "*", {}, "availability", Level::kCritical, true, 1, 1};
   out[3] = {"metric", "*", {}, "capacity", Level::kMedium, true, 1, 1};
   out[4] = {"inventory", "*", {}, "hardware", Level::kMedium, false, 1, 1};
+  return out;
+}
+
+std::vector<MetricThreshold> DefaultThresholds() {
+  return {{"disk_percent", 90, {}}, {"memory_percent", 95, {}}};
+}
+
+MetricBreaches IncidentRules::Breaches(const store::MetricPoint& sample,
+                                       const std::vector<std::string>& host_tags) const {
+  MetricBreaches out;
+  for (const char* metric : kMetrics) {
+    const double value = std::string_view(metric) == "disk_percent"     ? sample.disk_percent
+                         : std::string_view(metric) == "memory_percent" ? sample.memory_percent
+                                                                        : sample.load1;
+    for (const auto& t : thresholds) {
+      if (t.metric != metric || !HasAnyTag(t.tags, host_tags)) continue;
+      if (value > t.above) out.emplace_back(metric, value);
+      break;  // the first threshold that applies decides
+    }
+  }
   return out;
 }
 
@@ -109,6 +134,25 @@ Result<IncidentRules> ReadIncidentRules(config::ConfigReader& r) {
     rule.severity = *level;
     out.rules.push_back(std::move(rule));
   }
+  const std::size_t limits = r.TableCount("incidents.thresholds");
+  for (std::size_t i = 0; i < limits; ++i) {
+    const std::string at = "incidents.thresholds[" + std::to_string(i) + "].";
+    MetricThreshold threshold;
+    std::int64_t above = 0;
+    r.String(at + "metric", &threshold.metric);
+    r.Int(at + "above", 0, 1'000'000, &above);
+    r.StringList(at + "tags", &threshold.tags);
+    threshold.above = static_cast<double>(above);
+    if (std::find(std::begin(kMetrics), std::end(kMetrics), threshold.metric) ==
+        std::end(kMetrics)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "incidents.thresholds[" + std::to_string(i) +
+                           "].metric must be disk_percent, memory_percent or load1, not '" +
+                           threshold.metric + "'");
+    }
+    out.thresholds.push_back(std::move(threshold));
+  }
+  for (auto& threshold : DefaultThresholds()) out.thresholds.push_back(std::move(threshold));
   if (out.timing.quiet_ms <= 0 || out.timing.flap_window_ms <= 0 || out.timing.reopen_ms < 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "incidents.quiet_period and incidents.flap_window must be more than 0");

@@ -10,6 +10,7 @@
 #include "common/result.hpp"
 #include "server/engine/incident_tracker.hpp"
 #include "server/engine/ticket_workflow.hpp"
+#include "server/store/model.hpp"
 
 namespace fleetdesk::config {
 class ConfigReader;
@@ -32,8 +33,24 @@ struct IncidentRule {
   int ok_after = 1;
 };
 
+// A metric over this value raises a `metric` incident named after the metric. Metrics:
+// disk_percent (the fullest filesystem), memory_percent, load1.
+inline constexpr const char* kMetrics[] = {"disk_percent", "memory_percent", "load1"};
+
+struct MetricThreshold {
+  std::string metric;  // one of kMetrics
+  double above = 0;
+  std::vector<std::string> tags;  // empty: any host
+};
+
+// What one metric sample has over its threshold: (metric, value) pairs.
+using MetricBreaches = std::vector<std::pair<std::string, double>>;
+
 struct IncidentRules {
   std::vector<IncidentRule> rules;  // configured ones first, then DefaultRules()
+  // Configured ones first, then DefaultThresholds(); per metric the first that meets the host's
+  // tags applies.
+  std::vector<MetricThreshold> thresholds;
   // Timing shared by every fingerprint; a rule's confirmations replace fail_after/ok_after.
   IncidentPolicy timing;
 
@@ -42,17 +59,24 @@ struct IncidentRules {
   const IncidentRule& For(const std::string& kind, const std::string& name,
                           const std::vector<std::string>& host_tags) const;
   // The tracker policy for a fingerprint under `rule`.
-  IncidentPolicy PolicyFor(const IncidentRule& rule) const;
+  IncidentPolicy PolicyFor(const IncidentRule& rule)
+      const;  // The metrics of `sample` over the threshold that applies to a host with `host_tags`.
+  MetricBreaches Breaches(const store::MetricPoint& sample,
+                          const std::vector<std::string>& host_tags) const;
 };
+
+// disk_percent above 90 and memory_percent above 95 on every host; load1 has none (what is high
+// depends on the host's cores): set one per tag.
+std::vector<MetricThreshold> DefaultThresholds();
 
 // service: "service", high; check: "link check", high, down after 3 failures and up after 2;
 // host: "availability", critical; metric: "capacity", medium; inventory: "hardware", medium, not
 // auto-resolved (someone must look at a vanished disk).
 std::vector<IncidentRule> DefaultRules();
 
-// Reads [incidents] (quiet_period, reopen_window, flap_changes, flap_window) and
-// [[incidents.rules]] from `reader`; errors name the rule and key. The defaults follow the
-// configured rules.
+// Reads [incidents] (quiet_period, reopen_window, flap_changes, flap_window),
+// [[incidents.rules]] and [[incidents.thresholds]] from `reader`; errors name the table and key.
+// The defaults follow the configured rules and thresholds.
 Result<IncidentRules> ReadIncidentRules(config::ConfigReader& reader);
 
 }  // namespace fleetdesk::server::engine::incidents

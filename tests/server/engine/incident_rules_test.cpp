@@ -83,4 +83,34 @@ TEST_CASE("an incident rule with an unknown kind, severity or key is refused, na
   auto none = Read("");
   REQUIRE(none.ok());
   CHECK(none->rules.size() == DefaultRules().size());
+  CHECK(none->thresholds.size() == DefaultThresholds().size());
+}
+
+TEST_CASE("a metric over the threshold for the host's tags is a breach", "[server][incidents]") {
+  auto rules = Read(R"(
+[[incidents.thresholds]]
+metric = "disk_percent"
+above = 97
+tags = ["archive"]
+
+[[incidents.thresholds]]
+metric = "load1"
+above = 16
+)");
+  REQUIRE(rules.ok());
+  fleetdesk::server::store::MetricPoint sample;
+  sample.disk_percent = 93;
+  sample.memory_percent = 50;
+  sample.load1 = 20;
+  // The default 90 % disk threshold, and the configured load one.
+  CHECK(rules->Breaches(sample, {"web"}) == MetricBreaches{{"disk_percent", 93}, {"load1", 20}});
+  // An archive host may fill its disks to 97 %.
+  CHECK(rules->Breaches(sample, {"archive"}) == MetricBreaches{{"load1", 20}});
+  sample.load1 = 2;
+  sample.memory_percent = 96;
+  CHECK(rules->Breaches(sample, {"archive"}) == MetricBreaches{{"memory_percent", 96}});
+
+  auto bad = Read("[[incidents.thresholds]]\nmetric = \"swap\"\nabove = 5\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("incidents.thresholds[0].metric"));
 }
