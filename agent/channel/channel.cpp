@@ -17,7 +17,6 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-#include <ctime>
 #include <random>
 #include <variant>
 
@@ -26,6 +25,7 @@
 #include "common/net/https_client.hpp"
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
+#include "common/time_text.hpp"
 #include "common/version.hpp"
 
 namespace fleetdesk::agent::channel {
@@ -49,15 +49,6 @@ constexpr std::chrono::minutes kRenewalUnanswered{10};
 constexpr std::chrono::hours kRenewalRetry{1};
 // Wall-clock deadlines are checked at least this often, so a clock step is noticed.
 constexpr std::chrono::minutes kRenewalRecheck{10};
-
-std::string Rfc3339(std::chrono::system_clock::time_point at) {
-  const auto t = std::chrono::system_clock::to_time_t(at);
-  std::tm parts{};
-  gmtime_r(&t, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 }  // namespace
 
@@ -215,8 +206,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       // No server would take it: say what to do instead of failing in the TLS handshake.
       co_return Out(MakeError(ErrorCode::kFailedPrecondition,
                               "this agent's certificate expired at " +
-                                  Rfc3339(std::chrono::system_clock::time_point(
-                                      std::chrono::seconds(certificate->not_after_unix))) +
+                                  UtcSecondsText(certificate->not_after_unix) +
                                   "; enroll it again with 'fleetdesk-agent enroll'"),
                     retry_after);
     }
@@ -416,9 +406,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         }
         spdlog::info("certificate {} expires at {}; asking the server for a new one",
                      certificate ? certificate->serial_hex : "?",
-                     certificate ? Rfc3339(std::chrono::system_clock::time_point(
-                                       std::chrono::seconds(certificate->not_after_unix)))
-                                 : "?");
+                     certificate ? UtcSecondsText(certificate->not_after_unix) : "?");
         fleetdesk::v1::AgentMessage request;
         request.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
         request.mutable_renew()->set_csr(*csr);
@@ -457,9 +445,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       ScheduleRenewal();
       spdlog::info("certificate renewed: serial {}, valid until {}; the next connection uses it",
                    certificate ? certificate->serial_hex : "?",
-                   certificate ? Rfc3339(std::chrono::system_clock::time_point(
-                                     std::chrono::seconds(certificate->not_after_unix)))
-                               : "?");
+                   certificate ? UtcSecondsText(certificate->not_after_unix) : "?");
     }
     renew_timer.cancel();
   }

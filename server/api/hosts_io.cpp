@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 
+#include "common/time_text.hpp"
 #include "server/api/csv.hpp"
 
 namespace fleetdesk::server::api {
@@ -61,16 +62,6 @@ std::string Unguard(std::string value) {
     value.erase(0, 1);
   }
   return value;
-}
-
-std::string Iso8601(std::int64_t ms) {
-  if (ms <= 0) return {};
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
 }
 
 }  // namespace
@@ -261,7 +252,7 @@ std::string HostCsvRow(const store::HostView& h) {
                                            h.attributes.criticality,
                                            tags,
                                            h.attributes.notes,
-                                           Iso8601(h.record.last_seen_ms)};
+                                           UtcSecondsText(h.record.last_seen_ms / 1000)};
   std::string line;
   for (std::size_t i = 0; i < values.size(); ++i) {
     line += (i == 0 ? "" : ",") + csv::Field(values[i]);

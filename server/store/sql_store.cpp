@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <ctime>
 #include <map>
 #include <set>
 #include <unordered_map>
 
+#include "common/time_text.hpp"
 #include "fleetdesk/v1/agent.pb.h"
 #include "server/store/inventory_diff.hpp"
 #include "server/store/sql_base.hpp"
@@ -43,17 +43,6 @@ std::int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// "2027-11-22T09:30:00Z": certificate expiry in audit entries, which hold text.
-std::string FormatUnixSeconds(std::int64_t seconds) {
-  if (seconds <= 0) return "";
-  const auto t = static_cast<std::time_t>(seconds);
-  std::tm parts{};
-  gmtime_r(&t, &parts);
-  std::array<char, 32> text{};
-  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text.data();
 }
 
 HostRecord ReadHost(const SqlRow& r) {
@@ -1132,9 +1121,9 @@ class SqlStore final : public SqlAccess {
     audit.resource = "agent";
     audit.resource_id = renewal.agent_id;
     audit.before = {{"certificateSerial", old_serial},
-                    {"certificateNotAfter", FormatUnixSeconds(old_not_after)}};
+                    {"certificateNotAfter", UtcSecondsText(old_not_after)}};
     audit.after = {{"certificateSerial", renewal.serial_hex},
-                   {"certificateNotAfter", FormatUnixSeconds(renewal.not_after)},
+                   {"certificateNotAfter", UtcSecondsText(renewal.not_after)},
                    {"hostId", std::to_string(id)}};
     if (auto s = Audit(audit); !s) return s;
     return tx->Commit();
@@ -1595,7 +1584,7 @@ class SqlStore final : public SqlAccess {
                    {"machineId", agent.machine_id},
                    {"hostname", agent.hostname},
                    {"certificateSerial", agent.cert_serial},
-                   {"certificateNotAfter", FormatUnixSeconds(agent.cert_not_after)}};
+                   {"certificateNotAfter", UtcSecondsText(agent.cert_not_after)}};
     if (auto s = Audit(audit); !s) return s.error();
     if (auto s = RefreshHostDoc(*host_id); !s) return s.error();
     auto host = GetHost(*host_id);
