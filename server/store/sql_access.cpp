@@ -29,17 +29,6 @@ std::map<std::string, std::string> ParseFields(const std::optional<std::string>&
   return out;
 }
 
-AuditEntry Entry(const char* action, const char* resource, std::int64_t id, const Actor& actor,
-                 std::int64_t now_ms) {
-  AuditEntry entry;
-  entry.at_ms = now_ms;
-  entry.actor = actor;
-  entry.action = action;
-  entry.resource = resource;
-  entry.resource_id = std::to_string(id);
-  return entry;
-}
-
 constexpr const char* kUserColumns = "id, name, role, password_hash, disabled, created_ms";
 
 UserRecord ReadUserRow(const SqlRow& r) {
@@ -100,7 +89,7 @@ Result<std::int64_t> SqlAccess::AddUser(const UserRecord& user, const Actor& act
     return done.error();
   }
   ++rows_written_;
-  auto entry = Entry("user.create", "user", id, actor, user.created_ms);
+  auto entry = AuditOf("user.create", "user", id, actor, user.created_ms);
   entry.after = {
       {"name", user.name}, {"role", user.role}, {"disabled", user.disabled ? "true" : "false"}};
   if (auto s = Audit(entry); !s) return s.error();
@@ -159,7 +148,7 @@ Result<UserRecord> SqlAccess::UpdateUser(std::int64_t id, const UserPatch& patch
   if (!before) return before.error();
   if (!*before) return MakeError(ErrorCode::kNotFound, "no user with id " + std::to_string(id));
   const UserRecord& old = **before;
-  auto entry = Entry("user.update", "user", id, actor, now_ms);
+  auto entry = AuditOf("user.update", "user", id, actor, now_ms);
   if (patch.role && *patch.role != old.role) {
     if (auto s = Do("UPDATE users SET role = ? WHERE id = ?", {*patch.role, id}); !s) {
       return s.error();
@@ -222,7 +211,7 @@ Result<std::int64_t> SqlAccess::CreateApiToken(const NewApiToken& token, const A
           [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
   ++rows_written_;
-  auto entry = Entry("api_token.create", "api_token", id, actor, token.created_ms);
+  auto entry = AuditOf("api_token.create", "api_token", id, actor, token.created_ms);
   entry.after = {{"user", token.user_name},
                  {"name", token.name},
                  {"scope", token.scope},
@@ -260,7 +249,7 @@ Status SqlAccess::RevokeApiToken(std::int64_t id, const Actor& actor, std::int64
   if (!*token) return MakeError(ErrorCode::kNotFound, "no API token with id " + std::to_string(id));
   if (!(*token)->revoked) {
     if (auto s = Do("UPDATE api_tokens SET revoked = ? WHERE id = ?", {true, id}); !s) return s;
-    auto entry = Entry("api_token.revoke", "api_token", id, actor, now_ms);
+    auto entry = AuditOf("api_token.revoke", "api_token", id, actor, now_ms);
     entry.before = {{"revoked", "false"}};
     entry.after = {{"revoked", "true"}};
     if (auto s = Audit(entry); !s) return s;
@@ -308,7 +297,7 @@ Result<std::int64_t> SqlAccess::CreateEnrollmentToken(const NewEnrollmentToken& 
       [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
   ++rows_written_;
-  auto entry = Entry("enrollment_token.create", "enrollment_token", id, actor, token.created_ms);
+  auto entry = AuditOf("enrollment_token.create", "enrollment_token", id, actor, token.created_ms);
   entry.after = {{"name", token.name},
                  {"expiresMs", std::to_string(token.expires_ms)},
                  {"maxHosts", token.max_hosts ? std::to_string(*token.max_hosts) : ""}};
@@ -344,7 +333,7 @@ Status SqlAccess::RevokeEnrollmentToken(std::int64_t id, const Actor& actor, std
     if (auto s = Do("UPDATE enrollment_tokens SET revoked = ? WHERE id = ?", {true, id}); !s) {
       return s;
     }
-    auto entry = Entry("enrollment_token.revoke", "enrollment_token", id, actor, now_ms);
+    auto entry = AuditOf("enrollment_token.revoke", "enrollment_token", id, actor, now_ms);
     entry.before = {{"revoked", "false"}};
     entry.after = {{"revoked", "true"}};
     if (auto s = Audit(entry); !s) return s;
@@ -366,7 +355,7 @@ Result<std::int64_t> SqlAccess::CreateSession(const NewSession& session, const A
           [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
   ++rows_written_;
-  auto entry = Entry("session.create", "session", id, actor, session.now_ms);
+  auto entry = AuditOf("session.create", "session", id, actor, session.now_ms);
   entry.after = {{"expiresMs", std::to_string(session.expires_ms)}};
   if (auto s = Audit(entry); !s) return s.error();
   if (auto s = tx->Commit(); !s) return s.error();
@@ -405,7 +394,7 @@ Status SqlAccess::EndSession(std::int64_t id, const Actor& actor, std::int64_t n
   if (!done) return done.error();
   if (*done > 0) {
     ++rows_written_;
-    if (auto s = Audit(Entry("session.end", "session", id, actor, now_ms)); !s) return s;
+    if (auto s = Audit(AuditOf("session.end", "session", id, actor, now_ms)); !s) return s;
   }
   return tx->Commit();
 }

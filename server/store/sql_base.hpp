@@ -17,6 +17,19 @@
 
 namespace fleetdesk::server::store {
 
+// An audit entry of `action` on the resource with this id, by `actor`; the caller adds the
+// fields it changed.
+inline AuditEntry AuditOf(const char* action, const char* resource, std::int64_t id,
+                          const Actor& actor, std::int64_t now_ms) {
+  AuditEntry entry;
+  entry.at_ms = now_ms;
+  entry.actor = actor;
+  entry.action = action;
+  entry.resource = resource;
+  entry.resource_id = std::to_string(id);
+  return entry;
+}
+
 class SqlBase : public Store {
  public:
   explicit SqlBase(std::unique_ptr<SqlConn> db) : db_(std::move(db)) {}
@@ -100,6 +113,67 @@ class SqlAccess : public SqlBase {
   // Ends every session of the user, and with `tokens` revokes every API token too.
   Status EndSessions(std::int64_t user_id, bool tokens);
   Result<std::int64_t> EnabledAdmins();
+};
+
+// The ticket desk: tickets, their timeline, notes and worklog, what the incident engine does to
+// them, and maintenance windows (sql_tickets.cpp).
+class SqlTickets : public SqlAccess {
+ public:
+  using SqlAccess::SqlAccess;
+
+  Result<TicketRecord> CreateTicket(const NewTicket& ticket, const SlaTargets& sla,
+                                    const Actor& actor, std::int64_t now_ms) override;
+  Result<std::optional<TicketRecord>> GetTicket(std::int64_t id) override;
+  Result<TicketPage> ListTickets(const TicketQuery& query) override;
+  Result<TicketRecord> ActOnTicket(std::int64_t id, const TicketAction& action, const Actor& actor,
+                                   std::int64_t now_ms) override;
+  Result<TicketRecord> PatchTicket(std::int64_t id, const TicketPatch& patch, const SlaTargets& sla,
+                                   const Actor& actor, std::int64_t now_ms) override;
+  Result<TicketNote> AddNote(std::int64_t ticket_id, const TicketNote& note, const Actor& actor,
+                             std::int64_t now_ms) override;
+  Result<std::vector<TicketNote>> ListNotes(std::int64_t ticket_id, bool internal_too) override;
+  Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
+                                           std::optional<std::int64_t> before_id,
+                                           int limit) override;
+  Result<WorklogEntry> AppendWorklog(std::int64_t ticket_id, const WorklogEntry& entry,
+                                     const Actor& actor) override;
+  Result<WorklogPage> ListWorklog(std::int64_t ticket_id, std::optional<std::int64_t> before_id,
+                                  int limit) override;
+
+  Result<IncidentOutcome> RaiseIncident(const IncidentSignal& signal,
+                                        const SlaTargets& sla) override;
+  Result<std::int64_t> RecoverIncident(const std::string& fingerprint, std::int64_t at_ms) override;
+  Result<std::int64_t> SetFlapping(const std::string& fingerprint, bool flapping,
+                                   std::int64_t at_ms) override;
+  Result<std::vector<std::int64_t>> ResolveQuietIncidents(std::int64_t recovered_before_ms,
+                                                          std::int64_t now_ms) override;
+  Result<std::vector<std::string>> OpenFingerprints() override;
+  Result<std::vector<SlaBreach>> RecordSlaBreaches(std::int64_t now_ms) override;
+
+  Result<MaintenanceWindow> CreateMaintenanceWindow(const MaintenanceWindow& window,
+                                                    const Actor& actor) override;
+  Result<std::vector<MaintenanceWindow>> ListMaintenanceWindows(bool past_too,
+                                                                std::int64_t now_ms) override;
+  Status EndMaintenanceWindow(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
+
+ private:
+  // The ticket's row; inside a write transaction locked against other servers (PostgreSQL).
+  Result<std::optional<TicketRecord>> ReadTicket(std::int64_t id, bool lock);
+  Result<TicketRecord> MustRead(std::int64_t id, bool lock);
+  // The open incident of a fingerprint, locked.
+  Result<std::optional<TicketRecord>> OpenIncident(const std::string& fingerprint);
+  // Writes every field a change may touch.
+  Status Save(const TicketRecord& ticket);
+  Status Event(std::int64_t ticket_id, std::int64_t at_ms, const std::string& kind,
+               const std::string& subject, const std::string& old_value,
+               const std::string& new_value, const std::string& actor);
+  // Moves the ticket to `to` with its SLA bookkeeping (clocks paused while pending or resolved)
+  // and a timeline entry.
+  Status MoveTo(TicketRecord& ticket, engine::tickets::State to, const std::string& action,
+                const std::string& actor, std::int64_t now_ms);
+  // A person acted: the first time is the first response.
+  Status Responded(TicketRecord& ticket, const std::string& actor, std::int64_t now_ms);
+  Result<IncidentOutcome> TryRaise(const IncidentSignal& signal, const SlaTargets& sla);
 };
 
 }  // namespace fleetdesk::server::store

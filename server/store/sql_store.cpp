@@ -118,10 +118,10 @@ std::string JoinTags(const std::vector<std::string>& tags) {
 // Host ids by agent id, for one group commit.
 using HostIds = std::unordered_map<std::string_view, std::int64_t>;
 
-class SqlStore final : public SqlAccess {
+class SqlStore final : public SqlTickets {
  public:
   SqlStore(std::unique_ptr<SqlConn> db, std::span<const char* const> migrations)
-      : SqlAccess(std::move(db)), migrations_(migrations) {}
+      : SqlTickets(std::move(db)), migrations_(migrations) {}
 
   // Schema ----------------------------------------------------------------------------------
   Status Migrate() override {

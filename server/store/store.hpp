@@ -11,6 +11,7 @@
 #include "common/result.hpp"
 #include "server/store/access_model.hpp"
 #include "server/store/model.hpp"
+#include "server/store/ticket_model.hpp"
 
 namespace fleetdesk::server::store {
 
@@ -140,6 +141,72 @@ class Store : public BatchWriter {
                                                        std::int64_t now_ms) = 0;
   virtual Status TouchSession(std::int64_t id, std::int64_t now_ms) = 0;
   virtual Status EndSession(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
+
+  // Tickets (sql_tickets.cpp) -----------------------------------------------------------------
+  // Every change writes its timeline entries in its own transaction; a person's first action or
+  // public note on a ticket is its first response. `sla`: the targets by priority.
+  // Errors: kInvalidArgument naming the field (an unknown host or level).
+  virtual Result<TicketRecord> CreateTicket(const NewTicket& ticket, const SlaTargets& sla,
+                                            const Actor& actor, std::int64_t now_ms) = 0;
+  virtual Result<std::optional<TicketRecord>> GetTicket(std::int64_t id) = 0;
+  virtual Result<TicketPage> ListTickets(const TicketQuery& query) = 0;
+  // Takes one step of the workflow. Errors: kNotFound; kFailedPrecondition when the workflow has
+  // no such step from the ticket's state; kInvalidArgument for an unknown or disabled assignee.
+  virtual Result<TicketRecord> ActOnTicket(std::int64_t id, const TicketAction& action,
+                                           const Actor& actor, std::int64_t now_ms) = 0;
+  // Errors: kNotFound; kInvalidArgument (a level, a priority without its reason);
+  // kFailedPrecondition for a closed ticket.
+  virtual Result<TicketRecord> PatchTicket(std::int64_t id, const TicketPatch& patch,
+                                           const SlaTargets& sla, const Actor& actor,
+                                           std::int64_t now_ms) = 0;
+  // Errors: kNotFound; kFailedPrecondition for a closed ticket.
+  virtual Result<TicketNote> AddNote(std::int64_t ticket_id, const TicketNote& note,
+                                     const Actor& actor, std::int64_t now_ms) = 0;
+  // Oldest first; without `internal_too` the internal ones are left out.
+  virtual Result<std::vector<TicketNote>> ListNotes(std::int64_t ticket_id, bool internal_too) = 0;
+  virtual Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
+                                                   std::optional<std::int64_t> before_id,
+                                                   int limit) = 0;
+  // Appends to the ticket's worklog: no timeline entry, no response, only the entry and the
+  // ticket's count. Errors: kNotFound; kFailedPrecondition for a closed ticket.
+  virtual Result<WorklogEntry> AppendWorklog(std::int64_t ticket_id, const WorklogEntry& entry,
+                                             const Actor& actor) = 0;
+  virtual Result<WorklogPage> ListWorklog(std::int64_t ticket_id,
+                                          std::optional<std::int64_t> before_id, int limit) = 0;
+
+  // Incidents: what the incident engine does to tickets -------------------------------------
+  // In one transaction: suppressed by a maintenance window of the host (or of a tag it has) or,
+  // for everything but the host itself, by the host being unreachable; else one more occurrence
+  // of the fingerprint's open incident, or its resolved one reopened inside the reopen window,
+  // or a new incident, prioritised from the host's criticality and the signal's urgency. Two
+  // servers raising one fingerprint at once make one incident (the unique index decides).
+  virtual Result<IncidentOutcome> RaiseIncident(const IncidentSignal& signal,
+                                                const SlaTargets& sla) = 0;
+  // The fingerprint's open incident recovered at `at_ms`: one timeline entry, and the quiet
+  // period starts. Answers the ticket, or 0 when none is open.
+  virtual Result<std::int64_t> RecoverIncident(const std::string& fingerprint,
+                                               std::int64_t at_ms) = 0;
+  virtual Result<std::int64_t> SetFlapping(const std::string& fingerprint, bool flapping,
+                                           std::int64_t at_ms) = 0;
+  // Resolves the open incidents that recovered at or before `recovered_before_ms`, may resolve
+  // themselves and are not flapping; answers their ids.
+  virtual Result<std::vector<std::int64_t>> ResolveQuietIncidents(std::int64_t recovered_before_ms,
+                                                                  std::int64_t now_ms) = 0;
+  // The fingerprints of every open incident.
+  virtual Result<std::vector<std::string>> OpenFingerprints() = 0;
+  // Records each SLA clock of an open ticket that passed its target by `now_ms` and was not
+  // recorded yet: on the ticket and as a timeline entry. Answers what it recorded.
+  virtual Result<std::vector<SlaBreach>> RecordSlaBreaches(std::int64_t now_ms) = 0;
+
+  // Maintenance windows: errors kInvalidArgument (no host nor tag, or both; an empty span),
+  // kNotFound.
+  virtual Result<MaintenanceWindow> CreateMaintenanceWindow(const MaintenanceWindow& window,
+                                                            const Actor& actor) = 0;
+  // The windows that have not ended by `now_ms`, or every one with `past_too`.
+  virtual Result<std::vector<MaintenanceWindow>> ListMaintenanceWindows(bool past_too,
+                                                                        std::int64_t now_ms) = 0;
+  // Ends a window now (a future one never starts).
+  virtual Status EndMaintenanceWindow(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
 
   // Audit log ---------------------------------------------------------------------------------
   // Append-only: both stores refuse UPDATE and DELETE on it. Changes made through the Store

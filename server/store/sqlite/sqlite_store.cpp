@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -322,6 +322,99 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+    // 9: the ticket desk: tickets (incidents and service requests) with their SLA clocks, at
+    // most one open incident per fingerprint (a partial unique index), the timeline, notes, the
+    // worklog as a stream of its own, and maintenance windows.
+    R"sql(
+CREATE TABLE tickets (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('incident', 'request')),
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL CHECK (state IN ('new', 'assigned', 'in_progress', 'pending', 'resolved',
+    'closed')),
+  category TEXT NOT NULL DEFAULT '',
+  impact TEXT NOT NULL,
+  urgency TEXT NOT NULL,
+  priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 5),
+  priority_reason TEXT NOT NULL DEFAULT '',
+  host_id INTEGER REFERENCES hosts (id),
+  fingerprint TEXT,
+  source_kind TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  occurrences INTEGER NOT NULL DEFAULT 1,
+  flapping INTEGER NOT NULL DEFAULT 0,
+  auto_resolve INTEGER NOT NULL DEFAULT 1,
+  recovered_ms INTEGER,
+  last_seen_ms INTEGER NOT NULL,
+  assignee_group TEXT NOT NULL DEFAULT '',
+  assignee_id INTEGER REFERENCES users (id),
+  requester_id INTEGER REFERENCES users (id),
+  created_by TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  responded_ms INTEGER,
+  resolved_ms INTEGER,
+  closed_ms INTEGER,
+  paused_ms INTEGER NOT NULL DEFAULT 0,
+  paused_since_ms INTEGER,
+  response_target_ms INTEGER NOT NULL,
+  resolution_target_ms INTEGER NOT NULL,
+  response_breached_ms INTEGER,
+  resolution_breached_ms INTEGER,
+  worklog_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX tickets_open_fingerprint ON tickets (fingerprint)
+  WHERE fingerprint IS NOT NULL AND state NOT IN ('resolved', 'closed');
+CREATE INDEX tickets_fingerprint ON tickets (fingerprint, id) WHERE fingerprint IS NOT NULL;
+CREATE INDEX tickets_state ON tickets (state, id);
+CREATE INDEX tickets_host ON tickets (host_id, id);
+CREATE INDEX tickets_assignee ON tickets (assignee_id, id);
+CREATE INDEX tickets_requester ON tickets (requester_id, id);
+CREATE INDEX tickets_created ON tickets (created_ms, id);
+CREATE TABLE ticket_events (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  old_value TEXT NOT NULL DEFAULT '',
+  new_value TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);
+CREATE TABLE ticket_notes (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  at_ms INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  internal INTEGER NOT NULL DEFAULT 0,
+  body TEXT NOT NULL
+);
+CREATE INDEX ticket_notes_ticket ON ticket_notes (ticket_id, id);
+CREATE TABLE ticket_worklog (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  at_ms INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  note TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE INDEX ticket_worklog_ticket ON ticket_worklog (ticket_id, id);
+CREATE TABLE maintenance_windows (
+  id INTEGER PRIMARY KEY,
+  host_id INTEGER REFERENCES hosts (id),
+  tag TEXT,
+  starts_ms INTEGER NOT NULL,
+  ends_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  CHECK ((host_id IS NULL) <> (tag IS NULL)),
+  CHECK (ends_ms > starts_ms)
+);
+CREATE INDEX maintenance_windows_ends ON maintenance_windows (ends_ms);
 )sql",
 };
 

@@ -1,0 +1,977 @@
+// The ticket desk over SqlConn: tickets and their workflow (engine/ticket_workflow.hpp decides,
+// this file applies it inside transactions), the timeline, notes, the worklog stream, what the
+// incident engine does to incidents, and maintenance windows.
+#include <algorithm>
+#include <cstdint>
+
+#include "server/store/sql_base.hpp"
+
+namespace fleetdesk::server::store {
+namespace {
+
+namespace tk = engine::tickets;
+
+// The incident engine's name on timelines.
+constexpr const char* kEngineActor = "fleetdesk";
+
+constexpr const char* kTicketColumns =
+    "t.id, t.kind, t.title, t.description, t.state, t.category, t.impact, t.urgency, t.priority, "
+    "t.priority_reason, t.host_id, h.hostname, t.fingerprint, t.source_kind, t.subject, "
+    "t.occurrences, t.flapping, t.auto_resolve, t.recovered_ms, t.last_seen_ms, "
+    "t.assignee_group, t.assignee_id, a.name, t.requester_id, r.name, t.created_by, "
+    "t.created_ms, t.updated_ms, t.responded_ms, t.resolved_ms, t.closed_ms, t.paused_ms, "
+    "t.paused_since_ms, t.response_target_ms, t.resolution_target_ms, t.response_breached_ms, "
+    "t.resolution_breached_ms, t.worklog_count";
+constexpr const char* kTicketFrom =
+    " FROM tickets t LEFT JOIN hosts h ON h.id = t.host_id LEFT JOIN users a ON a.id = "
+    "t.assignee_id LEFT JOIN users r ON r.id = t.requester_id";
+// Every state before resolved, as SQL.
+constexpr const char* kOpenStates = "('new', 'assigned', 'in_progress', 'pending')";
+
+TicketRecord ReadTicketRow(const SqlRow& r) {
+  TicketRecord t;
+  t.id = r.Int(0);
+  t.kind = r.Text(1);
+  t.title = r.Text(2);
+  t.description = r.Text(3);
+  t.state = r.Text(4);
+  t.category = r.Text(5);
+  t.impact = r.Text(6);
+  t.urgency = r.Text(7);
+  t.priority = static_cast<int>(r.Int(8));
+  t.priority_reason = r.Text(9);
+  t.host_id = r.OptInt(10);
+  t.hostname = r.Text(11);
+  t.fingerprint = r.Text(12);
+  t.source_kind = r.Text(13);
+  t.subject = r.Text(14);
+  t.occurrences = static_cast<int>(r.Int(15));
+  t.flapping = r.Bool(16);
+  t.auto_resolve = r.Bool(17);
+  t.recovered_ms = r.OptInt(18);
+  t.last_seen_ms = r.Int(19);
+  t.group = r.Text(20);
+  t.assignee_id = r.OptInt(21);
+  t.assignee = r.Text(22);
+  t.requester_id = r.OptInt(23);
+  t.requester = r.Text(24);
+  t.created_by = r.Text(25);
+  t.created_ms = r.Int(26);
+  t.updated_ms = r.Int(27);
+  t.responded_ms = r.OptInt(28);
+  t.resolved_ms = r.OptInt(29);
+  t.closed_ms = r.OptInt(30);
+  t.paused_ms = r.Int(31);
+  t.paused_since_ms = r.OptInt(32);
+  t.response_target_ms = r.Int(33);
+  t.resolution_target_ms = r.Int(34);
+  t.response_breached_ms = r.OptInt(35);
+  t.resolution_breached_ms = r.OptInt(36);
+  t.worklog_count = r.Int(37);
+  return t;
+}
+
+Result<tk::Level> Level(const std::string& field, const std::string& value) {
+  auto level = tk::ParseLevel(value);
+  if (!level) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     field + " must be low, medium, high or critical, not '" + value + "'");
+  }
+  return *level;
+}
+
+// Whether an actor is a person (a session or a person's API token), whose action is a response.
+bool Person(const Actor& actor) { return actor.kind == "user" || actor.kind == "token"; }
+
+template <typename T>
+Page<T> Cut(std::vector<T> items, int limit) {
+  Page<T> page;
+  if (static_cast<int>(items.size()) > limit) {
+    items.resize(static_cast<std::size_t>(limit));
+    page.next_before_id = items.back().id;
+  }
+  page.items = std::move(items);
+  return page;
+}
+
+}  // namespace
+
+SlaTargets DefaultSlaTargets() {
+  SlaTargets out;
+  for (int p = 1; p <= 5; ++p) out[static_cast<std::size_t>(p - 1)] = tk::DefaultSlaTarget(p);
+  return out;
+}
+
+// Helpers ---------------------------------------------------------------------------------------
+
+Result<std::optional<TicketRecord>> SqlTickets::ReadTicket(std::int64_t id, bool lock) {
+  std::optional<TicketRecord> out;
+  std::string sql = std::string("SELECT ") + kTicketColumns + kTicketFrom + " WHERE t.id = ?";
+  // The joined users and host may be NULL (outer joins): lock the ticket's row only.
+  if (lock && Pg()) sql += " FOR UPDATE OF t";
+  auto done = Run(sql, {id}, [&](const SqlRow& r) { out = ReadTicketRow(r); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<TicketRecord> SqlTickets::MustRead(std::int64_t id, bool lock) {
+  auto ticket = ReadTicket(id, lock);
+  if (!ticket) return ticket.error();
+  if (!*ticket) {
+    return MakeError(ErrorCode::kNotFound, "no ticket has id " + std::to_string(id));
+  }
+  return std::move(**ticket);
+}
+
+Result<std::optional<TicketRecord>> SqlTickets::OpenIncident(const std::string& fingerprint) {
+  std::optional<std::int64_t> id;
+  auto done =
+      Run(std::string("SELECT id FROM tickets WHERE fingerprint = ? AND state IN ") + kOpenStates,
+          {fingerprint}, [&](const SqlRow& r) { id = r.Int(0); });
+  if (!done) return done.error();
+  if (!id) return std::optional<TicketRecord>();
+  return ReadTicket(*id, true);
+}
+
+Status SqlTickets::Save(const TicketRecord& t) {
+  return Do(
+      "UPDATE tickets SET title = ?, description = ?, state = ?, category = ?, impact = ?, "
+      "urgency = ?, priority = ?, priority_reason = ?, occurrences = ?, flapping = ?, "
+      "recovered_ms = ?, last_seen_ms = ?, assignee_group = ?, assignee_id = ?, updated_ms = ?, "
+      "responded_ms = ?, resolved_ms = ?, closed_ms = ?, paused_ms = ?, paused_since_ms = ?, "
+      "response_target_ms = ?, resolution_target_ms = ?, response_breached_ms = ?, "
+      "resolution_breached_ms = ? WHERE id = ?",
+      {t.title,
+       t.description,
+       t.state,
+       t.category,
+       t.impact,
+       t.urgency,
+       t.priority,
+       t.priority_reason,
+       t.occurrences,
+       t.flapping,
+       t.recovered_ms,
+       t.last_seen_ms,
+       t.group,
+       t.assignee_id,
+       t.updated_ms,
+       t.responded_ms,
+       t.resolved_ms,
+       t.closed_ms,
+       t.paused_ms,
+       t.paused_since_ms,
+       t.response_target_ms,
+       t.resolution_target_ms,
+       t.response_breached_ms,
+       t.resolution_breached_ms,
+       t.id});
+}
+
+Status SqlTickets::Event(std::int64_t ticket_id, std::int64_t at_ms, const std::string& kind,
+                         const std::string& subject, const std::string& old_value,
+                         const std::string& new_value, const std::string& actor) {
+  return Do(
+      "INSERT INTO ticket_events (ticket_id, at_ms, kind, subject, old_value, new_value, actor) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      {ticket_id, at_ms, kind, subject, old_value, new_value, actor});
+}
+
+Status SqlTickets::MoveTo(TicketRecord& t, tk::State to, const std::string& action,
+                          const std::string& actor, std::int64_t now_ms) {
+  const std::string from = t.state;
+  if (to == tk::State::kResolved && !t.resolution_breached_ms) {
+    // Resolved late, before the breach job looked: recorded now. The clock ran until now, or
+    // until the ticket went pending.
+    const auto elapsed = t.paused_since_ms.value_or(now_ms) - t.created_ms - t.paused_ms;
+    if (elapsed > t.resolution_target_ms) {
+      t.resolution_breached_ms = t.created_ms + t.resolution_target_ms + t.paused_ms;
+      if (auto s = Event(t.id, now_ms, "sla_breach", "resolution", "", "breached", kEngineActor);
+          !s) {
+        return s;
+      }
+    }
+  }
+  const bool off = to == tk::State::kPending || !tk::IsOpen(to);
+  if (off && !t.paused_since_ms) t.paused_since_ms = now_ms;
+  if (!off && t.paused_since_ms) {
+    t.paused_ms += now_ms - *t.paused_since_ms;
+    t.paused_since_ms.reset();
+  }
+  if (to == tk::State::kResolved) t.resolved_ms = now_ms;
+  if (to == tk::State::kClosed) t.closed_ms = now_ms;
+  if (from == "resolved" && tk::IsOpen(to)) {
+    t.resolved_ms.reset();
+    t.recovered_ms.reset();
+  }
+  t.state = std::string(tk::StateName(to));
+  t.updated_ms = now_ms;
+  return Event(t.id, now_ms, "state", action, from, t.state, actor);
+}
+
+Status SqlTickets::Responded(TicketRecord& t, const std::string& actor, std::int64_t now_ms) {
+  if (t.responded_ms) return {};
+  t.responded_ms = now_ms;
+  const auto elapsed = t.paused_since_ms.value_or(now_ms) - t.created_ms - t.paused_ms;
+  if (!t.response_breached_ms && elapsed > t.response_target_ms) {
+    t.response_breached_ms = t.created_ms + t.response_target_ms + t.paused_ms;
+    return Event(t.id, now_ms, "sla_breach", "response", "", "breached", actor);
+  }
+  return {};
+}
+
+// Tickets ---------------------------------------------------------------------------------------
+
+Result<TicketRecord> SqlTickets::CreateTicket(const NewTicket& n, const SlaTargets& sla,
+                                              const Actor& actor, std::int64_t now_ms) {
+  if (std::find(std::begin(kTicketKinds), std::end(kTicketKinds), n.kind) ==
+      std::end(kTicketKinds)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "kind must be incident or request, not '" + n.kind + "'");
+  }
+  auto urgency = Level("urgency", n.urgency);
+  if (!urgency) return urgency.error();
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::string impact_name = n.impact.value_or("low");
+  if (n.host_id) {
+    std::optional<std::string> criticality;
+    auto done = Run("SELECT criticality FROM hosts WHERE id = ? AND archived_ms IS NULL",
+                    {*n.host_id}, [&](const SqlRow& r) { criticality = r.Text(0); });
+    if (!done) return done.error();
+    if (!criticality) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "hostId: no host (not archived) has id " + std::to_string(*n.host_id));
+    }
+    if (!n.impact) impact_name = *criticality;
+  }
+  auto impact = Level("impact", impact_name);
+  if (!impact) return impact.error();
+  const int priority = tk::Priority(*impact, *urgency);
+  const auto& target = sla[static_cast<std::size_t>(priority - 1)];
+  const bool assigned = !n.group.empty();
+  std::optional<std::int64_t> requester;
+  if (actor.user_id != 0) requester = actor.user_id;
+  std::int64_t id = 0;
+  auto done = Run(
+      "INSERT INTO tickets (kind, title, description, state, category, impact, urgency, priority, "
+      "host_id, last_seen_ms, assignee_group, requester_id, created_by, created_ms, updated_ms, "
+      "response_target_ms, resolution_target_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?) RETURNING id",
+      {n.kind, n.title, n.description, assigned ? "assigned" : "new", n.category, impact_name,
+       n.urgency, priority, n.host_id, now_ms, n.group, requester, actor.name, now_ms, now_ms,
+       target.first_response_ms, target.resolution_ms},
+      [&](const SqlRow& r) { id = r.Int(0); });
+  if (!done) return done.error();
+  if (auto s = Event(id, now_ms, "created", n.kind, "", "new", actor.name); !s) return s.error();
+  if (assigned) {
+    if (auto s = Event(id, now_ms, "assigned", "group", "", n.group, actor.name); !s) {
+      return s.error();
+    }
+    if (auto s = Event(id, now_ms, "state", "assign", "new", "assigned", actor.name); !s) {
+      return s.error();
+    }
+  }
+  auto ticket = MustRead(id, false);
+  if (!ticket) return ticket.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return ticket;
+}
+
+Result<std::optional<TicketRecord>> SqlTickets::GetTicket(std::int64_t id) {
+  return ReadTicket(id, false);
+}
+
+Result<TicketPage> SqlTickets::ListTickets(const TicketQuery& q) {
+  std::vector<std::string> where;
+  std::vector<SqlArg> args;
+  if (!q.states.empty()) {
+    std::string in;
+    for (const auto& state : q.states) {
+      if (state == "open") {
+        in += std::string(in.empty() ? "" : ", ") + "'new', 'assigned', 'in_progress', 'pending'";
+        continue;
+      }
+      in += std::string(in.empty() ? "" : ", ") + "?";
+      args.emplace_back(std::string_view(state));
+    }
+    where.push_back("t.state IN (" + in + ")");
+  }
+  if (!q.kind.empty()) {
+    where.push_back("t.kind = ?");
+    args.emplace_back(std::string_view(q.kind));
+  }
+  if (q.priority) {
+    where.push_back("t.priority = ?");
+    args.emplace_back(*q.priority);
+  }
+  if (!q.group.empty()) {
+    where.push_back("t.assignee_group = ?");
+    args.emplace_back(std::string_view(q.group));
+  }
+  if (q.assignee_id) {
+    where.push_back("t.assignee_id = ?");
+    args.emplace_back(*q.assignee_id);
+  }
+  if (q.unassigned) where.push_back("t.assignee_id IS NULL");
+  if (q.requester_id) {
+    where.push_back("t.requester_id = ?");
+    args.emplace_back(*q.requester_id);
+  }
+  if (q.host_id) {
+    where.push_back("t.host_id = ?");
+    args.emplace_back(*q.host_id);
+  }
+  if (!q.category.empty()) {
+    where.push_back("t.category = ?");
+    args.emplace_back(std::string_view(q.category));
+  }
+  if (q.from_ms) {
+    where.push_back("t.created_ms >= ?");
+    args.emplace_back(*q.from_ms);
+  }
+  if (q.to_ms) {
+    where.push_back("t.created_ms < ?");
+    args.emplace_back(*q.to_ms);
+  }
+  if (q.breached) {
+    where.push_back("(t.response_breached_ms IS NOT NULL OR t.resolution_breached_ms IS NOT NULL)");
+  }
+  if (q.before_id) {
+    where.push_back("t.id < ?");
+    args.emplace_back(*q.before_id);
+  }
+  std::string sql = std::string("SELECT ") + kTicketColumns + kTicketFrom;
+  for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+  sql += " ORDER BY t.id DESC LIMIT ?";
+  args.emplace_back(std::int64_t{q.limit} + 1);
+  std::vector<TicketRecord> items;
+  auto done = db_->Run(sql, args, [&](const SqlRow& r) { items.push_back(ReadTicketRow(r)); });
+  if (!done) return done.error();
+  return Cut(std::move(items), q.limit);
+}
+
+Result<TicketRecord> SqlTickets::ActOnTicket(std::int64_t id, const TicketAction& a,
+                                             const Actor& actor, std::int64_t now_ms) {
+  auto action = tk::ParseAction(a.action);
+  if (!action) return action.error();
+  if (*action == tk::Action::kAssign && !a.group && !a.assignee_id) {
+    return MakeError(ErrorCode::kInvalidArgument, "assign needs a group, an assigneeId or both");
+  }
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto t = MustRead(id, true);
+  if (!t) return t.error();
+  auto from = tk::ParseState(t->state);
+  if (!from) return from.error();
+  bool has_assignee = t->assignee_id.has_value() || !t->group.empty();
+  if (*action == tk::Action::kAssign) {
+    if (a.assignee_id) {
+      std::optional<std::pair<std::string, bool>> user;  // role, disabled
+      auto done = Run("SELECT role, disabled, name FROM users WHERE id = ?", {*a.assignee_id},
+                      [&](const SqlRow& r) { user.emplace(r.Text(0), r.Bool(1)); });
+      if (!done) return done.error();
+      if (!user) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "assigneeId: no user has id " + std::to_string(*a.assignee_id));
+      }
+      if (user->second) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "assigneeId: user " + std::to_string(*a.assignee_id) + " is disabled");
+      }
+      if (user->first != "admin" && user->first != "operator") {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "assigneeId: user " + std::to_string(*a.assignee_id) + " is a " +
+                             user->first + "; only admins and operators work tickets");
+      }
+    }
+    has_assignee = true;
+  }
+  auto to = tk::Next(*from, *action, has_assignee);
+  if (!to) return to.error();
+  if (*action == tk::Action::kAssign) {
+    if (a.group && *a.group != t->group) {
+      if (auto s = Event(id, now_ms, "assigned", "group", t->group, *a.group, actor.name); !s) {
+        return s.error();
+      }
+      t->group = *a.group;
+    }
+    if (a.assignee_id && a.assignee_id != t->assignee_id) {
+      std::string name;
+      auto done = Run("SELECT name FROM users WHERE id = ?", {*a.assignee_id},
+                      [&](const SqlRow& r) { name = r.Text(0); });
+      if (!done) return done.error();
+      if (auto s = Event(id, now_ms, "assigned", "assignee", t->assignee, name, actor.name); !s) {
+        return s.error();
+      }
+      t->assignee_id = a.assignee_id;
+    }
+  }
+  if (*to != *from || *action != tk::Action::kAssign) {
+    if (auto s = MoveTo(*t, *to, a.action, actor.name, now_ms); !s) return s.error();
+  }
+  if (Person(actor)) {
+    if (auto s = Responded(*t, actor.name, now_ms); !s) return s.error();
+  }
+  if (!a.comment.empty()) {
+    auto done = Do(
+        "INSERT INTO ticket_notes (ticket_id, at_ms, author, internal, body) VALUES (?, ?, ?, ?, "
+        "?)",
+        {id, now_ms, actor.name, false, a.comment});
+    if (!done) return done.error();
+  }
+  t->updated_ms = now_ms;
+  if (auto s = Save(*t); !s) return s.error();
+  auto out = MustRead(id, false);
+  if (!out) return out.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<TicketRecord> SqlTickets::PatchTicket(std::int64_t id, const TicketPatch& p,
+                                             const SlaTargets& sla, const Actor& actor,
+                                             std::int64_t now_ms) {
+  if (p.priority && (*p.priority < 1 || *p.priority > 5)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "priority must be 1 to 5, not " + std::to_string(*p.priority));
+  }
+  if (p.priority && (!p.priority_reason || p.priority_reason->empty())) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "priorityReason: setting the priority by hand needs a reason");
+  }
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto t = MustRead(id, true);
+  if (!t) return t.error();
+  if (t->state == "closed") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "ticket " + std::to_string(id) + " is closed (closed is final)");
+  }
+  auto field = [&](const char* name, std::string& value,
+                   const std::optional<std::string>& next) -> Status {
+    if (!next || *next == value) return {};
+    auto s = Event(id, now_ms, "field", name, value, *next, actor.name);
+    value = *next;
+    return s;
+  };
+  if (auto s = field("title", t->title, p.title); !s) return s.error();
+  if (auto s = field("description", t->description, p.description); !s) return s.error();
+  if (auto s = field("category", t->category, p.category); !s) return s.error();
+  if (p.impact) {
+    if (auto level = Level("impact", *p.impact); !level) return level.error();
+  }
+  if (p.urgency) {
+    if (auto level = Level("urgency", *p.urgency); !level) return level.error();
+  }
+  const bool levels_changed =
+      (p.impact && *p.impact != t->impact) || (p.urgency && *p.urgency != t->urgency);
+  if (auto s = field("impact", t->impact, p.impact); !s) return s.error();
+  if (auto s = field("urgency", t->urgency, p.urgency); !s) return s.error();
+  int priority = t->priority;
+  std::string reason = t->priority_reason;
+  if (p.priority) {
+    priority = *p.priority;
+    reason = *p.priority_reason;
+  } else if (levels_changed) {
+    // New levels take the ticket back to the matrix.
+    priority = tk::Priority(*tk::ParseLevel(t->impact), *tk::ParseLevel(t->urgency));
+    reason.clear();
+  }
+  if (priority != t->priority || reason != t->priority_reason) {
+    if (auto s = Event(id, now_ms, "priority", reason, "P" + std::to_string(t->priority),
+                       "P" + std::to_string(priority), actor.name);
+        !s) {
+      return s.error();
+    }
+    t->priority = priority;
+    t->priority_reason = reason;
+    // The clocks keep running; their targets become the new priority's.
+    const auto& target = sla[static_cast<std::size_t>(priority - 1)];
+    t->response_target_ms = target.first_response_ms;
+    t->resolution_target_ms = target.resolution_ms;
+  }
+  if (Person(actor)) {
+    if (auto s = Responded(*t, actor.name, now_ms); !s) return s.error();
+  }
+  t->updated_ms = now_ms;
+  if (auto s = Save(*t); !s) return s.error();
+  auto out = MustRead(id, false);
+  if (!out) return out.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<TicketNote> SqlTickets::AddNote(std::int64_t ticket_id, const TicketNote& note,
+                                       const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto t = MustRead(ticket_id, true);
+  if (!t) return t.error();
+  if (t->state == "closed") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "ticket " + std::to_string(ticket_id) + " is closed (closed is final)");
+  }
+  TicketNote out = note;
+  out.ticket_id = ticket_id;
+  out.at_ms = now_ms;
+  out.author = actor.name;
+  auto done = Run(
+      "INSERT INTO ticket_notes (ticket_id, at_ms, author, internal, body) VALUES (?, ?, ?, ?, ?) "
+      "RETURNING id",
+      {ticket_id, now_ms, actor.name, note.internal, note.body},
+      [&](const SqlRow& r) { out.id = r.Int(0); });
+  if (!done) return done.error();
+  if (auto s = Event(ticket_id, now_ms, "note", note.internal ? "internal" : "public", "",
+                     std::to_string(out.id), actor.name);
+      !s) {
+    return s.error();
+  }
+  // A public note answers the requester; an internal one is work among staff.
+  if (!note.internal && Person(actor)) {
+    if (auto s = Responded(*t, actor.name, now_ms); !s) return s.error();
+  }
+  t->updated_ms = now_ms;
+  if (auto s = Save(*t); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<std::vector<TicketNote>> SqlTickets::ListNotes(std::int64_t ticket_id, bool internal_too) {
+  std::vector<TicketNote> out;
+  std::string sql =
+      "SELECT id, ticket_id, at_ms, author, internal, body FROM ticket_notes WHERE ticket_id = ?";
+  if (!internal_too) sql += " AND NOT internal";
+  sql += " ORDER BY id";
+  auto done = Run(sql, {ticket_id}, [&](const SqlRow& r) {
+    out.push_back(TicketNote{r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Bool(4), r.Text(5)});
+  });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<TicketEventPage> SqlTickets::ListTicketEvents(std::int64_t ticket_id,
+                                                     std::optional<std::int64_t> before_id,
+                                                     int limit) {
+  std::vector<TicketEvent> items;
+  auto done = Run(
+      "SELECT id, ticket_id, at_ms, kind, subject, old_value, new_value, actor FROM ticket_events "
+      "WHERE ticket_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+      {ticket_id, before_id.value_or(INT64_MAX), std::int64_t{limit} + 1}, [&](const SqlRow& r) {
+        items.push_back(TicketEvent{r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Text(4), r.Text(5),
+                                    r.Text(6), r.Text(7)});
+      });
+  if (!done) return done.error();
+  return Cut(std::move(items), limit);
+}
+
+Result<WorklogEntry> SqlTickets::AppendWorklog(std::int64_t ticket_id, const WorklogEntry& entry,
+                                               const Actor& actor) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<std::string> state;
+  // Counting first takes the ticket's row lock: appends to one ticket queue up rather than
+  // deadlock, and a close cannot slip in between the check and the insert.
+  auto counted =
+      Run("UPDATE tickets SET worklog_count = worklog_count + 1 WHERE id = ? "
+          "RETURNING state",
+          {ticket_id}, [&](const SqlRow& r) { state = r.Text(0); });
+  if (!counted) return counted.error();
+  if (!state) {
+    return MakeError(ErrorCode::kNotFound, "no ticket has id " + std::to_string(ticket_id));
+  }
+  if (*state == "closed") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "ticket " + std::to_string(ticket_id) + " is closed (closed is final)");
+  }
+  WorklogEntry out = entry;
+  out.ticket_id = ticket_id;
+  out.actor = actor.name;
+  auto done =
+      Run("INSERT INTO ticket_worklog (ticket_id, at_ms, task, note, actor) VALUES (?, ?, ?, ?, ?) "
+          "RETURNING id",
+          {ticket_id, entry.at_ms, entry.task, entry.note, actor.name},
+          [&](const SqlRow& r) { out.id = r.Int(0); });
+  if (!done) return done.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<WorklogPage> SqlTickets::ListWorklog(std::int64_t ticket_id,
+                                            std::optional<std::int64_t> before_id, int limit) {
+  std::vector<WorklogEntry> items;
+  auto done = Run(
+      "SELECT id, ticket_id, at_ms, task, note, actor FROM ticket_worklog WHERE ticket_id = ? "
+      "AND id < ? ORDER BY id DESC LIMIT ?",
+      {ticket_id, before_id.value_or(INT64_MAX), std::int64_t{limit} + 1}, [&](const SqlRow& r) {
+        items.push_back(
+            WorklogEntry{r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Text(4), r.Text(5)});
+      });
+  if (!done) return done.error();
+  return Cut(std::move(items), limit);
+}
+
+// Incidents -------------------------------------------------------------------------------------
+
+Result<IncidentOutcome> SqlTickets::RaiseIncident(const IncidentSignal& signal,
+                                                  const SlaTargets& sla) {
+  // Another server may open the same fingerprint between our look and our insert: the unique
+  // index refuses the second, whose retry then finds the first's ticket.
+  for (int attempt = 0;; ++attempt) {
+    auto outcome = TryRaise(signal, sla);
+    if (outcome || outcome.error().code != ErrorCode::kAlreadyExists || attempt == 2) {
+      return outcome;
+    }
+  }
+}
+
+Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaTargets& sla) {
+  auto urgency = Level("urgency", s.urgency);
+  if (!urgency) return urgency.error();
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  struct Host {
+    std::string criticality;
+    bool unreachable = false;
+    bool archived = false;
+  };
+  std::optional<Host> host;
+  auto done = Run(
+      "SELECT criticality, unreachable_since_ms IS NOT NULL, archived_ms IS NOT NULL FROM hosts "
+      "WHERE id = ?",
+      {s.host_id}, [&](const SqlRow& r) {
+        host = Host{r.Text(0), r.Bool(1), r.Bool(2)};
+      });
+  if (!done) return done.error();
+  if (!host) return MakeError(ErrorCode::kNotFound, "no host has id " + std::to_string(s.host_id));
+  IncidentOutcome out;
+  out.kind = IncidentOutcome::Kind::kSuppressed;
+  if (host->archived) {
+    out.why = "the host is archived";
+    return out;
+  }
+  done = Run(
+      "SELECT id, reason FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? AND "
+      "(host_id = ? OR tag IN (SELECT tag FROM host_tags WHERE host_id = ?)) ORDER BY id LIMIT 1",
+      {s.at_ms, s.at_ms, s.host_id, s.host_id}, [&](const SqlRow& r) {
+        out.why = "maintenance window " + std::to_string(r.Int(0)) +
+                  (r.Text(1).empty() ? "" : " (" + r.Text(1) + ")");
+      });
+  if (!done) return done.error();
+  if (!out.why.empty()) return out;
+  if (s.kind != "host" && host->unreachable) {
+    out.why = "the host is unreachable";
+    return out;
+  }
+
+  const std::string fingerprint = s.Fingerprint();
+  auto open = OpenIncident(fingerprint);
+  if (!open) return open.error();
+  if (*open) {
+    TicketRecord& t = **open;
+    ++t.occurrences;
+    t.last_seen_ms = std::max(t.last_seen_ms, s.at_ms);
+    t.recovered_ms.reset();
+    t.updated_ms = s.at_ms;
+    if (auto st = Event(t.id, s.at_ms, "occurrence", "", std::to_string(t.occurrences - 1),
+                        std::to_string(t.occurrences), kEngineActor);
+        !st) {
+      return st.error();
+    }
+    if (auto st = Save(t); !st) return st.error();
+    if (auto st = tx->Commit(); !st) return st.error();
+    return IncidentOutcome{IncidentOutcome::Kind::kRepeated, t.id, ""};
+  }
+
+  std::optional<std::int64_t> resolved;
+  done = Run(
+      "SELECT id FROM tickets WHERE fingerprint = ? AND state = 'resolved' AND resolved_ms >= ? "
+      "ORDER BY id DESC LIMIT 1",
+      {fingerprint, s.at_ms - s.reopen_window_ms}, [&](const SqlRow& r) { resolved = r.Int(0); });
+  if (!done) return done.error();
+  if (resolved) {
+    auto t = MustRead(*resolved, true);
+    if (!t) return t.error();
+    // Locked now: a person may have closed it meanwhile (PostgreSQL).
+    if (t->state == "resolved") {
+      const bool has_assignee = t->assignee_id.has_value() || !t->group.empty();
+      auto to = tk::Next(tk::State::kResolved, tk::Action::kReopen, has_assignee);
+      if (!to) return to.error();
+      if (auto st = MoveTo(*t, *to, "reopen", kEngineActor, s.at_ms); !st) return st.error();
+      ++t->occurrences;
+      t->last_seen_ms = std::max(t->last_seen_ms, s.at_ms);
+      if (auto st = Save(*t); !st) return st.error();
+      if (auto st = tx->Commit(); !st) return st.error();
+      return IncidentOutcome{IncidentOutcome::Kind::kReopened, t->id, ""};
+    }
+  }
+
+  auto impact = Level("the host's criticality", host->criticality);
+  if (!impact) return impact.error();
+  const int priority = tk::Priority(*impact, *urgency);
+  const auto& target = sla[static_cast<std::size_t>(priority - 1)];
+  std::optional<std::int64_t> assignee;
+  if (!s.assignee.empty()) {
+    done = Run(
+        "SELECT id FROM users WHERE name = ? AND NOT disabled AND role IN ('admin', 'operator')",
+        {s.assignee}, [&](const SqlRow& r) { assignee = r.Int(0); });
+    if (!done) return done.error();
+  }
+  const bool assigned = !s.group.empty() || assignee.has_value();
+  std::int64_t id = 0;
+  done = Run(
+      "INSERT INTO tickets (kind, title, description, state, category, impact, urgency, priority, "
+      "host_id, fingerprint, source_kind, subject, auto_resolve, last_seen_ms, assignee_group, "
+      "assignee_id, created_by, created_ms, updated_ms, response_target_ms, "
+      "resolution_target_ms) VALUES ('incident', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?) RETURNING id",
+      {s.title,
+       s.detail,
+       assigned ? "assigned" : "new",
+       s.category,
+       host->criticality,
+       s.urgency,
+       priority,
+       s.host_id,
+       fingerprint,
+       s.kind,
+       s.subject,
+       s.auto_resolve,
+       s.at_ms,
+       s.group,
+       assignee,
+       kEngineActor,
+       s.at_ms,
+       s.at_ms,
+       target.first_response_ms,
+       target.resolution_ms},
+      [&](const SqlRow& r) { id = r.Int(0); });
+  if (!done) return done.error();
+  if (auto st = Event(id, s.at_ms, "created", "incident", "", "new", kEngineActor); !st) {
+    return st.error();
+  }
+  if (!s.group.empty()) {
+    if (auto st = Event(id, s.at_ms, "assigned", "group", "", s.group, kEngineActor); !st) {
+      return st.error();
+    }
+  }
+  if (assignee) {
+    if (auto st = Event(id, s.at_ms, "assigned", "assignee", "", s.assignee, kEngineActor); !st) {
+      return st.error();
+    }
+  }
+  if (assigned) {
+    if (auto st = Event(id, s.at_ms, "state", "assign", "new", "assigned", kEngineActor); !st) {
+      return st.error();
+    }
+  }
+  if (auto st = tx->Commit(); !st) return st.error();
+  return IncidentOutcome{IncidentOutcome::Kind::kOpened, id, ""};
+}
+
+Result<std::int64_t> SqlTickets::RecoverIncident(const std::string& fingerprint,
+                                                 std::int64_t at_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto open = OpenIncident(fingerprint);
+  if (!open) return open.error();
+  if (!*open) return std::int64_t{0};
+  TicketRecord& t = **open;
+  if (t.recovered_ms) return t.id;
+  t.recovered_ms = at_ms;
+  t.updated_ms = std::max(t.updated_ms, at_ms);
+  if (auto s = Event(t.id, at_ms, "recovered", t.subject, "down", "up", kEngineActor); !s) {
+    return s.error();
+  }
+  if (auto s = Save(t); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return t.id;
+}
+
+Result<std::int64_t> SqlTickets::SetFlapping(const std::string& fingerprint, bool flapping,
+                                             std::int64_t at_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto open = OpenIncident(fingerprint);
+  if (!open) return open.error();
+  if (!*open) return std::int64_t{0};
+  TicketRecord& t = **open;
+  if (t.flapping == flapping) return t.id;
+  t.flapping = flapping;
+  // While it flaps its recoveries are not news; it settles down or up, said separately.
+  if (flapping) t.recovered_ms.reset();
+  t.updated_ms = std::max(t.updated_ms, at_ms);
+  if (auto s =
+          Event(t.id, at_ms, flapping ? "flapping" : "settled", t.subject, "", "", kEngineActor);
+      !s) {
+    return s.error();
+  }
+  if (auto s = Save(t); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return t.id;
+}
+
+Result<std::vector<std::int64_t>> SqlTickets::ResolveQuietIncidents(
+    std::int64_t recovered_before_ms, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::vector<std::int64_t> ids;
+  auto done = Run(std::string("SELECT id FROM tickets WHERE state IN ") + kOpenStates +
+                      " AND fingerprint IS NOT NULL AND auto_resolve AND NOT flapping AND "
+                      "recovered_ms IS NOT NULL AND recovered_ms <= ? ORDER BY id",
+                  {recovered_before_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });
+  if (!done) return done.error();
+  std::vector<std::int64_t> resolved;
+  for (auto id : ids) {
+    auto t = MustRead(id, true);
+    if (!t) return t.error();
+    // Re-checked under the lock: another server may have got there first.
+    if (!tk::IsOpen(*tk::ParseState(t->state)) || !t->recovered_ms || t->flapping) continue;
+    if (auto s = MoveTo(*t, tk::State::kResolved, "resolve", kEngineActor, now_ms); !s) {
+      return s.error();
+    }
+    if (auto s = Save(*t); !s) return s.error();
+    resolved.push_back(id);
+  }
+  if (auto s = tx->Commit(); !s) return s.error();
+  return resolved;
+}
+
+Result<std::vector<std::string>> SqlTickets::OpenFingerprints() {
+  std::vector<std::string> out;
+  auto done = Run(std::string("SELECT fingerprint FROM tickets WHERE fingerprint IS NOT NULL AND "
+                              "state IN ") +
+                      kOpenStates,
+                  {}, [&](const SqlRow& r) { out.push_back(r.Text(0)); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::vector<SlaBreach>> SqlTickets::RecordSlaBreaches(std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  // Pending tickets are off the clock, so only the three running states are looked at.
+  std::vector<std::int64_t> ids;
+  auto done =
+      Run("SELECT id FROM tickets WHERE state IN ('new', 'assigned', 'in_progress') AND "
+          "paused_since_ms IS NULL AND ((responded_ms IS NULL AND response_breached_ms IS NULL AND "
+          "created_ms + response_target_ms + paused_ms < ?) OR (resolution_breached_ms IS NULL AND "
+          "created_ms + resolution_target_ms + paused_ms < ?)) ORDER BY id",
+          {now_ms, now_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });
+  if (!done) return done.error();
+  std::vector<SlaBreach> out;
+  for (auto id : ids) {
+    auto t = MustRead(id, true);
+    if (!t) return t.error();
+    if (t->paused_since_ms || !tk::IsOpen(*tk::ParseState(t->state))) continue;
+    bool changed = false;
+    if (auto due = t->ResponseDueMs(); due && *due < now_ms && !t->response_breached_ms) {
+      t->response_breached_ms = *due;
+      out.push_back(SlaBreach{id, "response", *due});
+      changed = true;
+    }
+    if (auto due = t->ResolutionDueMs(); due && *due < now_ms && !t->resolution_breached_ms) {
+      t->resolution_breached_ms = *due;
+      out.push_back(SlaBreach{id, "resolution", *due});
+      changed = true;
+    }
+    if (!changed) continue;
+    for (auto it = out.rbegin(); it != out.rend() && it->ticket_id == id; ++it) {
+      if (auto s = Event(id, it->at_ms, "sla_breach", it->clock, "", "breached", kEngineActor);
+          !s) {
+        return s.error();
+      }
+    }
+    if (auto s = Save(*t); !s) return s.error();
+  }
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+// Maintenance windows -------------------------------------------------------------------------
+
+Result<MaintenanceWindow> SqlTickets::CreateMaintenanceWindow(const MaintenanceWindow& w,
+                                                              const Actor& actor) {
+  if (w.host_id.has_value() == !w.tag.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "a maintenance window names either a hostId or a tag, not both or neither");
+  }
+  if (w.ends_ms <= w.starts_ms) {
+    return MakeError(ErrorCode::kInvalidArgument, "a maintenance window must end after it starts");
+  }
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  if (w.host_id) {
+    bool found = false;
+    auto done = Run("SELECT 1 FROM hosts WHERE id = ? AND archived_ms IS NULL", {*w.host_id},
+                    [&](const SqlRow&) { found = true; });
+    if (!done) return done.error();
+    if (!found) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "hostId: no host (not archived) has id " + std::to_string(*w.host_id));
+    }
+  }
+  MaintenanceWindow out = w;
+  out.created_by = actor.name;
+  std::optional<std::string> tag;
+  if (!w.tag.empty()) tag = w.tag;
+  auto done =
+      Run("INSERT INTO maintenance_windows (host_id, tag, starts_ms, ends_ms, reason, created_by, "
+          "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+          {w.host_id, tag, w.starts_ms, w.ends_ms, w.reason, actor.name, w.created_ms},
+          [&](const SqlRow& r) { out.id = r.Int(0); });
+  if (!done) return done.error();
+  auto entry = AuditOf("maintenance.create", "maintenance", out.id, actor, w.created_ms);
+  entry.after = {{"host", w.host_id ? std::to_string(*w.host_id) : ""},
+                 {"tag", w.tag},
+                 {"starts_ms", std::to_string(w.starts_ms)},
+                 {"ends_ms", std::to_string(w.ends_ms)},
+                 {"reason", w.reason}};
+  if (auto s = Audit(entry); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<std::vector<MaintenanceWindow>> SqlTickets::ListMaintenanceWindows(bool past_too,
+                                                                          std::int64_t now_ms) {
+  std::vector<MaintenanceWindow> out;
+  auto done =
+      Run("SELECT id, host_id, tag, starts_ms, ends_ms, reason, created_by, created_ms FROM "
+          "maintenance_windows WHERE ends_ms > ? ORDER BY starts_ms, id",
+          {past_too ? std::int64_t{INT64_MIN} : now_ms}, [&](const SqlRow& r) {
+            out.push_back(MaintenanceWindow{r.Int(0), r.OptInt(1), r.Text(2), r.Int(3), r.Int(4),
+                                            r.Text(5), r.Text(6), r.Int(7)});
+          });
+  if (!done) return done.error();
+  return out;
+}
+
+Status SqlTickets::EndMaintenanceWindow(std::int64_t id, const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<std::pair<std::int64_t, std::int64_t>> span;
+  auto done = Run("SELECT starts_ms, ends_ms FROM maintenance_windows WHERE id = ?", {id},
+                  [&](const SqlRow& r) { span.emplace(r.Int(0), r.Int(1)); });
+  if (!done) return done.error();
+  if (!span) {
+    return MakeError(ErrorCode::kNotFound, "no maintenance window has id " + std::to_string(id));
+  }
+  if (span->second <= now_ms) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "maintenance window " + std::to_string(id) + " has already ended");
+  }
+  // A window that has not started becomes a millisecond in the past: it never starts, and the
+  // list of past windows still shows it was planned.
+  const std::int64_t starts = std::min(span->first, now_ms - 1);
+  if (auto s = Do("UPDATE maintenance_windows SET starts_ms = ?, ends_ms = ? WHERE id = ?",
+                  {starts, now_ms, id});
+      !s) {
+    return s;
+  }
+  auto entry = AuditOf("maintenance.end", "maintenance", id, actor, now_ms);
+  entry.before = {{"ends_ms", std::to_string(span->second)}};
+  entry.after = {{"ends_ms", std::to_string(now_ms)}};
+  if (auto s = Audit(entry); !s) return s;
+  return tx->Commit();
+}
+
+}  // namespace fleetdesk::server::store
