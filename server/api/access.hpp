@@ -42,6 +42,21 @@ inline constexpr Rule kRules[] = {
     {"enrollment_tokens", "write", true, false, false, false, "make and revoke them"},
     {"audit", "read", true, false, false, false, "read the audit log"},
     {"agents", "revoke", true, false, false, false, "revoke an agent's certificate"},
+    {"tickets", "read", true, true, true, true, "list and read tickets (requesters: their own)"},
+    {"tickets", "create", true, true, true, false, "file a ticket (requesters: requests)"},
+    {"tickets", "edit", true, true, false, false, "change a ticket's fields and priority"},
+    {"tickets", "assign", true, true, false, false, "assign a ticket to a group or a person"},
+    {"tickets", "start", true, true, false, false, "start work on a ticket"},
+    {"tickets", "pend", true, true, false, false, "wait on someone outside (SLA paused)"},
+    {"tickets", "resolve", true, true, false, false, "resolve a ticket"},
+    {"tickets", "reopen", true, true, true, false, "reopen a resolved ticket (requesters: theirs)"},
+    {"tickets", "close", true, true, true, false, "close a resolved ticket (requesters: theirs)"},
+    {"notes", "public", true, true, true, false, "add a public note (requesters: to theirs)"},
+    {"notes", "internal", true, true, false, false, "add an internal note"},
+    {"notes", "read_internal", true, true, false, true, "read internal notes"},
+    {"worklog", "append", true, true, false, false, "append to a ticket's worklog"},
+    {"maintenance", "read", true, true, false, true, "list maintenance windows"},
+    {"maintenance", "write", true, true, false, false, "make and end maintenance windows"},
 };
 
 inline constexpr const char* kRoles[] = {"admin", "operator", "requester", "viewer"};

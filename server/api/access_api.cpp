@@ -31,12 +31,7 @@ constexpr std::chrono::seconds kMaxEnrollmentTtl{365 * 86400};
 
 template <typename M>
 Result<M> Body(const http::Request& request) {
-  if (request.body.size() > kMaxAccessBody) {
-    return MakeError(ErrorCode::kResourceExhausted, "this body is at most 16 KiB");
-  }
-  codec::Limits limits{kMaxAccessBody, 8};
-  limits.refuse_unknown_fields = true;
-  return codec::Parse<M>(request.body.empty() ? std::string_view("{}") : request.body, limits);
+  return JsonBody<M>(request, kMaxAccessBody);
 }
 
 // User names: what people type at a sign-in prompt and scripts put in URLs.

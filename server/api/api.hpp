@@ -36,6 +36,8 @@ struct ApiOptions {
   // address gets four times that before its credential is even looked at.
   double rate_limit = 50;
   double rate_burst = 200;
+  // The SLA targets by priority ([tickets.sla]).
+  store::SlaTargets sla = store::DefaultSlaTargets();
 };
 
 // One request on its way through the API: the request, who made it (nobody on the public
@@ -128,6 +130,23 @@ class Api {
   Result<http::Response> RevokeEnrollmentToken(const Call& call);
   Result<http::Response> ListAudit(const Call& call);
   Result<http::Response> RevokeAgent(const Call& call);
+  // Tickets, notes, worklog and maintenance windows (tickets_api.cpp).
+  Result<http::Response> ListTickets(const Call& call);
+  Result<http::Response> CreateTicket(const Call& call);
+  Result<http::Response> GetTicket(const Call& call);
+  Result<http::Response> PatchTicket(const Call& call);
+  Result<http::Response> ActOnTicket(const Call& call);
+  Result<http::Response> TicketTimeline(const Call& call);
+  Result<http::Response> ListNotes(const Call& call);
+  Result<http::Response> AddNote(const Call& call);
+  Result<http::Response> ListWorklog(const Call& call);
+  Result<http::Response> AppendWorklog(const Call& call);
+  Result<http::Response> ListMaintenance(const Call& call);
+  Result<http::Response> CreateMaintenance(const Call& call);
+  Result<http::Response> EndMaintenance(const Call& call);
+  // The ticket of the call's {id}, when the caller may see it (requesters: their own only;
+  // another's is not found).
+  Result<store::TicketRecord> VisibleTicket(const Call& call, store::Store& store);
 
   ApiOptions options_;
   store::StorePool& stores_;

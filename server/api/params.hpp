@@ -7,7 +7,9 @@
 #include <map>
 #include <string>
 
+#include "common/codec.hpp"
 #include "common/result.hpp"
+#include "server/http/message.hpp"
 
 namespace fleetdesk::server::api {
 
@@ -22,5 +24,18 @@ Result<std::int64_t> ParseTime(const std::string& text, const std::string& what)
 // kInvalidArgument naming the first parameter `resource` does not take, and those it does.
 Status OnlyKeys(const std::map<std::string, std::string>& query,
                 std::initializer_list<const char*> allowed, const char* resource);
+
+// A JSON request body as message M: at most `max_bytes`, nested at most 8 deep, and every field
+// one M has (a misspelt field is refused by name rather than ignored). An empty body is {}.
+template <typename M>
+Result<M> JsonBody(const http::Request& request, std::size_t max_bytes) {
+  if (request.body.size() > max_bytes) {
+    return MakeError(ErrorCode::kResourceExhausted,
+                     "this body is at most " + std::to_string(max_bytes / 1024) + " KiB");
+  }
+  codec::Limits limits{max_bytes, 8};
+  limits.refuse_unknown_fields = true;
+  return codec::Parse<M>(request.body.empty() ? std::string_view("{}") : request.body, limits);
+}
 
 }  // namespace fleetdesk::server::api

@@ -414,11 +414,15 @@ Result<TicketRecord> SqlTickets::ActOnTicket(std::int64_t id, const TicketAction
     if (auto s = Responded(*t, actor.name, now_ms); !s) return s.error();
   }
   if (!a.comment.empty()) {
-    auto done = Do(
+    std::int64_t note = 0;
+    auto done = Run(
         "INSERT INTO ticket_notes (ticket_id, at_ms, author, internal, body) VALUES (?, ?, ?, ?, "
-        "?)",
-        {id, now_ms, actor.name, false, a.comment});
+        "?) RETURNING id",
+        {id, now_ms, actor.name, false, a.comment}, [&](const SqlRow& r) { note = r.Int(0); });
     if (!done) return done.error();
+    if (auto s = Event(id, now_ms, "note", "public", "", std::to_string(note), actor.name); !s) {
+      return s.error();
+    }
   }
   t->updated_ms = now_ms;
   if (auto s = Save(*t); !s) return s.error();

@@ -26,6 +26,7 @@ const std::set<std::string> kAll = {"admin", "operator", "requester", "viewer"};
 const std::set<std::string> kStaff = {"admin", "operator", "viewer"};
 const std::set<std::string> kEditors = {"admin", "operator"};
 const std::set<std::string> kAdmin = {"admin"};
+const std::set<std::string> kFilers = {"admin", "operator", "requester"};
 
 const std::vector<Expected> kMatrix = {
     {"GET", "/api/v1/hosts", "", kStaff},
@@ -53,6 +54,21 @@ const std::vector<Expected> kMatrix = {
     {"POST", "/api/v1/agents/00000000-0000-0000-0000-000000000000/revoke", "", kAdmin},
     {"GET", "/api/v1/session", "", kAll},
     {"POST", "/api/v1/session/password", "{}", kAll},  // 400: the gate let it through
+    // Ticket 1 is the admin's: requesters get 404 past the gate, not 403.
+    {"GET", "/api/v1/tickets", "", kAll},
+    {"POST", "/api/v1/tickets", R"({"title":"filed by %ROLE%"})", kFilers},
+    {"GET", "/api/v1/tickets/1", "", kAll},
+    {"PATCH", "/api/v1/tickets/1", R"({"category":"%ROLE%"})", kEditors},
+    {"POST", "/api/v1/tickets/1/actions", R"({"action":"start"})", kEditors},
+    {"GET", "/api/v1/tickets/1/timeline", "", kAll},
+    {"GET", "/api/v1/tickets/1/notes", "", kAll},
+    {"POST", "/api/v1/tickets/1/notes", R"({"body":"from %ROLE%"})", kFilers},
+    {"POST", "/api/v1/tickets/1/notes", R"({"body":"staff only","internal":true})", kEditors},
+    {"GET", "/api/v1/tickets/1/worklog", "", kAll},
+    {"POST", "/api/v1/tickets/1/worklog", R"({"task":"t","note":"n"})", kEditors},
+    {"GET", "/api/v1/maintenance", "", kStaff},
+    {"POST", "/api/v1/maintenance", R"({"tag":"x","duration":"1h"})", kEditors},
+    {"POST", "/api/v1/maintenance/999/end", "", kEditors},
 };
 
 std::string Fill(std::string text, const std::string& role, const std::string& host) {
@@ -71,6 +87,7 @@ TEST_CASE("every endpoint lets exactly the roles of the permission table through
           "[server][api][access]") {
   Fixture f;
   REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1"})").status == 201);
+  REQUIRE(f.Call("POST", "/api/v1/tickets", R"({"title":"the admin's"})").status == 201);
   for (const std::string role : {"admin", "operator", "requester", "viewer"}) {
     CAPTURE(role);
     const auto who = role == "admin" ? Credentials{f.token} : f.AddUser(role + "-1", role);

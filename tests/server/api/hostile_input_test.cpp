@@ -30,6 +30,12 @@ const std::map<Route, std::pair<std::string, bool>> kBodyEndpoints = {
     {{"PATCH", "/api/v1/users/{id}"}, {"/api/v1/users/1", false}},
     {{"POST", "/api/v1/tokens"}, {"/api/v1/tokens", false}},
     {{"POST", "/api/v1/enrollment-tokens"}, {"/api/v1/enrollment-tokens", false}},
+    {{"POST", "/api/v1/tickets"}, {"/api/v1/tickets", false}},
+    {{"PATCH", "/api/v1/tickets/{id}"}, {"/api/v1/tickets/1", false}},
+    {{"POST", "/api/v1/tickets/{id}/actions"}, {"/api/v1/tickets/1/actions", false}},
+    {{"POST", "/api/v1/tickets/{id}/notes"}, {"/api/v1/tickets/1/notes", false}},
+    {{"POST", "/api/v1/tickets/{id}/worklog"}, {"/api/v1/tickets/1/worklog", false}},
+    {{"POST", "/api/v1/maintenance"}, {"/api/v1/maintenance", false}},
 };
 const std::set<Route> kNoBody = {
     {"DELETE", "/api/v1/session"},
@@ -37,6 +43,7 @@ const std::set<Route> kNoBody = {
     {"DELETE", "/api/v1/tokens/{id}"},
     {"DELETE", "/api/v1/enrollment-tokens/{id}"},
     {"POST", "/api/v1/agents/{agent}/revoke"},
+    {"POST", "/api/v1/maintenance/{id}/end"},
 };
 
 std::vector<std::string> HostileJson() {
@@ -120,6 +127,7 @@ TEST_CASE("every endpoint that reads a body is in the hostile-input sweep", "[se
 TEST_CASE("malformed bodies get the error contract and change nothing stored", "[server][api]") {
   Fixture f;
   REQUIRE(f.Call("POST", "/api/v1/hosts", R"({"hostname":"web-1","owner":"ops"})").status == 201);
+  REQUIRE(f.Call("POST", "/api/v1/tickets", R"({"title":"disk full"})").status == 201);
   // Touches the admin token's last use, so the calls below have nothing left to record.
   REQUIRE(f.Call("GET", "/api/v1/hosts").status == 200);
   const std::string database = f.dir / "fleetdesk.db";

@@ -1,0 +1,204 @@
+// The ticket desk over the API: filing, the workflow by permission, requesters kept to their own
+// tickets, notes, the worklog stream with a worklog-scoped token, and maintenance windows.
+#include <catch2/catch.hpp>
+
+#include "fleetdesk/v1/tickets.pb.h"
+#include "tests/server/api/api_fixture.hpp"
+
+using namespace fleetdesk::server;
+using fleetdesk::testing::Credentials;
+using fleetdesk::testing::ErrorOf;
+using fleetdesk::testing::Fixture;
+
+namespace {
+
+template <typename M>
+M As(const http::Response& response) {
+  auto parsed = fleetdesk::codec::Parse<M>(response.body);
+  REQUIRE(parsed.ok());
+  return *parsed;
+}
+
+std::vector<std::string> Actions(const fleetdesk::v1::Ticket& t) {
+  return {t.actions().begin(), t.actions().end()};
+}
+
+}  // namespace
+
+TEST_CASE("a requester files a request, an operator works it through the workflow",
+          "[server][api][tickets]") {
+  Fixture f;
+  auto rita = f.AddUser("rita", "requester");
+  auto oscar = f.AddUser("oscar", "operator");
+  auto filed = f.CallWith(rita, "POST", "/api/v1/tickets",
+                          R"({"title":"VPN access for the new intern","urgency":"high"})");
+  REQUIRE(filed.status == 201);
+  auto t = As<fleetdesk::v1::Ticket>(filed);
+  CHECK(t.kind() == "request");
+  CHECK(t.state() == "new");
+  CHECK(t.requester() == "rita");
+  CHECK(t.priority() == 4);  // impact low (no host) x urgency high
+  const auto path = "/api/v1/tickets/" + std::to_string(t.id());
+
+  // The requester may not assign; the answer says who may.
+  auto denied = f.CallWith(rita, "POST", path + "/actions", R"({"action":"assign","group":"x"})");
+  CHECK(denied.status == 403);
+  CHECK_THAT(ErrorOf(denied).error().message(), Catch::Contains("tickets.assign"));
+  CHECK(Actions(As<fleetdesk::v1::Ticket>(f.CallWith(rita, "GET", path))).empty());
+  CHECK(Actions(As<fleetdesk::v1::Ticket>(f.CallWith(oscar, "GET", path))) ==
+        std::vector<std::string>{"assign", "start", "resolve"});
+
+  auto assigned = f.CallWith(oscar, "POST", path + "/actions",
+                             R"({"action":"assign","group":"network","comment":"taking it"})");
+  REQUIRE(assigned.status == 200);
+  CHECK(As<fleetdesk::v1::Ticket>(assigned).state() == "assigned");
+  CHECK(As<fleetdesk::v1::Ticket>(assigned).has_responded_at());
+  REQUIRE(f.CallWith(oscar, "POST", path + "/actions", R"({"action":"start"})").status == 200);
+  auto resolved = f.CallWith(oscar, "POST", path + "/actions", R"({"action":"resolve"})");
+  REQUIRE(resolved.status == 200);
+  // A step the workflow does not have from here: 412, naming both.
+  auto again = f.CallWith(oscar, "POST", path + "/actions", R"({"action":"pend"})");
+  CHECK(again.status == 412);
+  CHECK_THAT(ErrorOf(again).error().message(), Catch::Contains("resolved"));
+  // The requester closes their own resolved ticket.
+  CHECK(Actions(As<fleetdesk::v1::Ticket>(f.CallWith(rita, "GET", path))) ==
+        std::vector<std::string>{"reopen", "close"});
+  auto closed = f.CallWith(rita, "POST", path + "/actions", R"({"action":"close"})");
+  REQUIRE(closed.status == 200);
+  CHECK(As<fleetdesk::v1::Ticket>(closed).state() == "closed");
+
+  auto timeline = As<fleetdesk::v1::TicketEventList>(f.CallWith(rita, "GET", path + "/timeline"));
+  REQUIRE(timeline.items_size() == 7);  // created, the group, the comment, 4 states
+  CHECK(timeline.items(0).new_value() == "closed");
+  CHECK(timeline.items(0).actor() == "rita");
+  auto notes = As<fleetdesk::v1::NoteList>(f.CallWith(rita, "GET", path + "/notes"));
+  REQUIRE(notes.items_size() == 1);
+  CHECK(notes.items(0).body() == "taking it");
+}
+
+TEST_CASE("requesters see their own tickets only, and never internal notes",
+          "[server][api][tickets]") {
+  Fixture f;
+  auto rita = f.AddUser("rita", "requester");
+  auto rob = f.AddUser("rob", "requester");
+  auto vic = f.AddUser("vic", "viewer");
+  auto mine =
+      As<fleetdesk::v1::Ticket>(f.CallWith(rita, "POST", "/api/v1/tickets", R"({"title":"mine"})"));
+  REQUIRE(f.CallWith(rob, "POST", "/api/v1/tickets", R"({"title":"his"})").status == 201);
+  const auto path = "/api/v1/tickets/" + std::to_string(mine.id());
+
+  auto list = As<fleetdesk::v1::TicketList>(f.CallWith(rita, "GET", "/api/v1/tickets"));
+  REQUIRE(list.items_size() == 1);
+  CHECK(list.items(0).title() == "mine");
+  CHECK(As<fleetdesk::v1::TicketList>(f.Call("GET", "/api/v1/tickets")).items_size() == 2);
+  CHECK(f.CallWith(rob, "GET", path).status == 404);
+  CHECK(f.CallWith(rob, "POST", path + "/notes", R"({"body":"hi"})").status == 404);
+
+  REQUIRE(f.Call("POST", path + "/notes", R"({"body":"check the vendor case","internal":true})")
+              .status == 201);
+  REQUIRE(f.Call("POST", path + "/notes", R"({"body":"we are on it"})").status == 201);
+  auto theirs = As<fleetdesk::v1::NoteList>(f.CallWith(rita, "GET", path + "/notes"));
+  REQUIRE(theirs.items_size() == 1);
+  CHECK(theirs.items(0).body() == "we are on it");
+  CHECK(As<fleetdesk::v1::NoteList>(f.CallWith(vic, "GET", path + "/notes")).items_size() == 2);
+  auto internal = f.CallWith(rita, "POST", path + "/notes", R"({"body":"x","internal":true})");
+  CHECK(internal.status == 403);
+  // Requesters file requests; the rest of a ticket's fields are the operators'.
+  CHECK(f.CallWith(rita, "POST", "/api/v1/tickets", R"({"title":"x","kind":"incident"})").status ==
+        403);
+  CHECK(f.CallWith(vic, "POST", "/api/v1/tickets", R"({"title":"x"})").status == 403);
+}
+
+TEST_CASE("a worklog-scoped token appends to the worklog and nothing else; the stream pages",
+          "[server][api][tickets]") {
+  Fixture f;
+  f.AddUser("ci", "operator");
+  auto bot = f.TokenOf("ci", "worklog");
+  auto t = As<fleetdesk::v1::Ticket>(f.Call("POST", "/api/v1/tickets", R"({"title":"deploy"})"));
+  const auto path = "/api/v1/tickets/" + std::to_string(t.id());
+  for (int i = 0; i < 7; ++i) {
+    auto added = f.CallWith(bot, "POST", path + "/worklog",
+                            R"({"task":"deploy 4.2","note":"step )" + std::to_string(i) + R"("})");
+    REQUIRE(added.status == 201);
+    CHECK(As<fleetdesk::v1::WorklogEntry>(added).actor() == "ci");
+  }
+  auto page = As<fleetdesk::v1::WorklogList>(f.Call("GET", path + "/worklog?limit=5"));
+  CHECK(page.total() == 7);
+  REQUIRE(page.items_size() == 5);
+  CHECK(page.items(0).note() == "step 6");
+  auto rest = As<fleetdesk::v1::WorklogList>(
+      f.Call("GET", path + "/worklog?limit=5&cursor=" + page.next_cursor()));
+  CHECK(rest.items_size() == 2);
+  CHECK(rest.next_cursor().empty());
+  // The token can do nothing else, not even read.
+  CHECK(f.CallWith(bot, "GET", path).status == 403);
+  CHECK(f.CallWith(bot, "POST", path + "/notes", R"({"body":"x"})").status == 403);
+  // The worklog stays out of the ticket's conversation and timeline.
+  CHECK(As<fleetdesk::v1::NoteList>(f.Call("GET", path + "/notes")).items_size() == 0);
+  CHECK(As<fleetdesk::v1::TicketEventList>(f.Call("GET", path + "/timeline")).items_size() == 1);
+  // Bad entries name the field; a missing ticket is 404.
+  auto empty = f.CallWith(bot, "POST", path + "/worklog", R"({"task":"x"})");
+  CHECK(empty.status == 400);
+  CHECK_THAT(ErrorOf(empty).error().message(), Catch::Contains("note"));
+  CHECK(
+      f.CallWith(bot, "POST", "/api/v1/tickets/999/worklog", R"({"task":"x","note":"y"})").status ==
+      404);
+}
+
+TEST_CASE("tickets are filtered by state, priority and assignee, and paged newest first",
+          "[server][api][tickets]") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) {
+    const char* urgency = i % 2 == 0 ? "critical" : "low";
+    REQUIRE(f.Call("POST", "/api/v1/tickets",
+                   std::string(R"({"title":"t)") + std::to_string(i) + R"(","urgency":")" +
+                       urgency + R"("})")
+                .status == 201);
+  }
+  REQUIRE(
+      f.Call("POST", "/api/v1/tickets/3/actions", R"({"action":"assign","assigneeId":1})").status ==
+      200);
+  REQUIRE(f.Call("POST", "/api/v1/tickets/4/actions", R"({"action":"resolve"})").status == 200);
+  auto titles = [&](const std::string& query) {
+    auto list = As<fleetdesk::v1::TicketList>(f.Call("GET", "/api/v1/tickets" + query));
+    std::vector<std::string> out;
+    for (const auto& t : list.items()) out.push_back(t.title());
+    return out;
+  };
+  CHECK(titles("") == std::vector<std::string>{"t4", "t3", "t2", "t1", "t0"});
+  CHECK(titles("?state=open") == std::vector<std::string>{"t4", "t2", "t1", "t0"});
+  CHECK(titles("?state=resolved,closed") == std::vector<std::string>{"t3"});
+  CHECK(titles("?priority=3") == std::vector<std::string>{"t4", "t2", "t0"});
+  CHECK(titles("?assignee=me") == std::vector<std::string>{"t2"});
+  CHECK(titles("?unassigned=true&state=open") == std::vector<std::string>{"t4", "t1", "t0"});
+  auto first = As<fleetdesk::v1::TicketList>(f.Call("GET", "/api/v1/tickets?limit=2"));
+  CHECK(titles("?limit=2&cursor=" + first.next_cursor()) == std::vector<std::string>{"t2", "t1"});
+  auto bad = f.Call("GET", "/api/v1/tickets?state=sleeping");
+  CHECK(bad.status == 400);
+  CHECK_THAT(ErrorOf(bad).error().message(), Catch::Contains("sleeping"));
+  CHECK(f.Call("GET", "/api/v1/tickets?colour=red").status == 400);
+}
+
+TEST_CASE("maintenance windows are made, listed and ended over the API", "[server][api][tickets]") {
+  Fixture f;
+  auto made = f.Call("POST", "/api/v1/maintenance",
+                     R"({"tag":"db","duration":"2h","reason":"PostgreSQL 16 upgrade"})");
+  REQUIRE(made.status == 201);
+  auto w = As<fleetdesk::v1::MaintenanceWindow>(made);
+  CHECK(w.tag() == "db");
+  CHECK(w.ends_at().seconds() - w.starts_at().seconds() == 7200);
+  CHECK(
+      As<fleetdesk::v1::MaintenanceWindowList>(f.Call("GET", "/api/v1/maintenance")).items_size() ==
+      1);
+  CHECK(f.Call("POST", "/api/v1/maintenance", R"({"tag":"db"})").status == 400);
+  CHECK(f.Call("POST", "/api/v1/maintenance", R"({"hostId":77,"duration":"1h"})").status == 400);
+  CHECK(f.Call("POST", "/api/v1/maintenance", R"({"tag":"db","duration":"soon"})").status == 400);
+  auto ended = f.Call("POST", "/api/v1/maintenance/" + std::to_string(w.id()) + "/end");
+  REQUIRE(ended.status == 200);
+  CHECK(
+      As<fleetdesk::v1::MaintenanceWindowList>(f.Call("GET", "/api/v1/maintenance")).items_size() ==
+      0);
+  CHECK(As<fleetdesk::v1::MaintenanceWindowList>(f.Call("GET", "/api/v1/maintenance?all=true"))
+            .items_size() == 1);
+  CHECK(f.Call("POST", "/api/v1/maintenance/" + std::to_string(w.id()) + "/end").status == 412);
+}
