@@ -27,6 +27,7 @@
 #include "server/api/hosts_io.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/clock.hpp"
+#include "server/engine/incident_engine.hpp"
 #include "server/engine/jobs.hpp"
 #include "server/engine/writer.hpp"
 #include "server/gateway/gateway.hpp"
@@ -212,7 +213,17 @@ int Serve(const ServerConfig& config) {
   auto hosts = (*writer_store)->LoadHosts();
   if (!hosts) return Fail(hosts.error().message);
   engine.Load(*hosts);
+  // Incidents: fed by every commit's observations, on a thread and connection of its own.
+  auto incident_store = store::OpenStore(config.DatabaseUrl());
+  if (!incident_store) return Fail(incident_store.error().message);
+  engine::IncidentEngineOptions incident_options;
+  incident_options.rules = config.incidents;
+  incident_options.sla = config.sla;
+  engine::IncidentEngine incidents(std::move(*incident_store), incident_options, metrics);
+  incidents.Start();
   engine::Writer writer(std::move(*writer_store), metrics);
+  writer.OnCommitted(
+      [&incidents](store::Observations&& seen) { incidents.Submit(std::move(seen)); });
   writer.Start();
   const bool shared_database = !store::SqlitePath(config.DatabaseUrl()).has_value();
   if (!shared_database) {
@@ -285,6 +296,10 @@ int Serve(const ServerConfig& config) {
           .count();
   job_options.retention.events_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config.retention_events).count();
+  job_options.unreachable = [&incidents](std::vector<std::int64_t> hosts, std::int64_t at_ms) {
+    incidents.HostsUnreachable(std::move(hosts), at_ms);
+  };
+  job_options.incident_quiet = std::chrono::milliseconds(config.incidents.timing.quiet_ms);
   job_options.cut_off = [&gateway](const std::string& agent_id) {
     gateway.Disconnect(agent_id, "this agent has been revoked or its host archived");
   };
@@ -299,6 +314,7 @@ int Serve(const ServerConfig& config) {
   api_options.session_max_age = config.session_max_age;
   api_options.rate_limit = static_cast<double>(config.api_rate_limit);
   api_options.rate_burst = static_cast<double>(config.api_rate_burst);
+  api_options.sla = config.sla;
   api::Api api(api_options, stores, engine, *pki, metrics);
   api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
     gateway.Disconnect(agent_id, reason);
@@ -378,7 +394,8 @@ int Serve(const ServerConfig& config) {
   stop_guard.join();
   workers.join();
   jobs.Stop();
-  writer.Stop();  // commits whatever the channels handed over
+  writer.Stop();     // commits whatever the channels handed over
+  incidents.Stop();  // and what those commits saw
   spdlog::info("stopped");
   return 0;
 }

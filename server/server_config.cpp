@@ -73,11 +73,14 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
   r.StringList("tls.names", &config.tls_names);
   auto incidents = engine::incidents::ReadIncidentRules(r);
+  auto sla = engine::incidents::ReadSlaTargets(r);
   if (auto status = r.Finish(); !status) return status.error();
   if (!incidents) {
     return MakeError(ErrorCode::kInvalidArgument, path + ": " + incidents.error().message);
   }
   config.incidents = std::move(*incidents);
+  if (!sla) return MakeError(ErrorCode::kInvalidArgument, path + ": " + sla.error().message);
+  config.sla = *sla;
   if (!api_listen.empty()) {
     auto parsed = ParseListen(api_listen);
     if (!parsed)

@@ -29,6 +29,8 @@ struct ServerConfig {
     rules.thresholds = engine::incidents::DefaultThresholds();
     return rules;
   }();
+  // [tickets.sla]: first response and resolution targets, P1 to P5.
+  store::SlaTargets sla = store::DefaultSlaTargets();
   std::string database;  // empty: <data_dir>/fleetdesk.db
   std::string log_level = "info";
   int threads = 0;  // network threads; 0: one per core

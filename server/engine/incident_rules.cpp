@@ -75,6 +75,43 @@ const IncidentRule& IncidentRules::For(const std::string& kind, const std::strin
   return kDefaults.front();
 }
 
+const AssignmentRule* IncidentRules::AssignFor(const std::string& category, const std::string& name,
+                                               const std::vector<std::string>& host_tags) const {
+  for (const auto& rule : assignment) {
+    if (!rule.category.empty() && rule.category != category) continue;
+    if (fnmatch(rule.name.c_str(), name.c_str(), 0) != 0) continue;
+    if (HasAnyTag(rule.tags, host_tags)) return &rule;
+  }
+  return nullptr;
+}
+
+bool IncidentRules::UsesTags() const {
+  auto tagged = [](const auto& items) {
+    return std::any_of(items.begin(), items.end(),
+                       [](const auto& item) { return !item.tags.empty(); });
+  };
+  return tagged(rules) || tagged(thresholds) || tagged(assignment);
+}
+
+Result<store::SlaTargets> ReadSlaTargets(config::ConfigReader& r) {
+  auto out = store::DefaultSlaTargets();
+  for (int p = 1; p <= 5; ++p) {
+    auto& target = out[static_cast<std::size_t>(p - 1)];
+    const std::string at = "tickets.sla.p" + std::to_string(p);
+    std::chrono::seconds response{target.first_response_ms / 1000};
+    std::chrono::seconds resolution{target.resolution_ms / 1000};
+    r.Duration(at + "_response", &response);
+    r.Duration(at + "_resolution", &resolution);
+    if (response.count() <= 0 || resolution < response) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       at + "_response must be more than 0 and at most " + at + "_resolution");
+    }
+    target.first_response_ms = response.count() * 1000;
+    target.resolution_ms = resolution.count() * 1000;
+  }
+  return out;
+}
+
 IncidentPolicy IncidentRules::PolicyFor(const IncidentRule& rule) const {
   IncidentPolicy policy = timing;
   policy.fail_after = rule.fail_after;
@@ -153,6 +190,26 @@ Result<IncidentRules> ReadIncidentRules(config::ConfigReader& r) {
     out.thresholds.push_back(std::move(threshold));
   }
   for (auto& threshold : DefaultThresholds()) out.thresholds.push_back(std::move(threshold));
+  const std::size_t assignments = r.TableCount("incidents.assign");
+  for (std::size_t i = 0; i < assignments; ++i) {
+    const std::string at = "incidents.assign[" + std::to_string(i) + "].";
+    AssignmentRule rule;
+    r.String(at + "category", &rule.category);
+    r.String(at + "name", &rule.name);
+    r.StringList(at + "tags", &rule.tags);
+    r.String(at + "group", &rule.group);
+    r.String(at + "assignee", &rule.assignee);
+    if (rule.group.empty() && rule.assignee.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "incidents.assign[" + std::to_string(i) +
+                                                        "] needs a group, an assignee or both");
+    }
+    if (rule.name.empty() || rule.group.size() > 100) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "incidents.assign[" + std::to_string(i) +
+                           "]: name must not be empty (\"*\"), group at most 100 characters");
+    }
+    out.assignment.push_back(std::move(rule));
+  }
   if (out.timing.quiet_ms <= 0 || out.timing.flap_window_ms <= 0 || out.timing.reopen_ms < 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "incidents.quiet_period and incidents.flap_window must be more than 0");

@@ -11,6 +11,7 @@
 #include "server/engine/incident_tracker.hpp"
 #include "server/engine/ticket_workflow.hpp"
 #include "server/store/model.hpp"
+#include "server/store/ticket_model.hpp"
 
 namespace fleetdesk::config {
 class ConfigReader;
@@ -46,7 +47,18 @@ struct MetricThreshold {
 // What one metric sample has over its threshold: (metric, value) pairs.
 using MetricBreaches = std::vector<std::pair<std::string, double>>;
 
+// Who a new incident goes to ([[incidents.assign]]): the first rule whose category (if set),
+// name glob and tags (if any) meet the incident names a group, a person or both.
+struct AssignmentRule {
+  std::string category;  // empty: any
+  std::string name = "*";
+  std::vector<std::string> tags;
+  std::string group;
+  std::string assignee;  // a user's name: an admin or operator
+};
+
 struct IncidentRules {
+  std::vector<AssignmentRule> assignment;
   std::vector<IncidentRule> rules;  // configured ones first, then DefaultRules()
   // Configured ones first, then DefaultThresholds(); per metric the first that meets the host's
   // tags applies.
@@ -59,10 +71,16 @@ struct IncidentRules {
   const IncidentRule& For(const std::string& kind, const std::string& name,
                           const std::vector<std::string>& host_tags) const;
   // The tracker policy for a fingerprint under `rule`.
-  IncidentPolicy PolicyFor(const IncidentRule& rule)
-      const;  // The metrics of `sample` over the threshold that applies to a host with `host_tags`.
+  IncidentPolicy PolicyFor(const IncidentRule& rule) const;
+  // The metrics of `sample` over the threshold that applies to a host with `host_tags`.
   MetricBreaches Breaches(const store::MetricPoint& sample,
                           const std::vector<std::string>& host_tags) const;
+  // The first assignment rule that meets an incident, or nullptr: it stays unassigned.
+  const AssignmentRule* AssignFor(const std::string& category, const std::string& name,
+                                  const std::vector<std::string>& host_tags) const;
+  // Whether any rule, threshold or assignment looks at host tags: if none does, observations
+  // need no tags.
+  bool UsesTags() const;
 };
 
 // disk_percent above 90 and memory_percent above 95 on every host; load1 has none (what is high
@@ -74,9 +92,13 @@ std::vector<MetricThreshold> DefaultThresholds();
 // auto-resolved (someone must look at a vanished disk).
 std::vector<IncidentRule> DefaultRules();
 
+// Reads [tickets.sla]: p1_response, p1_resolution, ... p5_resolution, durations such as "15m";
+// the defaults for what the file leaves out.
+Result<store::SlaTargets> ReadSlaTargets(config::ConfigReader& reader);
+
 // Reads [incidents] (quiet_period, reopen_window, flap_changes, flap_window),
-// [[incidents.rules]] and [[incidents.thresholds]] from `reader`; errors name the table and key.
-// The defaults follow the configured rules and thresholds.
+// [[incidents.rules]], [[incidents.thresholds]] and [[incidents.assign]] from `reader`; errors name
+// the table and key. The defaults follow the configured rules and thresholds.
 Result<IncidentRules> ReadIncidentRules(config::ConfigReader& reader);
 
 }  // namespace fleetdesk::server::engine::incidents

@@ -1,5 +1,7 @@
 #include "server/engine/incident_tracker.hpp"
 
+#include <algorithm>
+
 namespace fleetdesk::server::engine::incidents {
 
 std::string_view DecisionName(Decision decision) {
@@ -56,6 +58,18 @@ std::vector<Decision> IncidentTracker::Observe(bool failing, std::int64_t at_ms)
     }
   }
   return out;
+}
+
+void IncidentTracker::AssumeOpen() {
+  down_ = true;
+  open_ = true;
+  occurrences_ = std::max(occurrences_, 1);
+  failures_ = policy_.fail_after;
+}
+
+bool IncidentTracker::Idle(std::int64_t now_ms) const {
+  return !down_ && !open_ && !flapping_ && failures_ == 0 &&
+         (changes_.empty() || now_ms - changes_.back() > policy_.flap_window_ms);
 }
 
 std::vector<Decision> IncidentTracker::Tick(std::int64_t now_ms) {

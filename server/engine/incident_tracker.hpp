@@ -48,6 +48,14 @@ class IncidentTracker {
   // Time passed without an observation: a quiet period may have ended, or flapping settled.
   std::vector<Decision> Tick(std::int64_t now_ms);
 
+  // For a fingerprint whose incident is open in the store before this tracker saw anything (a
+  // restart, or its agent moved from another server): down, its incident open, so that what it
+  // sees next (a recovery) counts.
+  void AssumeOpen();
+  // Nothing to remember: up, no incident, no failures counted, no change inside the flap window.
+  // The engine drops idle trackers.
+  bool Idle(std::int64_t now_ms) const;
+
   bool down() const { return down_; }
   bool incident_open() const { return open_; }
   bool flapping() const { return flapping_; }

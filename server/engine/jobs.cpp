@@ -72,6 +72,23 @@ void FleetJobs::Tick() {
   } else if (!marked->empty()) {
     spdlog::info("fleet jobs: {} host(s) silent for {} s are unreachable", marked->size(),
                  options_.silent_after.count() / 1000);
+    if (options_.unreachable) options_.unreachable(*marked, now);
+  }
+  if (options_.incident_quiet.count() > 0) {
+    auto resolved = store_->ResolveQuietIncidents(now - options_.incident_quiet.count(), now);
+    if (!resolved) {
+      spdlog::warn("fleet jobs: resolving quiet incidents: {}", resolved.error().message);
+    } else {
+      for (auto id : *resolved) spdlog::info("incident {} resolved: up and quiet", id);
+    }
+    auto breaches = store_->RecordSlaBreaches(now);
+    if (!breaches) {
+      spdlog::warn("fleet jobs: SLA breaches: {}", breaches.error().message);
+    } else {
+      for (const auto& b : *breaches) {
+        spdlog::info("ticket {} breached its {} target", b.ticket_id, b.clock);
+      }
+    }
   }
   const auto steady = std::chrono::steady_clock::now();
   if (steady < next_prune_) return;

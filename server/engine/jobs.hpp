@@ -1,5 +1,6 @@
 // The jobs that must run once per fleet, however many servers share the database: marking
-// silent hosts unreachable, and pruning history past its retention. Every server runs this
+// silent hosts unreachable, resolving incidents quiet for long enough, recording SLA breaches, and
+// pruning history past its retention. Every server runs this
 // loop; only the holder of the store's leadership lock acts, and when it dies the lock (a
 // PostgreSQL session lock) passes to the next server that asks.
 #pragma once
@@ -10,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "server/store/store.hpp"
 
@@ -25,6 +27,11 @@ struct JobOptions {
   // Called on every server, leader or not, with each agent revoked or archived (by any server)
   // since this one started: it closes the agent's channel if it is here.
   std::function<void(const std::string& agent_id)> cut_off;
+  // Leader only: given the hosts just marked unreachable, for the incident engine.
+  std::function<void(std::vector<std::int64_t> host_ids, std::int64_t at_ms)> unreachable;
+  // An incident up again for this long is resolved (when its rule allows); 0: the leader
+  // resolves none and records no SLA breaches (a server without the ticket desk's jobs).
+  std::chrono::milliseconds incident_quiet{5 * 60'000};
 };
 
 class FleetJobs {

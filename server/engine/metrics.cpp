@@ -58,6 +58,22 @@ std::string ServerMetrics::Render() const {
   metric("fleetdesk_enrollments_total", "counter", "Agents enrolled.", enrollments_total);
   metric("fleetdesk_certificate_renewals_total", "counter",
          "Agent certificates renewed over the channel.", certificate_renewals_total);
+  metric("fleetdesk_incidents_opened_total", "counter", "Incident tickets opened.",
+         incidents_opened_total);
+  metric("fleetdesk_incidents_reopened_total", "counter",
+         "Resolved incidents reopened by a failure inside the reopen window.",
+         incidents_reopened_total);
+  metric("fleetdesk_incidents_repeated_total", "counter",
+         "Failures counted as one more occurrence of an open incident.", incidents_repeated_total);
+  metric("fleetdesk_incidents_suppressed_total", "counter",
+         "Failures suppressed by a maintenance window or an unreachable host.",
+         incidents_suppressed_total);
+  metric("fleetdesk_incident_errors_total", "counter",
+         "Incident changes the store refused or could not write.", incident_errors_total);
+  metric("fleetdesk_incident_queue_depth", "gauge", "Commits waiting for the incident engine.",
+         incident_queue_depth);
+  out += incident_latency.Render("fleetdesk_incident_seconds",
+                                 "Time from a commit's observations to their tickets written.");
   out += ack_latency.Render("fleetdesk_ack_latency_seconds",
                             "Time from receiving a report to sending its ack.");
   out += commit_latency.Render("fleetdesk_store_commit_seconds", "Duration of one group commit.");

@@ -39,8 +39,17 @@ struct ServerMetrics {
   std::atomic<std::uint64_t> enrollments_total{0};
   std::atomic<std::uint64_t> certificate_renewals_total{0};
   std::atomic<std::int64_t> writer_queue_depth{0};
-  Histogram ack_latency;     // report received -> ack sent
-  Histogram commit_latency;  // one group commit
+  // What the incident engine did with confirmed failures: new tickets, reopened ones, repeats
+  // counted on an open one, and failures a maintenance window or an unreachable host suppressed.
+  std::atomic<std::uint64_t> incidents_opened_total{0};
+  std::atomic<std::uint64_t> incidents_reopened_total{0};
+  std::atomic<std::uint64_t> incidents_repeated_total{0};
+  std::atomic<std::uint64_t> incidents_suppressed_total{0};
+  std::atomic<std::uint64_t> incident_errors_total{0};
+  std::atomic<std::int64_t> incident_queue_depth{0};
+  Histogram incident_latency;  // a commit's observations queued -> their tickets written
+  Histogram ack_latency;       // report received -> ack sent
+  Histogram commit_latency;    // one group commit
 
   std::string Render() const;
 };

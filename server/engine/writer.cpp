@@ -167,7 +167,8 @@ void Writer::CommitBatch(std::vector<Item>& all, std::vector<store::AuditEntry>&
   }
   auto started = std::chrono::steady_clock::now();
   const auto rows_before = store_->RowsWritten();
-  Status status = store_->Commit(batch);
+  store::Observations seen;
+  Status status = store_->Commit(batch, observer_ ? &seen : nullptr);
   metrics_.commit_latency.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.commits_total.fetch_add(1, std::memory_order_relaxed);
@@ -182,6 +183,7 @@ void Writer::CommitBatch(std::vector<Item>& all, std::vector<store::AuditEntry>&
   for (auto& item : items) {
     if (item.done) item.done(status);
   }
+  if (status && observer_ && !seen.empty()) observer_(std::move(seen));
 }
 
 }  // namespace fleetdesk::server::engine

@@ -31,6 +31,11 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
+  // Given what each successful commit saw that the incident engine watches, on the writer thread
+  // right after the commit. Keep it short (queue it). Set before Start.
+  using Observer = std::function<void(store::Observations&&)>;
+  void OnCommitted(Observer observer) { observer_ = std::move(observer); }
+
   void Start();
   // Commits everything queued so far, then stops the thread. Submit after Stop fails the row.
   void Stop();
@@ -59,6 +64,7 @@ class Writer {
 
   std::unique_ptr<store::BatchWriter> store_;
   ServerMetrics& metrics_;
+  Observer observer_;
   std::size_t max_batch_;
   std::mutex mutex_;
   std::condition_variable wake_;

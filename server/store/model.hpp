@@ -217,6 +217,22 @@ struct HostEvent {
   std::string actor;  // who made an attribute or lifecycle change; empty for the agent
 };
 
+// What a group commit saw that the incident engine watches, by host id: the transitions it wrote
+// to host history (service, check, reachability, inventory), every check result (repeats too:
+// confirmations count them) and every metric sample.
+struct Observations {
+  std::vector<HostEvent> transitions;
+  struct Check {
+    std::int64_t host_id = 0;
+    std::string key;
+    bool up = false;
+    std::int64_t at_ms = 0;
+  };
+  std::vector<Check> checks;
+  std::vector<std::pair<std::int64_t, MetricPoint>> metrics;
+  bool empty() const { return transitions.empty() && checks.empty() && metrics.empty(); }
+};
+
 struct EventQuery {
   std::int64_t host_id = 0;
   std::optional<std::int64_t> before_id;  // cursor: newest first, page after page

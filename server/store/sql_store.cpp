@@ -441,7 +441,17 @@ class SqlStore final : public SqlTickets {
   }
 
   // The ingest path -------------------------------------------------------------------------
-  Status Commit(const WriteBatch& batch) override {
+  Status Commit(const WriteBatch& batch, Observations* seen) override {
+    // AddEvent keeps the transitions while `seen_` is set; handed out only once committed.
+    Observations observed;
+    seen_ = seen != nullptr ? &observed : nullptr;
+    Status status = CommitBatch(batch);
+    seen_ = nullptr;
+    if (status && seen != nullptr) *seen = std::move(observed);
+    return status;
+  }
+
+  Status CommitBatch(const WriteBatch& batch) {
     auto tx = BeginTx();
     if (!tx) return tx.error();
     // Each host's row answers what the agent said it was (name, OS, version), written again only
@@ -531,6 +541,15 @@ class SqlStore final : public SqlTickets {
       auto id = ids.find(delta.agent_id);
       if (id == ids.end()) continue;  // enrolled hosts only: a vanished one has no rows
       if (auto status = ApplyDelta(id->second, delta, (*repeated)[i]); !status) return status;
+      if (seen_ != nullptr) {
+        for (const auto& check : delta.checks) {
+          seen_->checks.push_back({id->second, check.key, check.up, check.checked_ms});
+        }
+        if (delta.metric_point) {
+          seen_->metrics.emplace_back(id->second, *delta.metric_point);
+          seen_->metrics.back().second.at_ms = delta.collected_ms;
+        }
+      }
     }
     auto sent = db_->Flush();
     if (!sent) return sent.error();
@@ -578,6 +597,10 @@ class SqlStore final : public SqlTickets {
   Status AddEvent(std::int64_t host, std::int64_t at_ms, const char* kind,
                   const std::string& subject, const std::string& old_value,
                   const std::string& new_value, const std::string& actor = {}) {
+    if (seen_ != nullptr && actor.empty()) {
+      seen_->transitions.push_back(
+          HostEvent{0, host, at_ms, kind, subject, old_value, new_value, actor});
+    }
     return Write(
         "INSERT INTO host_events (host_id, at_ms, kind, subject, old_value, new_value, actor) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1595,6 +1618,7 @@ class SqlStore final : public SqlTickets {
 
  private:
   std::span<const char* const> migrations_;
+  Observations* seen_ = nullptr;  // during Commit only
 };
 
 }  // namespace

@@ -20,8 +20,10 @@ namespace fleetdesk::server::store {
 class BatchWriter {
  public:
   virtual ~BatchWriter() = default;
-  // Writes every row of the batch in one transaction: all or nothing.
-  virtual Status Commit(const WriteBatch& batch) = 0;
+  // Writes every row of the batch in one transaction: all or nothing. With `seen`, fills it with
+  // what the incident engine watches (filled only when the commit succeeds).
+  virtual Status Commit(const WriteBatch& batch, Observations* seen) = 0;
+  Status Commit(const WriteBatch& batch) { return Commit(batch, nullptr); }
   // Rows this connection has inserted, updated or deleted so far, rolled-back ones included:
   // the writer exports the committed share as fleetdesk_store_rows_written_total.
   virtual std::uint64_t RowsWritten() const = 0;

@@ -98,9 +98,9 @@ class FailingStore final : public store::BatchWriter {
   explicit FailingStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
   std::atomic<bool> fail{false};
 
-  fleetdesk::Status Commit(const store::WriteBatch& batch) override {
+  fleetdesk::Status Commit(const store::WriteBatch& batch, store::Observations* seen) override {
     if (fail.load()) return fleetdesk::MakeError(fleetdesk::ErrorCode::kUnavailable, "disk full");
-    return real_->Commit(batch);
+    return real_->Commit(batch, seen);
   }
   std::uint64_t RowsWritten() const override { return real_->RowsWritten(); }
   fleetdesk::Status RecordRenewal(const store::CertificateRenewal& renewal) override {
@@ -167,7 +167,7 @@ class RecordingStore final : public store::BatchWriter {
   std::promise<void> release;
   std::vector<store::WriteBatch> batches;
 
-  fleetdesk::Status Commit(const store::WriteBatch& batch) override {
+  fleetdesk::Status Commit(const store::WriteBatch& batch, store::Observations*) override {
     if (batches.empty()) release_future_.wait();
     batches.push_back(batch);
     return {};
