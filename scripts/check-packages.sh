@@ -32,7 +32,8 @@ check_package() {
 
 check_package fleetdesk-server /usr/bin/fleetdesk-server /usr/lib/systemd/system/fleetdesk-server.service \
   /etc/fleetdesk/server.toml /usr/lib/sysusers.d/fleetdesk-server.conf /usr/lib/tmpfiles.d/fleetdesk-server.conf
-check_package fleetdesk-agent /usr/bin/fleetdesk-agent /usr/lib/systemd/system/fleetdesk-agent.service \
+check_package fleetdesk-agent /usr/bin/fleetdesk-agent /usr/bin/fleetdesk-note \
+  /usr/lib/systemd/system/fleetdesk-agent.service \
   /etc/fleetdesk/agent.toml /usr/lib/tmpfiles.d/fleetdesk-agent.conf
 
 # The shipped configs load in the shipped binaries: every key in them is one the binary knows.

@@ -9,6 +9,7 @@
 #include "fleetdesk/v1/tickets.pb.h"
 #include "tests/support/fleet.hpp"
 #include "tests/support/postgres.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/systemd_mock.hpp"
 #include "tests/support/wait.hpp"
 
@@ -101,4 +102,53 @@ TEST_CASE("a unit that fails on dbusmock becomes exactly one incident within a s
       std::chrono::seconds(10)));
   CHECK(Incidents(server)->items_size() == 1);
   REQUIRE(agent.Stop() == 0);
+}
+
+TEST_CASE("scripts append to a ticket's worklog with one line of shell", "[integration][worklog]") {
+  TestServer server;
+  server.Start();
+  auto [status, body] = server.Call("POST", "/api/v1/tickets", R"({"title":"nightly backup"})");
+  REQUIRE(status == 201);
+  const auto id = std::to_string(fleetdesk::codec::Parse<fleetdesk::v1::Ticket>(body)->id());
+  const auto token = server.Cli({"api-token", "create", "--user", "admin", "--scope", "worklog"});
+  const std::string note = std::string(FLEETDESK_SOURCE_DIR) + "/scripts/fleetdesk-note";
+  const std::vector<std::string> env = {"/usr/bin/env", "FLEETDESK_URL=" + server.ApiUrl(),
+                                        "FLEETDESK_TOKEN=" + token,
+                                        "FLEETDESK_CACERT=" + (server.dir() / "data/ca.crt")};
+  auto with_env = [&](std::vector<std::string> argv) {
+    auto all = env;
+    all.insert(all.end(), argv.begin(), argv.end());
+    return Run(all);
+  };
+
+  auto done = with_env({note, id, "backup", "dump \"db\" done:\t42 GiB\\s"});
+  CHECK(done.exit_code == 0);
+  CHECK(done.err.empty());
+  // The note from stdin, several lines of it.
+  auto piped = with_env(
+      {"/bin/sh", "-c", "printf 'line 1\\nline 2\\n' | " + note + " " + id + " 'deploy 4.2' -"});
+  CHECK(piped.exit_code == 0);
+  auto [list_status, list] = server.Get("/api/v1/tickets/" + id + "/worklog");
+  REQUIRE(list_status == 200);
+  auto worklog = fleetdesk::codec::Parse<fleetdesk::v1::WorklogList>(list);
+  REQUIRE(worklog->items_size() == 2);
+  CHECK(worklog->items(0).task() == "deploy 4.2");
+  CHECK(worklog->items(0).note() == "line 1\nline 2");
+  CHECK(worklog->items(1).note() == "dump \"db\" done:\t42 GiB\\s");
+  CHECK(worklog->items(1).actor() == "admin");
+
+  // Refusals say why, with the server's words.
+  auto missing = with_env({note, "999999", "backup", "x"});
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains("404") && Catch::Contains("no ticket has id 999999"));
+  auto usage = with_env({note, "abc", "backup", "x"});
+  CHECK(usage.exit_code == 2);
+  auto unchecked = Run({"/usr/bin/env", "FLEETDESK_URL=" + server.ApiUrl(),
+                        "FLEETDESK_TOKEN=" + token, note, id, "backup", "x"});
+  CHECK(unchecked.exit_code == 2);
+  CHECK_THAT(unchecked.err, Catch::Contains("FLEETDESK_CACERT"));
+  auto stranger = Run({"/usr/bin/env", "FLEETDESK_URL=" + server.ApiUrl(),
+                       "FLEETDESK_TOKEN=fdt_wrong", "FLEETDESK_INSECURE=1", note, id, "b", "x"});
+  CHECK(stranger.exit_code == 1);
+  CHECK_THAT(stranger.err, Catch::Contains("401"));
 }
