@@ -32,6 +32,12 @@ TEST_CASE("the shipped server.toml loads as the defaults, and session limits are
   REQUIRE(shipped.ok());
   CHECK(shipped->session_idle_timeout == std::chrono::minutes(30));
   CHECK(shipped->session_max_age == std::chrono::hours(12));
+  // Its SLA table spells out the defaults.
+  const auto defaults = fleetdesk::server::store::DefaultSlaTargets();
+  for (std::size_t p = 0; p < defaults.size(); ++p) {
+    CHECK(shipped->sla[p].first_response_ms == defaults[p].first_response_ms);
+    CHECK(shipped->sla[p].resolution_ms == defaults[p].resolution_ms);
+  }
   fleetdesk::testing::WriteFile(dir / "short.toml", "[api]\nsession_idle_timeout = \"10s\"\n");
   auto short_idle = fleetdesk::server::LoadServerConfig(dir / "short.toml", true);
   REQUIRE_FALSE(short_idle.ok());

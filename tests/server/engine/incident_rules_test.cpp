@@ -114,3 +114,46 @@ above = 16
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.error().message, Catch::Contains("incidents.thresholds[0].metric"));
 }
+
+TEST_CASE("assignment rules route by category, name and tags; SLA targets come from the config",
+          "[server][incidents]") {
+  auto rules = Read(R"(
+[[incidents.assign]]
+category = "service"
+name = "postgresql*"
+tags = ["db"]
+group = "dba"
+assignee = "dora"
+
+[[incidents.assign]]
+category = "capacity"
+group = "storage"
+)");
+  REQUIRE(rules.ok());
+  const auto* dba = rules->AssignFor("service", "postgresql@16-main.service", {"db", "prod"});
+  REQUIRE(dba != nullptr);
+  CHECK(dba->group == "dba");
+  CHECK(dba->assignee == "dora");
+  CHECK(rules->AssignFor("service", "postgresql.service", {"web"}) == nullptr);
+  CHECK(rules->AssignFor("capacity", "disk_percent", {})->group == "storage");
+  CHECK(rules->AssignFor("service", "nginx.service", {"db"}) == nullptr);
+  CHECK(rules->UsesTags());
+  CHECK_FALSE(Read("").value().UsesTags());
+
+  auto nobody = Read("[[incidents.assign]]\ncategory = \"service\"\n");
+  REQUIRE_FALSE(nobody.ok());
+  CHECK_THAT(nobody.error().message, Catch::Contains("incidents.assign[0]"));
+
+  auto reader = fleetdesk::config::ConfigReader::Parse(
+      "[tickets.sla]\np1_response = \"5m\"\np5_resolution = \"30d\"\n", "server.toml");
+  auto sla = ReadSlaTargets(*reader);
+  REQUIRE(sla.ok());
+  CHECK((*sla)[0].first_response_ms == 5 * 60'000);
+  CHECK((*sla)[0].resolution_ms == 4 * 3'600'000);  // the default
+  CHECK((*sla)[4].resolution_ms == 30LL * 86'400'000);
+  auto inverted = fleetdesk::config::ConfigReader::Parse("[tickets.sla]\np2_response = \"9h\"\n",
+                                                         "server.toml");
+  auto refused = ReadSlaTargets(*inverted);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains("tickets.sla.p2_response"));
+}
