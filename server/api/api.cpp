@@ -222,6 +222,7 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
        {"agents", "revoke"},
        &Api::RevokeAgent},
       {"GET", "/api/v1/tickets", G::kPermission, {"tickets", "read"}, &Api::ListTickets},
+      {"GET", "/api/v1/tickets/search", G::kPermission, {"tickets", "read"}, &Api::SearchTickets},
       {"POST", "/api/v1/tickets", G::kPermission, {"tickets", "create"}, &Api::CreateTicket},
       {"GET", "/api/v1/tickets/{id}", G::kPermission, {"tickets", "read"}, &Api::GetTicket},
       {"PATCH", "/api/v1/tickets/{id}", G::kPermission, {"tickets", "edit"}, &Api::PatchTicket},

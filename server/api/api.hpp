@@ -132,6 +132,7 @@ class Api {
   Result<http::Response> RevokeAgent(const Call& call);
   // Tickets, notes, worklog and maintenance windows (tickets_api.cpp).
   Result<http::Response> ListTickets(const Call& call);
+  Result<http::Response> SearchTickets(const Call& call);
   Result<http::Response> CreateTicket(const Call& call);
   Result<http::Response> GetTicket(const Call& call);
   Result<http::Response> PatchTicket(const Call& call);

@@ -10,6 +10,7 @@
 #include "server/api/hosts_io.hpp"
 #include "server/api/params.hpp"
 #include "server/engine/clock.hpp"
+#include "server/store/search_text.hpp"
 
 namespace fleetdesk::server::api {
 namespace {
@@ -20,6 +21,8 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultSearchHits = 20;
 constexpr int kMaxSearchHits = 100;
+// Tickets the global search adds after the fleet's hits; the ticket search has the rest.
+constexpr int kTicketHits = 5;
 constexpr std::size_t kMaxQueryText = 200;
 constexpr std::int64_t kDayMs = 24LL * 3600 * 1000;
 // Ranges up to this long are answered with raw samples when the caller says "auto".
@@ -557,6 +560,23 @@ Result<http::Response> Api::Search(const Call& call) {
       std::int64_t host_id = 0;
       std::from_chars(hit.ref.data(), hit.ref.data() + hit.ref.size(), host_id);
       item->set_host_id(host_id);
+    }
+  }
+  // Tickets too: by their words (a query with none, only punctuation, finds no ticket).
+  store::TicketSearchQuery tickets;
+  tickets.text = text->second;
+  tickets.limit = kTicketHits;
+  tickets.internal_notes = access::RoleMay(call.who->role, {"notes", "read_internal"});
+  if (store::search::ParseQuery(tickets.text)) {
+    auto found = (*store)->SearchTickets(tickets);
+    if (!found) return found.error();
+    for (const auto& hit : *found) {
+      auto* item = results.add_items();
+      item->set_kind("ticket");
+      item->set_ref(std::to_string(hit.ticket.id));
+      item->set_title(hit.ticket.title);
+      item->set_detail(hit.ticket.state + ", P" + std::to_string(hit.ticket.priority));
+      if (!hit.matches.empty()) item->set_snippet(hit.matches.front().snippet);
     }
   }
   return Json(200, results);

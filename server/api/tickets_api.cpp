@@ -125,33 +125,11 @@ Result<PageQuery> ParsePageQuery(const std::string& query_string, const char* re
   return out;
 }
 
-}  // namespace
-
-Result<store::TicketRecord> Api::VisibleTicket(const Call& call, store::Store& store) {
-  auto ticket = store.GetTicket(call.id());
-  if (!ticket) return ticket.error();
-  if (!*ticket)
-    return MakeError(ErrorCode::kNotFound, "no ticket has id " + std::to_string(call.id()));
-  if (auto s = Visible(call, **ticket); !s) return s.error();
-  return std::move(**ticket);
-}
-
-Result<http::Response> Api::ListTickets(const Call& call) {
-  auto query = ParseQuery(call.request.query);
-  if (!query) return query.error();
-  if (auto s =
-          OnlyKeys(*query,
-                   {"state", "kind", "priority", "group", "assignee", "unassigned", "requester",
-                    "host", "category", "from", "to", "breached", "limit", "cursor"},
-                   "tickets");
-      !s) {
-    return s.error();
-  }
-  store::TicketQuery q;
-  auto limit = ParseLimit(*query, kDefaultPage, kMaxPage);
-  if (!limit) return limit.error();
-  q.limit = *limit;
-  for (const auto& [key, value] : *query) {
+// The filters a ticket list and a ticket search share. A requester's are narrowed to their own
+// tickets whatever they asked for.
+Status ParseTicketFilters(const std::map<std::string, std::string>& query, const Call& call,
+                          store::TicketQuery& q) {
+  for (const auto& [key, value] : query) {
     if (key == "state") {
       std::size_t start = 0;
       while (start <= value.size()) {
@@ -199,13 +177,44 @@ Result<http::Response> Api::ListTickets(const Call& call) {
       auto t = ParseTime(value, key);
       if (!t) return t.error();
       (key == "from" ? q.from_ms : q.to_ms) = *t;
-    } else if (key == "cursor") {
-      auto before = ParseCursor(value);
-      if (!before) return before.error();
-      q.before_id = *before;
     }
   }
   if (IsRequester(call)) q.requester_id = call.who->user_id;
+  return {};
+}
+
+}  // namespace
+
+Result<store::TicketRecord> Api::VisibleTicket(const Call& call, store::Store& store) {
+  auto ticket = store.GetTicket(call.id());
+  if (!ticket) return ticket.error();
+  if (!*ticket)
+    return MakeError(ErrorCode::kNotFound, "no ticket has id " + std::to_string(call.id()));
+  if (auto s = Visible(call, **ticket); !s) return s.error();
+  return std::move(**ticket);
+}
+
+Result<http::Response> Api::ListTickets(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s =
+          OnlyKeys(*query,
+                   {"state", "kind", "priority", "group", "assignee", "unassigned", "requester",
+                    "host", "category", "from", "to", "breached", "limit", "cursor"},
+                   "tickets");
+      !s) {
+    return s.error();
+  }
+  store::TicketQuery q;
+  auto limit = ParseLimit(*query, kDefaultPage, kMaxPage);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto s = ParseTicketFilters(*query, call, q); !s) return s.error();
+  if (auto it = query->find("cursor"); it != query->end()) {
+    auto before = ParseCursor(it->second);
+    if (!before) return before.error();
+    q.before_id = *before;
+  }
   auto store = stores_.Acquire();
   if (!store) return store.error();
   auto page = (*store)->ListTickets(q);
@@ -213,6 +222,45 @@ Result<http::Response> Api::ListTickets(const Call& call) {
   fleetdesk::v1::TicketList out;
   for (const auto& t : page->items) *out.add_items() = ToProto(t);
   if (page->next_before_id) out.set_next_cursor(std::to_string(*page->next_before_id));
+  return Json(200, out);
+}
+
+Result<http::Response> Api::SearchTickets(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query,
+                        {"q", "state", "kind", "priority", "group", "assignee", "unassigned",
+                         "requester", "host", "category", "from", "to", "breached", "limit"},
+                        "the ticket search");
+      !s) {
+    return s.error();
+  }
+  store::TicketSearchQuery q;
+  auto text = query->find("q");
+  if (text == query->end()) return Invalid("q is required: the words to search for");
+  q.text = text->second;
+  auto limit = ParseLimit(*query, 20, 100);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto s = ParseTicketFilters(*query, call, q.filters); !s) return s.error();
+  q.internal_notes = access::RoleMay(call.who->role, {"notes", "read_internal"});
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto hits = (*store)->SearchTickets(q);
+  if (!hits) return hits.error();
+  fleetdesk::v1::TicketSearchResults out;
+  for (const auto& hit : *hits) {
+    auto* item = out.add_items();
+    *item->mutable_ticket() = ToProto(hit.ticket);
+    item->set_score(hit.score);
+    for (const auto& m : hit.matches) {
+      auto* match = item->add_matches();
+      match->set_kind(m.kind);
+      match->set_id(m.id);
+      *match->mutable_at() = Ts(m.at_ms);
+      match->set_snippet(m.snippet);
+    }
+  }
   return Json(200, out);
 }
 

@@ -139,6 +139,7 @@ class SqlTickets : public SqlAccess {
                                      const Actor& actor) override;
   Result<WorklogPage> ListWorklog(std::int64_t ticket_id, std::optional<std::int64_t> before_id,
                                   int limit) override;
+  Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) override;
 
   Result<IncidentOutcome> RaiseIncident(const IncidentSignal& signal,
                                         const SlaTargets& sla) override;
@@ -174,6 +175,13 @@ class SqlTickets : public SqlAccess {
   // A person acted: the first time is the first response.
   Status Responded(TicketRecord& ticket, const std::string& actor, std::int64_t now_ms);
   Result<IncidentOutcome> TryRaise(const IncidentSignal& signal, const SlaTargets& sla);
+  // SQLite's full-text tables are contentless: the store adds each row's words, and takes them
+  // out again with the text they were added with. PostgreSQL indexes an expression instead.
+  Status AddWords(const char* table, std::int64_t id, const std::string& text);
+  Status RemoveWords(const char* table, std::int64_t id, const std::string& text);
+  // The WHERE conditions of a ticket list's filters, over `tickets t`.
+  static void Filters(const TicketQuery& q, std::vector<std::string>& where,
+                      std::vector<SqlArg>& args);
 };
 
 }  // namespace fleetdesk::server::store

@@ -3,7 +3,10 @@
 // incident engine does to incidents, and maintenance windows.
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <set>
 
+#include "server/store/search_text.hpp"
 #include "server/store/sql_base.hpp"
 
 namespace fleetdesk::server::store {
@@ -220,6 +223,19 @@ Status SqlTickets::Responded(TicketRecord& t, const std::string& actor, std::int
   return {};
 }
 
+Status SqlTickets::AddWords(const char* table, std::int64_t id, const std::string& text) {
+  if (Pg()) return {};
+  return Do(std::string("INSERT INTO ") + table + " (rowid, text) VALUES (?, ?)",
+            {id, search::IndexText(text)});
+}
+
+Status SqlTickets::RemoveWords(const char* table, std::int64_t id, const std::string& text) {
+  if (Pg()) return {};
+  return Do(
+      std::string("INSERT INTO ") + table + " (" + table + ", rowid, text) VALUES ('delete', ?, ?)",
+      {id, search::IndexText(text)});
+}
+
 // Tickets ---------------------------------------------------------------------------------------
 
 Result<TicketRecord> SqlTickets::CreateTicket(const NewTicket& n, const SlaTargets& sla,
@@ -263,6 +279,7 @@ Result<TicketRecord> SqlTickets::CreateTicket(const NewTicket& n, const SlaTarge
        target.first_response_ms, target.resolution_ms},
       [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
+  if (auto s = AddWords("ticket_fts", id, n.title + " " + n.description); !s) return s.error();
   if (auto s = Event(id, now_ms, "created", n.kind, "", "new", actor.name); !s) return s.error();
   if (assigned) {
     if (auto s = Event(id, now_ms, "assigned", "group", "", n.group, actor.name); !s) {
@@ -282,9 +299,8 @@ Result<std::optional<TicketRecord>> SqlTickets::GetTicket(std::int64_t id) {
   return ReadTicket(id, false);
 }
 
-Result<TicketPage> SqlTickets::ListTickets(const TicketQuery& q) {
-  std::vector<std::string> where;
-  std::vector<SqlArg> args;
+void SqlTickets::Filters(const TicketQuery& q, std::vector<std::string>& where,
+                         std::vector<SqlArg>& args) {
   if (!q.states.empty()) {
     std::string in;
     for (const auto& state : q.states) {
@@ -337,6 +353,12 @@ Result<TicketPage> SqlTickets::ListTickets(const TicketQuery& q) {
   if (q.breached) {
     where.push_back("(t.response_breached_ms IS NOT NULL OR t.resolution_breached_ms IS NOT NULL)");
   }
+}
+
+Result<TicketPage> SqlTickets::ListTickets(const TicketQuery& q) {
+  std::vector<std::string> where;
+  std::vector<SqlArg> args;
+  Filters(q, where, args);
   if (q.before_id) {
     where.push_back("t.id < ?");
     args.emplace_back(*q.before_id);
@@ -420,6 +442,7 @@ Result<TicketRecord> SqlTickets::ActOnTicket(std::int64_t id, const TicketAction
         "?) RETURNING id",
         {id, now_ms, actor.name, false, a.comment}, [&](const SqlRow& r) { note = r.Int(0); });
     if (!done) return done.error();
+    if (auto s = AddWords("note_fts", note, a.comment); !s) return s.error();
     if (auto s = Event(id, now_ms, "note", "public", "", std::to_string(note), actor.name); !s) {
       return s.error();
     }
@@ -458,8 +481,13 @@ Result<TicketRecord> SqlTickets::PatchTicket(std::int64_t id, const TicketPatch&
     value = *next;
     return s;
   };
+  const std::string words_before = t->title + " " + t->description;
   if (auto s = field("title", t->title, p.title); !s) return s.error();
   if (auto s = field("description", t->description, p.description); !s) return s.error();
+  if (const std::string words = t->title + " " + t->description; words != words_before) {
+    if (auto s = RemoveWords("ticket_fts", id, words_before); !s) return s.error();
+    if (auto s = AddWords("ticket_fts", id, words); !s) return s.error();
+  }
   if (auto s = field("category", t->category, p.category); !s) return s.error();
   if (p.impact) {
     if (auto level = Level("impact", *p.impact); !level) return level.error();
@@ -525,6 +553,7 @@ Result<TicketNote> SqlTickets::AddNote(std::int64_t ticket_id, const TicketNote&
       {ticket_id, now_ms, actor.name, note.internal, note.body},
       [&](const SqlRow& r) { out.id = r.Int(0); });
   if (!done) return done.error();
+  if (auto s = AddWords("note_fts", out.id, note.body); !s) return s.error();
   if (auto s = Event(ticket_id, now_ms, "note", note.internal ? "internal" : "public", "",
                      std::to_string(out.id), actor.name);
       !s) {
@@ -596,6 +625,9 @@ Result<WorklogEntry> SqlTickets::AppendWorklog(std::int64_t ticket_id, const Wor
           {ticket_id, entry.at_ms, entry.task, entry.note, actor.name},
           [&](const SqlRow& r) { out.id = r.Int(0); });
   if (!done) return done.error();
+  if (auto s = AddWords("worklog_fts", out.id, entry.task + " " + entry.note); !s) {
+    return s.error();
+  }
   if (auto s = tx->Commit(); !s) return s.error();
   return out;
 }
@@ -612,6 +644,143 @@ Result<WorklogPage> SqlTickets::ListWorklog(std::int64_t ticket_id,
       });
   if (!done) return done.error();
   return Cut(std::move(items), limit);
+}
+
+// Search ----------------------------------------------------------------------------------------
+
+namespace {
+
+// Candidates each source (titles, notes, worklogs) hands to the ranking, newest first: a common
+// word matches hundreds of thousands of rows, and ranking them all would cost what a search must
+// not. The newest matches are the likely ones; the ranking orders them.
+constexpr int kCandidates = 300;
+
+struct Source {
+  const char* kind;
+  const char* fts;    // SQLite's full-text table
+  const char* table;  // the rows and how they reach their ticket
+  const char* join;
+  const char* id;
+  const char* at;
+  const char* text;  // what PostgreSQL's expression index covers: the same expression
+  double weight;     // a word in the title says more than one in a worklog line
+};
+
+constexpr Source kSources[] = {
+    {"ticket", "ticket_fts", "tickets t", "", "t.id", "t.created_ms",
+     "t.title || ' ' || t.description", 2.0},
+    {"note", "note_fts", "ticket_notes n", " JOIN tickets t ON t.id = n.ticket_id", "n.id",
+     "n.at_ms", "n.body", 1.0},
+    {"worklog", "worklog_fts", "ticket_worklog w", " JOIN tickets t ON t.id = w.ticket_id", "w.id",
+     "w.at_ms", "w.task || ' ' || w.note", 0.7},
+};
+
+std::string Placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearchQuery& q) {
+  auto query = search::ParseQuery(q.text);
+  if (!query) return query.error();
+  const std::string match = Pg() ? search::PgTsQuery(*query) : search::Fts5Match(*query);
+  struct Found {
+    double score = 0;
+    std::vector<TicketMatch> matches;
+  };
+  std::map<std::int64_t, Found> found;
+  for (const auto& source : kSources) {
+    std::vector<std::string> where;
+    std::vector<SqlArg> args;
+    std::string sql;
+    if (Pg()) {
+      sql = std::string("SELECT ") + source.id + ", t.id, ts_rank(fd_search_vector(" + source.text +
+            "), q), " + source.at + " FROM " + source.table + source.join +
+            ", to_tsquery('simple', ?) q";
+      where.push_back(std::string("fd_search_vector(") + source.text + ") @@ q");
+    } else {
+      // FTS5 knows its table by name, not by an alias.
+      const std::string fts = source.fts;
+      sql = "SELECT " + fts + ".rowid, t.id, -bm25(" + fts + "), " + source.at + " FROM " + fts +
+            " JOIN " + source.table + " ON " + source.id + " = " + fts + ".rowid" + source.join;
+      where.push_back(fts + " MATCH ?");
+    }
+    args.emplace_back(std::string_view(match));
+    if (std::string_view(source.kind) == "note" && !q.internal_notes) {
+      where.push_back("NOT n.internal");
+    }
+    Filters(q.filters, where, args);
+    for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+    sql += std::string(" ORDER BY ") + (Pg() ? source.id : source.fts + std::string(".rowid")) +
+           " DESC LIMIT ?";
+    args.emplace_back(kCandidates);
+    auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+      auto& f = found[r.Int(1)];
+      const double score = r.Double(2) * source.weight;
+      f.score = std::max(f.score, score);
+      f.matches.push_back(TicketMatch{source.kind, r.Int(0), r.Int(3), "", score});
+    });
+    if (!done) return done.error();
+  }
+  std::vector<std::pair<double, std::int64_t>> ranked;
+  for (const auto& [id, f] : found) ranked.emplace_back(f.score, id);
+  // Best first; of two equal, the newer ticket.
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second > b.second;
+  });
+  if (static_cast<int>(ranked.size()) > q.limit) ranked.resize(static_cast<std::size_t>(q.limit));
+  if (ranked.empty()) return std::vector<TicketSearchHit>{};
+
+  // The tickets, and the text of the matches kept, read by id.
+  std::vector<SqlArg> ids;
+  for (const auto& [score, id] : ranked) ids.emplace_back(id);
+  std::map<std::int64_t, TicketRecord> tickets;
+  auto read = db_->Run(std::string("SELECT ") + kTicketColumns + kTicketFrom + " WHERE t.id IN (" +
+                           Placeholders(ids.size()) + ")",
+                       ids, [&](const SqlRow& r) {
+                         auto t = ReadTicketRow(r);
+                         tickets.emplace(t.id, std::move(t));
+                       });
+  if (!read) return read.error();
+  std::map<std::string, std::vector<SqlArg>> wanted;  // kind -> ids
+  for (const auto& [score, id] : ranked) {
+    auto& f = found[id];
+    std::sort(f.matches.begin(), f.matches.end(),
+              [](const auto& a, const auto& b) { return a.score > b.score; });
+    if (f.matches.size() > 3) f.matches.resize(3);
+    for (const auto& m : f.matches) {
+      if (m.kind != "ticket") wanted[m.kind].emplace_back(m.id);
+    }
+  }
+  std::map<std::string, std::map<std::int64_t, std::string>> texts;  // kind -> id -> text
+  for (const auto& [kind, list] : wanted) {
+    const bool note = kind == "note";
+    auto done = db_->Run(std::string(note ? "SELECT id, body FROM ticket_notes"
+                                          : "SELECT id, task || ': ' || note FROM ticket_worklog") +
+                             " WHERE id IN (" + Placeholders(list.size()) + ")",
+                         list, [&](const SqlRow& r) { texts[kind][r.Int(0)] = r.Text(1); });
+    if (!done) return done.error();
+  }
+  std::vector<TicketSearchHit> out;
+  for (const auto& [score, id] : ranked) {
+    auto t = tickets.find(id);
+    if (t == tickets.end()) continue;  // gone since the candidates were read
+    TicketSearchHit hit;
+    hit.ticket = std::move(t->second);
+    hit.score = score;
+    hit.matches = std::move(found[id].matches);
+    for (auto& m : hit.matches) {
+      const std::string text = m.kind == "ticket"
+                                   ? hit.ticket.title + " — " + hit.ticket.description
+                                   : texts[m.kind][m.id];
+      m.snippet = search::Snippet(text, *query);
+    }
+    out.push_back(std::move(hit));
+  }
+  return out;
 }
 
 // Incidents -------------------------------------------------------------------------------------
@@ -750,6 +919,7 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
        target.resolution_ms},
       [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
+  if (auto st = AddWords("ticket_fts", id, s.title + " " + s.detail); !st) return st.error();
   if (auto st = Event(id, s.at_ms, "created", "incident", "", "new", kEngineActor); !st) {
     return st.error();
   }

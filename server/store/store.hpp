@@ -175,6 +175,10 @@ class Store : public BatchWriter {
                                              const Actor& actor) = 0;
   virtual Result<WorklogPage> ListWorklog(std::int64_t ticket_id,
                                           std::optional<std::int64_t> before_id, int limit) = 0;
+  // Words, prefixes and phrases (search::ParseQuery) in tickets' titles and descriptions, notes
+  // and worklogs, English or CJK, within the filters; ranked, best first, with snippets.
+  // Errors: kInvalidArgument for a query with nothing to search for.
+  virtual Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) = 0;
 
   // Incidents: what the incident engine does to tickets -------------------------------------
   // In one transaction: suppressed by a maintenance window of the host (or of a tag it has) or,

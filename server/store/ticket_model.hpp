@@ -197,6 +197,29 @@ using TicketPage = Page<TicketRecord>;
 using TicketEventPage = Page<TicketEvent>;
 using WorklogPage = Page<WorklogEntry>;
 
+// A full-text search of tickets, their notes and worklogs, within the filters of a list.
+struct TicketSearchQuery {
+  std::string text;
+  TicketQuery filters;          // before_id and limit unused
+  bool internal_notes = false;  // the caller may read internal notes
+  int limit = 20;
+};
+
+// Where a ticket matched: its title or description, a note or a worklog entry.
+struct TicketMatch {
+  std::string kind;  // ticket, note, worklog
+  std::int64_t id = 0;
+  std::int64_t at_ms = 0;
+  std::string snippet;  // HTML-escaped, the matches in <mark></mark>
+  double score = 0;
+};
+
+struct TicketSearchHit {
+  TicketRecord ticket;
+  double score = 0;                  // higher is better
+  std::vector<TicketMatch> matches;  // best first, at most three
+};
+
 // A time when incidents of a host, or of every host with a tag, are expected and suppressed.
 struct MaintenanceWindow {
   std::int64_t id = 0;

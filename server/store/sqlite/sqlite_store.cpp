@@ -325,7 +325,9 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
     // 9: the ticket desk: tickets (incidents and service requests) with their SLA clocks, at
     // most one open incident per fingerprint (a partial unique index), the timeline, notes, the
-    // worklog as a stream of its own, and maintenance windows.
+    // worklog as a stream of its own, maintenance windows, and the full-text indexes of
+    // tickets, notes and worklogs (contentless: the store writes search::IndexText of each row,
+    // keyed by its id).
     R"sql(
 CREATE TABLE tickets (
   id INTEGER PRIMARY KEY,
@@ -415,6 +417,12 @@ CREATE TABLE maintenance_windows (
   CHECK (ends_ms > starts_ms)
 );
 CREATE INDEX maintenance_windows_ends ON maintenance_windows (ends_ms);
+CREATE VIRTUAL TABLE ticket_fts USING fts5(text, content='',
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3');
+CREATE VIRTUAL TABLE note_fts USING fts5(text, content='',
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3');
+CREATE VIRTUAL TABLE worklog_fts USING fts5(text, content='',
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3');
 )sql",
 };
 

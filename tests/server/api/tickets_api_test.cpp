@@ -202,3 +202,45 @@ TEST_CASE("maintenance windows are made, listed and ended over the API", "[serve
             .items_size() == 1);
   CHECK(f.Call("POST", "/api/v1/maintenance/" + std::to_string(w.id()) + "/end").status == 412);
 }
+
+TEST_CASE("ticket search finds words in titles, notes and worklogs, and the global search too",
+          "[server][api][tickets][search]") {
+  Fixture f;
+  auto rita = f.AddUser("rita", "requester");
+  auto mine = As<fleetdesk::v1::Ticket>(
+      f.CallWith(rita, "POST", "/api/v1/tickets", R"({"title":"打印机卡纸 printer jam"})"));
+  auto other = As<fleetdesk::v1::Ticket>(
+      f.Call("POST", "/api/v1/tickets", R"({"title":"printer toner low"})"));
+  const auto other_path = "/api/v1/tickets/" + std::to_string(other.id());
+  REQUIRE(f.Call("POST", other_path + "/notes", R"({"body":"secret vendor price","internal":true})")
+              .status == 201);
+
+  auto found =
+      As<fleetdesk::v1::TicketSearchResults>(f.Call("GET", "/api/v1/tickets/search?q=printer%20"));
+  REQUIRE(found.items_size() == 2);
+  CHECK_THAT(found.items(0).matches(0).snippet(), Catch::Contains("<mark>printer</mark>"));
+  auto chinese = As<fleetdesk::v1::TicketSearchResults>(
+      f.Call("GET", "/api/v1/tickets/search?q=%E5%8D%A1%E7%BA%B8"));  // 卡纸
+  REQUIRE(chinese.items_size() == 1);
+  CHECK(chinese.items(0).ticket().id() == mine.id());
+  CHECK(As<fleetdesk::v1::TicketSearchResults>(
+            f.Call("GET", "/api/v1/tickets/search?q=vendor&state=open"))
+            .items_size() == 1);
+
+  // A requester finds their own tickets, and no internal note.
+  auto theirs = As<fleetdesk::v1::TicketSearchResults>(
+      f.CallWith(rita, "GET", "/api/v1/tickets/search?q=printer%20"));
+  REQUIRE(theirs.items_size() == 1);
+  CHECK(theirs.items(0).ticket().id() == mine.id());
+
+  auto global = As<fleetdesk::v1::SearchResults>(f.Call("GET", "/api/v1/search?q=toner"));
+  REQUIRE(global.items_size() == 1);
+  CHECK(global.items(0).kind() == "ticket");
+  CHECK(global.items(0).ref() == std::to_string(other.id()));
+  CHECK_THAT(global.items(0).snippet(), Catch::Contains("<mark>toner</mark>"));
+
+  CHECK(f.Call("GET", "/api/v1/tickets/search").status == 400);
+  auto empty = f.Call("GET", "/api/v1/tickets/search?q=%22%22");
+  CHECK(empty.status == 400);
+  CHECK_THAT(ErrorOf(empty).error().message(), Catch::Contains("nothing to search for"));
+}
