@@ -329,9 +329,9 @@ std::string RandomToken(std::size_t bytes) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) {
-  std::array<unsigned char, 32> digest{};
-  EVP_Digest(data.data(), data.size(), digest.data(), nullptr, EVP_sha256(), nullptr);
+namespace {
+
+std::string Hex(const std::array<unsigned char, 32>& digest) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);
@@ -340,6 +340,23 @@ std::string Sha256Hex(std::string_view data) {
     out += kHex[b & 0xFU];
   }
   return out;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  EVP_Digest(data.data(), data.size(), digest.data(), nullptr, EVP_sha256(), nullptr);
+  return Hex(digest);
+}
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  std::size_t length = digest.size();
+  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(),
+            digest.size(), &length);
+  return Hex(digest);
 }
 
 std::string NewUuid() {

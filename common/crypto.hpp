@@ -75,6 +75,9 @@ std::string RandomToken(std::size_t bytes);
 
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
+// HMAC-SHA256 of `data` under `key`, lower-case hex: what a webhook's receiver recomputes to
+// know the request came from us.
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
 // A random (version 4) UUID.
 std::string NewUuid();

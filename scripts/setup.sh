@@ -9,6 +9,7 @@ packages=(
   # libraries
   libboost1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libsystemd-dev libsqlite3-dev libpq-dev libtomlplusplus-dev libcli11-dev libsodium-dev
+  libcurl4-openssl-dev
   # tests
   catch2 curl jq openssl sqlite3 systemd
   # the TLS scan of both listeners (scripts/tls-scan.sh)
@@ -18,6 +19,8 @@ packages=(
   # the agent's tests: a private D-Bus daemon with dbusmock playing systemd, and link-check
   # targets (python3-cryptography makes their certificates)
   dbus-daemon python3 python3-dbusmock python3-cryptography
+  # the notifications' tests: an SMTP server that keeps what it receives
+  python3-aiosmtpd
   # the store tests start their own PostgreSQL servers (initdb/pg_ctl on loopback)
   postgresql-15 postgresql-client-15
   # packages

@@ -216,9 +216,17 @@ int Serve(const ServerConfig& config) {
   // Incidents: fed by every commit's observations, on a thread and connection of its own.
   auto incident_store = store::OpenStore(config.DatabaseUrl());
   if (!incident_store) return Fail(incident_store.error().message);
+  // Notifications: queued where a change is made, delivered by a thread of each server.
+  auto notify_store = store::OpenStore(config.DatabaseUrl());
+  if (!notify_store) return Fail(notify_store.error().message);
+  engine::notify::Notifier notifier(std::move(*notify_store), config.notify, metrics);
+  notifier.Start();
+  auto notified = [&notifier] { notifier.Wake(); };
   engine::IncidentEngineOptions incident_options;
   incident_options.rules = config.incidents;
   incident_options.sla = config.sla;
+  incident_options.notify = config.notify;
+  incident_options.notified = notified;
   engine::IncidentEngine incidents(std::move(*incident_store), incident_options, metrics);
   incidents.Start();
   engine::Writer writer(std::move(*writer_store), metrics);
@@ -300,6 +308,8 @@ int Serve(const ServerConfig& config) {
     incidents.HostsUnreachable(std::move(hosts), at_ms);
   };
   job_options.incident_quiet = std::chrono::milliseconds(config.incidents.timing.quiet_ms);
+  job_options.notify = config.notify;
+  job_options.notified = notified;
   job_options.cut_off = [&gateway](const std::string& agent_id) {
     gateway.Disconnect(agent_id, "this agent has been revoked or its host archived");
   };
@@ -315,6 +325,8 @@ int Serve(const ServerConfig& config) {
   api_options.rate_limit = static_cast<double>(config.api_rate_limit);
   api_options.rate_burst = static_cast<double>(config.api_rate_burst);
   api_options.sla = config.sla;
+  api_options.notify = config.notify;
+  api_options.notified = notified;
   api::Api api(api_options, stores, engine, *pki, metrics);
   api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
     gateway.Disconnect(agent_id, reason);
@@ -396,6 +408,7 @@ int Serve(const ServerConfig& config) {
   jobs.Stop();
   writer.Stop();     // commits whatever the channels handed over
   incidents.Stop();  // and what those commits saw
+  notifier.Stop();
   spdlog::info("stopped");
   return 0;
 }

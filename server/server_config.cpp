@@ -74,6 +74,7 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.StringList("tls.names", &config.tls_names);
   auto incidents = engine::incidents::ReadIncidentRules(r);
   auto sla = engine::incidents::ReadSlaTargets(r);
+  auto notify = engine::notify::ReadNotifyOptions(r);
   if (auto status = r.Finish(); !status) return status.error();
   if (!incidents) {
     return MakeError(ErrorCode::kInvalidArgument, path + ": " + incidents.error().message);
@@ -81,6 +82,8 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   config.incidents = std::move(*incidents);
   if (!sla) return MakeError(ErrorCode::kInvalidArgument, path + ": " + sla.error().message);
   config.sla = *sla;
+  if (!notify) return MakeError(ErrorCode::kInvalidArgument, path + ": " + notify.error().message);
+  config.notify = std::move(*notify);
   if (!api_listen.empty()) {
     auto parsed = ParseListen(api_listen);
     if (!parsed)

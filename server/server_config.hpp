@@ -9,6 +9,7 @@
 #include "common/config.hpp"
 #include "common/result.hpp"
 #include "server/engine/incident_rules.hpp"
+#include "server/engine/notify.hpp"
 
 namespace fleetdesk::server {
 
@@ -29,6 +30,8 @@ struct ServerConfig {
     rules.thresholds = engine::incidents::DefaultThresholds();
     return rules;
   }();
+  // [notifications]: routes to webhooks and e-mail, and the SMTP server.
+  engine::notify::NotifyOptions notify;
   // [tickets.sla]: first response and resolution targets, P1 to P5.
   store::SlaTargets sla = store::DefaultSlaTargets();
   std::string database;  // empty: <data_dir>/fleetdesk.db

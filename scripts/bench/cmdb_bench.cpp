@@ -19,6 +19,7 @@
 
 #include "common/files.hpp"
 #include "common/net/https_client.hpp"
+#include "scripts/bench/bench_util.hpp"
 #include "scripts/bench/sim_host.hpp"
 #include "server/api/auth.hpp"
 #include "server/engine/delta.hpp"
@@ -26,40 +27,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace fleetdesk::bench;
 using fleetdesk::bench::SimHost;
 namespace store = fleetdesk::server::store;
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::cerr << "fleetdesk-cmdb-bench: " << what << "\n";
-  std::exit(1);
-}
-
-template <typename T>
-T Must(fleetdesk::Result<T> result, const std::string& what) {
-  if (!result) Die(what + ": " + result.error().message);
-  return std::move(*result);
-}
-
-void Must(const fleetdesk::Status& status, const std::string& what) {
-  if (!status) Die(what + ": " + status.error().message);
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
 
 // The hosts the store knows, enrolled by `load`; their rows as the writer would commit them.
 std::vector<store::HostRecord> EnrolledHosts(store::Store& db) {
@@ -207,20 +177,9 @@ struct Timed {
 // Host-list pages and searches of the kinds people ask for, over HTTPS as a script would.
 void Query(const std::string& api, const std::string& ca_file, const std::string& token, int count,
            const std::string& label, bool each) {
-  auto ca = Must(fleetdesk::files::Read(ca_file), "reading " + ca_file);
+  const ApiClient client(api, ca_file, token, each);
   auto get = [&](const std::string& target, std::string* body = nullptr) {
-    fleetdesk::net::HttpsRequest request;
-    request.url = api + target;
-    request.tls.ca_pem = ca;
-    request.headers["Authorization"] = "Bearer " + token;
-    auto started = Clock::now();
-    auto response = Must(fleetdesk::net::Fetch(request), target);
-    double ms = Seconds(started) * 1000;
-    if (each) std::fprintf(stderr, "%8.1f ms  %s\n", ms, target.c_str());
-    if (response.status != 200)
-      Die(target + ": " + std::to_string(response.status) + " " + response.body);
-    if (body != nullptr) *body = std::move(response.body);
-    return ms;
+    return client.Get(target, body);
   };
   auto count_of = [](const std::string& body, const std::string& key) {
     std::size_t n = 0;
@@ -312,18 +271,8 @@ void Query(const std::string& api, const std::string& ca_file, const std::string
         q = "web-frontend";
         break;
     }
-    std::string encoded;
-    for (unsigned char c : q) {
-      if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_') {
-        encoded += static_cast<char>(c);
-      } else {
-        char hex[4];
-        std::snprintf(hex, sizeof hex, "%%%02X", c);
-        encoded += hex;
-      }
-    }
     std::string body;
-    search.ms.push_back(get("/api/v1/search?q=" + encoded, &body));
+    search.ms.push_back(get("/api/v1/search?q=" + Encode(q), &body));
     search.results += count_of(body, "\"kind\"");
   }
 
@@ -366,6 +315,7 @@ int main(int argc, char** argv) {
   bool each = false;
   query->add_flag("--each", each, "print every request's time and target to stderr");
   app.require_subcommand(1);
+  fleetdesk::bench::program = "fleetdesk-cmdb-bench";
   CLI11_PARSE(app, argc, argv);
 
   if (query->parsed()) {

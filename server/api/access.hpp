@@ -55,6 +55,7 @@ inline constexpr Rule kRules[] = {
     {"notes", "internal", true, true, false, false, "add an internal note"},
     {"notes", "read_internal", true, true, false, true, "read internal notes"},
     {"worklog", "append", true, true, false, false, "append to a ticket's worklog"},
+    {"reports", "read", true, true, false, true, "ticket reports"},
     {"maintenance", "read", true, true, false, true, "list maintenance windows"},
     {"maintenance", "write", true, true, false, false, "make and end maintenance windows"},
 };

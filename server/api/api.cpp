@@ -246,6 +246,8 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
        G::kPermission,
        {"worklog", "append"},
        &Api::AppendWorklog},
+      {"GET", "/api/v1/reports/monthly", G::kPermission, {"reports", "read"}, &Api::MonthlyReport},
+      {"GET", "/api/v1/reports/noise", G::kPermission, {"reports", "read"}, &Api::NoiseReport},
       {"GET",
        "/api/v1/maintenance",
        G::kPermission,

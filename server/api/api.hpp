@@ -10,6 +10,7 @@
 #include "server/api/access.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/metrics.hpp"
+#include "server/engine/notify.hpp"
 #include "server/engine/rate_limit.hpp"
 #include "server/engine/state.hpp"
 #include "server/http/message.hpp"
@@ -38,6 +39,9 @@ struct ApiOptions {
   double rate_burst = 200;
   // The SLA targets by priority ([tickets.sla]).
   store::SlaTargets sla = store::DefaultSlaTargets();
+  // Who hears of incidents people resolve or reopen; `notified` wakes the notifier.
+  engine::notify::NotifyOptions notify;
+  std::function<void()> notified;
 };
 
 // One request on its way through the API: the request, who made it (nobody on the public
@@ -145,6 +149,9 @@ class Api {
   Result<http::Response> ListMaintenance(const Call& call);
   Result<http::Response> CreateMaintenance(const Call& call);
   Result<http::Response> EndMaintenance(const Call& call);
+  // Reports (reports_api.cpp).
+  Result<http::Response> MonthlyReport(const Call& call);
+  Result<http::Response> NoiseReport(const Call& call);
   // The ticket of the call's {id}, when the caller may see it (requesters: their own only;
   // another's is not found).
   Result<store::TicketRecord> VisibleTicket(const Call& call, store::Store& store);

@@ -2,6 +2,7 @@
 // maintenance windows. Requesters see and act on their own tickets only; to them another's ticket
 // does not exist.
 #include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -10,6 +11,7 @@
 #include "server/api/api.hpp"
 #include "server/api/params.hpp"
 #include "server/engine/clock.hpp"
+#include "server/engine/ticket_proto.hpp"
 #include "server/engine/ticket_workflow.hpp"
 
 namespace fleetdesk::server::api {
@@ -28,53 +30,6 @@ constexpr int kDefaultPage = 50;
 constexpr int kMaxPage = 500;
 
 google::protobuf::Timestamp Ts(std::int64_t ms) { return TimeUtil::MillisecondsToTimestamp(ms); }
-
-fleetdesk::v1::Ticket ToProto(const store::TicketRecord& t) {
-  fleetdesk::v1::Ticket out;
-  out.set_id(t.id);
-  out.set_kind(t.kind);
-  out.set_title(t.title);
-  out.set_description(t.description);
-  out.set_state(t.state);
-  out.set_category(t.category);
-  out.set_impact(t.impact);
-  out.set_urgency(t.urgency);
-  out.set_priority(t.priority);
-  out.set_priority_reason(t.priority_reason);
-  out.set_host_id(t.host_id.value_or(0));
-  out.set_hostname(t.hostname);
-  out.set_fingerprint(t.fingerprint);
-  out.set_source_kind(t.source_kind);
-  out.set_subject(t.subject);
-  out.set_occurrences(t.occurrences);
-  out.set_flapping(t.flapping);
-  out.set_auto_resolve(t.auto_resolve);
-  if (t.recovered_ms) *out.mutable_recovered_at() = Ts(*t.recovered_ms);
-  *out.mutable_last_seen() = Ts(t.last_seen_ms);
-  out.set_group(t.group);
-  out.set_assignee_id(t.assignee_id.value_or(0));
-  out.set_assignee(t.assignee);
-  out.set_requester_id(t.requester_id.value_or(0));
-  out.set_requester(t.requester);
-  out.set_created_by(t.created_by);
-  *out.mutable_created_at() = Ts(t.created_ms);
-  *out.mutable_updated_at() = Ts(t.updated_ms);
-  if (t.responded_ms) *out.mutable_responded_at() = Ts(*t.responded_ms);
-  if (t.resolved_ms) *out.mutable_resolved_at() = Ts(*t.resolved_ms);
-  if (t.closed_ms) *out.mutable_closed_at() = Ts(*t.closed_ms);
-  auto* sla = out.mutable_sla();
-  if (auto due = t.ResponseDueMs(); due && !t.resolved_ms) *sla->mutable_response_due() = Ts(*due);
-  if (auto due = t.ResolutionDueMs(); due) *sla->mutable_resolution_due() = Ts(*due);
-  sla->set_paused(t.paused_since_ms.has_value());
-  if (t.response_breached_ms) *sla->mutable_response_breached_at() = Ts(*t.response_breached_ms);
-  if (t.resolution_breached_ms) {
-    *sla->mutable_resolution_breached_at() = Ts(*t.resolution_breached_ms);
-  }
-  sla->set_response_target_seconds(t.response_target_ms / 1000);
-  sla->set_resolution_target_seconds(t.resolution_target_ms / 1000);
-  out.set_worklog_count(t.worklog_count);
-  return out;
-}
 
 bool IsRequester(const Call& call) { return call.who->role == "requester"; }
 
@@ -220,7 +175,7 @@ Result<http::Response> Api::ListTickets(const Call& call) {
   auto page = (*store)->ListTickets(q);
   if (!page) return page.error();
   fleetdesk::v1::TicketList out;
-  for (const auto& t : page->items) *out.add_items() = ToProto(t);
+  for (const auto& t : page->items) *out.add_items() = engine::TicketProto(t);
   if (page->next_before_id) out.set_next_cursor(std::to_string(*page->next_before_id));
   return Json(200, out);
 }
@@ -251,7 +206,7 @@ Result<http::Response> Api::SearchTickets(const Call& call) {
   fleetdesk::v1::TicketSearchResults out;
   for (const auto& hit : *hits) {
     auto* item = out.add_items();
-    *item->mutable_ticket() = ToProto(hit.ticket);
+    *item->mutable_ticket() = engine::TicketProto(hit.ticket);
     item->set_score(hit.score);
     for (const auto& m : hit.matches) {
       auto* match = item->add_matches();
@@ -300,7 +255,7 @@ Result<http::Response> Api::CreateTicket(const Call& call) {
   if (!store) return store.error();
   auto ticket = (*store)->CreateTicket(n, options_.sla, call.Actor(), NowMs());
   if (!ticket) return ticket.error();
-  return Json(201, ToProto(*ticket));
+  return Json(201, engine::TicketProto(*ticket));
 }
 
 Result<http::Response> Api::GetTicket(const Call& call) {
@@ -308,7 +263,7 @@ Result<http::Response> Api::GetTicket(const Call& call) {
   if (!store) return store.error();
   auto ticket = VisibleTicket(call, **store);
   if (!ticket) return ticket.error();
-  auto out = ToProto(*ticket);
+  auto out = engine::TicketProto(*ticket);
   // What the caller may do now: the workflow's steps from here that the caller's role and token
   // allow.
   auto state = tk::ParseState(ticket->state);
@@ -354,7 +309,7 @@ Result<http::Response> Api::PatchTicket(const Call& call) {
   if (!store) return store.error();
   auto ticket = (*store)->PatchTicket(call.id(), patch, options_.sla, call.Actor(), NowMs());
   if (!ticket) return ticket.error();
-  return Json(200, ToProto(*ticket));
+  return Json(200, engine::TicketProto(*ticket));
 }
 
 Result<http::Response> Api::ActOnTicket(const Call& call) {
@@ -385,7 +340,18 @@ Result<http::Response> Api::ActOnTicket(const Call& call) {
   if (auto t = VisibleTicket(call, **store); !t) return t.error();
   auto ticket = (*store)->ActOnTicket(call.id(), a, call.Actor(), NowMs());
   if (!ticket) return ticket.error();
-  return Json(200, ToProto(*ticket));
+  if (*action == tk::Action::kResolve || *action == tk::Action::kReopen) {
+    // The change stands whether or not its notification could be queued.
+    auto queued = engine::notify::Enqueue(**store, options_.notify,
+                                          *action == tk::Action::kResolve ? "resolved" : "reopened",
+                                          *ticket, NowMs());
+    if (!queued) {
+      spdlog::error("notifying of ticket {}: {}", ticket->id, queued.error().message);
+    } else if (options_.notified) {
+      options_.notified();
+    }
+  }
+  return Json(200, engine::TicketProto(*ticket));
 }
 
 Result<http::Response> Api::TicketTimeline(const Call& call) {

@@ -320,6 +320,20 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
   }
   open_.insert(fingerprint);
   hosts_with_open_.insert(t.host_id);
+  if (outcome->kind == Kind::kRepeated || options_.notify.routes.empty()) return;
+  auto ticket = store_->GetTicket(outcome->ticket_id);
+  Status queued = ticket ? Status{} : Status(ticket.error());
+  if (ticket && *ticket) {
+    queued =
+        notify::Enqueue(*store_, options_.notify,
+                        outcome->kind == Kind::kOpened ? "opened" : "reopened", **ticket, NowMs());
+  }
+  if (!queued) {
+    spdlog::error("incidents: notifying of {} failed: {}", outcome->ticket_id,
+                  queued.error().message);
+  } else if (options_.notified) {
+    options_.notified();
+  }
 }
 
 void IncidentEngine::Tick(std::int64_t now_ms) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,7 @@
 #include "server/engine/incident_rules.hpp"
 #include "server/engine/incident_tracker.hpp"
 #include "server/engine/metrics.hpp"
+#include "server/engine/notify.hpp"
 #include "server/store/store.hpp"
 
 namespace fleetdesk::server::engine {
@@ -37,6 +39,10 @@ struct IncidentEngineOptions {
   std::chrono::milliseconds tick{1'000};
   // How often the open incidents (to recognise their recoveries) and host tags are read again.
   std::chrono::milliseconds refresh{15'000};
+  // Who hears of new and reopened incidents; `notified` is called after queueing (it wakes the
+  // notifier).
+  notify::NotifyOptions notify;
+  std::function<void()> notified;
 };
 
 class IncidentEngine {

@@ -49,6 +49,18 @@ void FleetJobs::CloseCutOffAgents() {
   audit_cursor_ = feed->last_id;
 }
 
+void FleetJobs::Notify(const std::string& event, std::int64_t ticket_id, std::int64_t now) {
+  if (options_.notify.routes.empty()) return;
+  auto ticket = store_->GetTicket(ticket_id);
+  Status queued = ticket ? Status{} : Status(ticket.error());
+  if (ticket && *ticket) queued = notify::Enqueue(*store_, options_.notify, event, **ticket, now);
+  if (!queued) {
+    spdlog::warn("fleet jobs: notifying of ticket {}: {}", ticket_id, queued.error().message);
+  } else if (options_.notified) {
+    options_.notified();
+  }
+}
+
 void FleetJobs::Tick() {
   // Every server, leader or not: a revocation made on one reaches channels on all.
   CloseCutOffAgents();
@@ -79,7 +91,10 @@ void FleetJobs::Tick() {
     if (!resolved) {
       spdlog::warn("fleet jobs: resolving quiet incidents: {}", resolved.error().message);
     } else {
-      for (auto id : *resolved) spdlog::info("incident {} resolved: up and quiet", id);
+      for (auto id : *resolved) {
+        spdlog::info("incident {} resolved: up and quiet", id);
+        Notify("resolved", id, now);
+      }
     }
     auto breaches = store_->RecordSlaBreaches(now);
     if (!breaches) {
@@ -87,7 +102,15 @@ void FleetJobs::Tick() {
     } else {
       for (const auto& b : *breaches) {
         spdlog::info("ticket {} breached its {} target", b.ticket_id, b.clock);
+        Notify("escalated", b.ticket_id, now);
       }
+    }
+    // One month per tick at most: a year of months to catch up on spreads over a minute.
+    auto rolled = store_->RollUpReports(now);
+    if (!rolled) {
+      spdlog::warn("fleet jobs: report rollups: {}", rolled.error().message);
+    } else if (!rolled->empty()) {
+      spdlog::info("fleet jobs: rolled up the reports of {}", *rolled);
     }
   }
   const auto steady = std::chrono::steady_clock::now();

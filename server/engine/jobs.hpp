@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/engine/notify.hpp"
 #include "server/store/store.hpp"
 
 namespace fleetdesk::server::engine {
@@ -32,6 +33,10 @@ struct JobOptions {
   // An incident up again for this long is resolved (when its rule allows); 0: the leader
   // resolves none and records no SLA breaches (a server without the ticket desk's jobs).
   std::chrono::milliseconds incident_quiet{5 * 60'000};
+  // Who hears of incidents the leader resolves and of SLA breaches (escalations); `notified`
+  // wakes the notifier.
+  notify::NotifyOptions notify;
+  std::function<void()> notified;
 };
 
 class FleetJobs {
@@ -49,6 +54,8 @@ class FleetJobs {
   void Run();
   void Tick();
   void CloseCutOffAgents();
+  // Queues the notifications of `event` on the ticket.
+  void Notify(const std::string& event, std::int64_t ticket_id, std::int64_t now);
 
   std::unique_ptr<store::Store> store_;
   JobOptions options_;

@@ -72,6 +72,13 @@ std::string ServerMetrics::Render() const {
          "Incident changes the store refused or could not write.", incident_errors_total);
   metric("fleetdesk_incident_queue_depth", "gauge", "Commits waiting for the incident engine.",
          incident_queue_depth);
+  metric("fleetdesk_notifications_sent_total", "counter", "Webhook calls and e-mails delivered.",
+         notifications_sent_total);
+  metric("fleetdesk_notification_failures_total", "counter",
+         "Delivery attempts that failed (each is retried, with backoff).",
+         notification_failures_total);
+  metric("fleetdesk_notifications_given_up_total", "counter",
+         "Notifications given up after their last attempt.", notifications_given_up_total);
   out += incident_latency.Render("fleetdesk_incident_seconds",
                                  "Time from a commit's observations to their tickets written.");
   out += ack_latency.Render("fleetdesk_ack_latency_seconds",

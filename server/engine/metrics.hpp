@@ -47,6 +47,9 @@ struct ServerMetrics {
   std::atomic<std::uint64_t> incidents_suppressed_total{0};
   std::atomic<std::uint64_t> incident_errors_total{0};
   std::atomic<std::int64_t> incident_queue_depth{0};
+  std::atomic<std::uint64_t> notifications_sent_total{0};
+  std::atomic<std::uint64_t> notification_failures_total{0};  // attempts that failed
+  std::atomic<std::uint64_t> notifications_given_up_total{0};
   Histogram incident_latency;  // a commit's observations queued -> their tickets written
   Histogram ack_latency;       // report received -> ack sent
   Histogram commit_latency;    // one group commit

@@ -191,6 +191,55 @@ std::string PgTsQuery(const Query& query) {
   return out;
 }
 
+namespace {
+
+// How often each term occurs in `text`'s words: a word, a prefix, or a phrase in a row.
+std::vector<int> Counts(const Query& query, std::string_view text, std::size_t* length) {
+  const auto words = Words(IndexText(text));
+  *length = words.size();
+  std::vector<int> counts(query.terms.size(), 0);
+  for (std::size_t t = 0; t < query.terms.size(); ++t) {
+    const auto& term = query.terms[t];
+    const auto n = term.words.size();
+    for (std::size_t i = 0; i + n <= words.size(); ++i) {
+      bool all = true;
+      for (std::size_t w = 0; w < n && all; ++w) {
+        const auto& want = term.words[w];
+        const auto& have = words[i + w];
+        all = term.prefix && w + 1 == n ? have.rfind(want, 0) == 0 : have == want;
+      }
+      counts[t] += all ? 1 : 0;
+    }
+  }
+  return counts;
+}
+
+}  // namespace
+
+bool Matches(const Query& query, std::string_view text) {
+  std::size_t length = 0;
+  for (int count : Counts(query, text, &length)) {
+    if (count == 0) return false;
+  }
+  return true;
+}
+
+double Score(const Query& query, std::string_view text) {
+  constexpr double kK1 = 1.2;
+  constexpr double kB = 0.75;
+  constexpr double kTypicalWords = 24;
+  std::size_t length = 0;
+  const auto counts = Counts(query, text, &length);
+  double score = 0;
+  for (int count : counts) {
+    if (count == 0) return 0;
+    const double tf = count;
+    score +=
+        tf * (kK1 + 1) / (tf + kK1 * (1 - kB + kB * static_cast<double>(length) / kTypicalWords));
+  }
+  return score;
+}
+
 std::string Snippet(std::string_view text, const Query& query, std::size_t width) {
   // Where the query's words are: ASCII words at a word's start (and, unless a prefix, its
   // end), case-insensitively; anything else wherever it occurs.

@@ -46,6 +46,16 @@ std::string Fts5Match(const Query& query);
 // The query for PostgreSQL's to_tsquery('simple', ...): 'word' & 'prefix':* & ('a' <-> 'b').
 std::string PgTsQuery(const Query& query);
 
+// Whether `text` has every term of the query, as the full-text indexes would find it (accents
+// aside: SQLite's index folds them, this does not).
+bool Matches(const Query& query, std::string_view text);
+
+// How well `text` answers the query: BM25's term-frequency part (k1 1.2, b 0.75, against a
+// typical entry of 24 words) summed over the terms; 0 when a term is missing. Without BM25's
+// rarity weight, which would need every match of each term counted: every term must match
+// anyway, and counting all matches of a common word is what a search cannot afford.
+double Score(const Query& query, std::string_view text);
+
 // Up to about `width` bytes of `text` around its first match of the query, HTML-escaped, with
 // every match in <mark></mark>; the start of the text when nothing matches (a word was only in
 // the title). "…" marks a cut.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -151,6 +152,14 @@ class SqlTickets : public SqlAccess {
   Result<std::vector<std::string>> OpenFingerprints() override;
   Result<std::vector<SlaBreach>> RecordSlaBreaches(std::int64_t now_ms) override;
 
+  Status EnqueueNotifications(const std::vector<NotificationRecord>& items) override;
+  Result<std::optional<NotificationRecord>> ClaimNotification(std::int64_t now_ms,
+                                                              std::int64_t lease_ms) override;
+  Status FinishNotification(std::int64_t id, bool delivered, std::int64_t now_ms,
+                            const std::string& error,
+                            std::optional<std::int64_t> retry_at_ms) override;
+  Result<std::vector<NotificationRecord>> ListNotifications(std::int64_t ticket_id) override;
+
   Result<MaintenanceWindow> CreateMaintenanceWindow(const MaintenanceWindow& window,
                                                     const Actor& actor) override;
   Result<std::vector<MaintenanceWindow>> ListMaintenanceWindows(bool past_too,
@@ -182,6 +191,29 @@ class SqlTickets : public SqlAccess {
   // The WHERE conditions of a ticket list's filters, over `tickets t`.
   static void Filters(const TicketQuery& q, std::vector<std::string>& where,
                       std::vector<SqlArg>& args);
+};
+
+// Monthly reports and their rollups (sql_reports.cpp).
+class SqlReports : public SqlTickets {
+ public:
+  using SqlTickets::SqlTickets;
+
+  Result<std::vector<MonthlyRow>> MonthlyReport(const ReportQuery& query,
+                                                std::int64_t now_ms) override;
+  Result<std::vector<NoiseRow>> NoiseReport(const std::string& from_month,
+                                            const std::string& to_month, const std::string& what,
+                                            int limit, std::int64_t now_ms) override;
+  Result<std::string> RollUpReports(std::int64_t now_ms) override;
+
+ private:
+  struct MonthFigures;
+  // One month's rows for every kind and dimension, and its noise, from the tickets.
+  Result<MonthFigures> Figures(const std::string& month);
+  // When each month of the range was rolled up.
+  Result<std::map<std::string, std::int64_t>> RolledUp(const std::string& from,
+                                                       const std::string& to);
+  // Whether a rollup made at `computed_ms` holds the month's final figures.
+  static bool Final(const std::string& month, std::int64_t computed_ms);
 };
 
 }  // namespace fleetdesk::server::store

@@ -652,8 +652,18 @@ namespace {
 
 // Candidates each source (titles, notes, worklogs) hands to the ranking, newest first: a common
 // word matches hundreds of thousands of rows, and ranking them all would cost what a search must
-// not. The newest matches are the likely ones; the ranking orders them.
-constexpr int kCandidates = 300;
+// not. The newest matches are the likely ones; the ranking orders them. Up to 300 candidates
+// for a page of 20 tickets; with a filter, each costs reading its ticket (and a match the
+// filter refuses costs the same), so half that.
+constexpr int kCandidates = 100;
+constexpr int kFilteredCandidates = 50;
+// Filters that leave at most this many tickets are searched from the tickets' side: their
+// entries are read and matched here, rather than the index's matches being read until enough
+// pass the filters (for one host's tickets and a common word, nearly all of them).
+constexpr int kFewTickets = 5000;
+// ...unless a source holds more entries for them than this (a ticket with a huge worklog): then
+// that source goes by the index after all.
+constexpr int kFewEntries = 20000;
 
 struct Source {
   const char* kind;
@@ -662,17 +672,19 @@ struct Source {
   const char* join;
   const char* id;
   const char* at;
-  const char* text;  // what PostgreSQL's expression index covers: the same expression
-  double weight;     // a word in the title says more than one in a worklog line
+  const char* text;    // the text searched
+  const char* vector;  // PostgreSQL's stored tsvector of it
+  const char* ticket;
+  double weight;  // a word in the title says more than one in a worklog line
 };
 
 constexpr Source kSources[] = {
     {"ticket", "ticket_fts", "tickets t", "", "t.id", "t.created_ms",
-     "t.title || ' ' || t.description", 2.0},
+     "t.title || ' ' || t.description", "t.search", "t.id", 2.0},
     {"note", "note_fts", "ticket_notes n", " JOIN tickets t ON t.id = n.ticket_id", "n.id",
-     "n.at_ms", "n.body", 1.0},
+     "n.at_ms", "n.body", "n.search", "n.ticket_id", 1.0},
     {"worklog", "worklog_fts", "ticket_worklog w", " JOIN tickets t ON t.id = w.ticket_id", "w.id",
-     "w.at_ms", "w.task || ' ' || w.note", 0.7},
+     "w.at_ms", "w.task || ' ' || w.note", "w.search", "w.ticket_id", 0.7},
 };
 
 std::string Placeholders(std::size_t n) {
@@ -681,50 +693,110 @@ std::string Placeholders(std::size_t n) {
   return out;
 }
 
+bool Filtered(const TicketQuery& q) {
+  return !q.states.empty() || !q.kind.empty() || q.priority || !q.group.empty() || q.assignee_id ||
+         q.unassigned || q.requester_id || q.host_id || !q.category.empty() || q.from_ms ||
+         q.to_ms || q.breached;
+}
+
 }  // namespace
 
 Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearchQuery& q) {
   auto query = search::ParseQuery(q.text);
   if (!query) return query.error();
   const std::string match = Pg() ? search::PgTsQuery(*query) : search::Fts5Match(*query);
+
+  // A selective filter: its tickets, to search from their side.
+  std::optional<std::vector<SqlArg>> few;
+  if (Filtered(q.filters)) {
+    std::vector<std::string> where;
+    std::vector<SqlArg> args;
+    Filters(q.filters, where, args);
+    std::string sql = "SELECT t.id FROM tickets t";
+    for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+    sql += " LIMIT ?";
+    args.emplace_back(kFewTickets + 1);
+    std::vector<SqlArg> ids;
+    auto done = db_->Run(sql, args, [&](const SqlRow& r) { ids.emplace_back(r.Int(0)); });
+    if (!done) return done.error();
+    if (static_cast<int>(ids.size()) <= kFewTickets) few = std::move(ids);
+  }
+
   struct Found {
     double score = 0;
     std::vector<TicketMatch> matches;
   };
   std::map<std::int64_t, Found> found;
+  std::map<std::pair<std::string, std::int64_t>, std::string> texts;  // (kind, id) -> text
+  // Rows of (entry id, ticket id, at, text): the candidates of one source.
+  auto consider = [&](const Source& source, const SqlRow& r, bool checked) {
+    std::string text = r.Text(3);
+    const double score = search::Score(*query, text) * source.weight;
+    if (score <= 0 && !checked) return;  // read by the filter, not by the index: no match
+    const std::int64_t id = r.Int(0);
+    auto& f = found[r.Int(1)];
+    // An index match scores at least a little: it may hold the words only across what this
+    // side reads as separate (an accent folded by the index, say).
+    const double kept = std::max(score, 0.01 * source.weight);
+    f.score = std::max(f.score, kept);
+    f.matches.push_back(TicketMatch{source.kind, id, r.Int(2), "", kept});
+    texts[{source.kind, id}] = std::move(text);
+  };
   for (const auto& source : kSources) {
+    const bool note = std::string_view(source.kind) == "note";
+    if (few && few->empty()) break;
+    if (few) {
+      // The filter's entries, read and matched here, newest first.
+      std::vector<SqlArg> args = *few;
+      std::string sql = std::string("SELECT ") + source.id + ", " + source.ticket + ", " +
+                        source.at + ", " + source.text + " FROM " + source.table + " WHERE " +
+                        source.ticket + " IN (" + Placeholders(few->size()) + ")";
+      if (note && !q.internal_notes) sql += " AND NOT n.internal";
+      sql += std::string(" ORDER BY ") + source.id + " DESC LIMIT ?";
+      args.emplace_back(kFewEntries + 1);
+      int read = 0;
+      auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+        if (++read > kFewEntries) return;
+        consider(source, r, false);
+      });
+      if (!done) return done.error();
+      if (read <= kFewEntries) continue;
+      // Too many: what this source added is dropped, and its index decides instead.
+      for (auto& [ticket, f] : found) {
+        std::erase_if(f.matches, [&](const TicketMatch& m) { return m.kind == source.kind; });
+      }
+    }
     std::vector<std::string> where;
     std::vector<SqlArg> args;
     std::string sql;
     if (Pg()) {
-      sql = std::string("SELECT ") + source.id + ", t.id, ts_rank(fd_search_vector(" + source.text +
-            "), q), " + source.at + " FROM " + source.table + source.join +
-            ", to_tsquery('simple', ?) q";
-      where.push_back(std::string("fd_search_vector(") + source.text + ") @@ q");
+      sql = std::string("SELECT ") + source.id + ", t.id, " + source.at + ", " + source.text +
+            " FROM " + source.table + source.join + ", to_tsquery('simple', ?) q";
+      where.push_back(std::string(source.vector) + " @@ q");
     } else {
       // FTS5 knows its table by name, not by an alias.
       const std::string fts = source.fts;
-      sql = "SELECT " + fts + ".rowid, t.id, -bm25(" + fts + "), " + source.at + " FROM " + fts +
+      sql = "SELECT " + fts + ".rowid, t.id, " + source.at + ", " + source.text + " FROM " + fts +
             " JOIN " + source.table + " ON " + source.id + " = " + fts + ".rowid" + source.join;
       where.push_back(fts + " MATCH ?");
     }
     args.emplace_back(std::string_view(match));
-    if (std::string_view(source.kind) == "note" && !q.internal_notes) {
-      where.push_back("NOT n.internal");
-    }
+    if (note && !q.internal_notes) where.push_back("NOT n.internal");
     Filters(q.filters, where, args);
     for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
     sql += std::string(" ORDER BY ") + (Pg() ? source.id : source.fts + std::string(".rowid")) +
            " DESC LIMIT ?";
-    args.emplace_back(kCandidates);
-    auto done = db_->Run(sql, args, [&](const SqlRow& r) {
-      auto& f = found[r.Int(1)];
-      const double score = r.Double(2) * source.weight;
-      f.score = std::max(f.score, score);
-      f.matches.push_back(TicketMatch{source.kind, r.Int(0), r.Int(3), "", score});
-    });
+    args.emplace_back(Filtered(q.filters) ? kFilteredCandidates : kCandidates);
+    auto done = db_->Run(sql, args, [&](const SqlRow& r) { consider(source, r, true); });
     if (!done) return done.error();
   }
+  // A ticket whose matches were all dropped with their source has none left.
+  std::erase_if(found, [](const auto& entry) { return entry.second.matches.empty(); });
+  for (auto& [ticket, f] : found) {
+    f.score = 0;
+    for (const auto& m : f.matches) f.score = std::max(f.score, m.score);
+  }
+
   std::vector<std::pair<double, std::int64_t>> ranked;
   for (const auto& [id, f] : found) ranked.emplace_back(f.score, id);
   // Best first; of two equal, the newer ticket.
@@ -734,7 +806,6 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
   if (static_cast<int>(ranked.size()) > q.limit) ranked.resize(static_cast<std::size_t>(q.limit));
   if (ranked.empty()) return std::vector<TicketSearchHit>{};
 
-  // The tickets, and the text of the matches kept, read by id.
   std::vector<SqlArg> ids;
   for (const auto& [score, id] : ranked) ids.emplace_back(id);
   std::map<std::int64_t, TicketRecord> tickets;
@@ -745,25 +816,6 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
                          tickets.emplace(t.id, std::move(t));
                        });
   if (!read) return read.error();
-  std::map<std::string, std::vector<SqlArg>> wanted;  // kind -> ids
-  for (const auto& [score, id] : ranked) {
-    auto& f = found[id];
-    std::sort(f.matches.begin(), f.matches.end(),
-              [](const auto& a, const auto& b) { return a.score > b.score; });
-    if (f.matches.size() > 3) f.matches.resize(3);
-    for (const auto& m : f.matches) {
-      if (m.kind != "ticket") wanted[m.kind].emplace_back(m.id);
-    }
-  }
-  std::map<std::string, std::map<std::int64_t, std::string>> texts;  // kind -> id -> text
-  for (const auto& [kind, list] : wanted) {
-    const bool note = kind == "note";
-    auto done = db_->Run(std::string(note ? "SELECT id, body FROM ticket_notes"
-                                          : "SELECT id, task || ': ' || note FROM ticket_worklog") +
-                             " WHERE id IN (" + Placeholders(list.size()) + ")",
-                         list, [&](const SqlRow& r) { texts[kind][r.Int(0)] = r.Text(1); });
-    if (!done) return done.error();
-  }
   std::vector<TicketSearchHit> out;
   for (const auto& [score, id] : ranked) {
     auto t = tickets.find(id);
@@ -772,12 +824,11 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
     hit.ticket = std::move(t->second);
     hit.score = score;
     hit.matches = std::move(found[id].matches);
-    for (auto& m : hit.matches) {
-      const std::string text = m.kind == "ticket"
-                                   ? hit.ticket.title + " — " + hit.ticket.description
-                                   : texts[m.kind][m.id];
-      m.snippet = search::Snippet(text, *query);
-    }
+    std::sort(hit.matches.begin(), hit.matches.end(), [](const auto& a, const auto& b) {
+      return a.score != b.score ? a.score > b.score : a.at_ms > b.at_ms;
+    });
+    if (hit.matches.size() > 3) hit.matches.resize(3);
+    for (auto& m : hit.matches) m.snippet = search::Snippet(texts[{m.kind, m.id}], *query);
     out.push_back(std::move(hit));
   }
   return out;
@@ -1023,11 +1074,13 @@ Result<std::vector<std::string>> SqlTickets::OpenFingerprints() {
 Result<std::vector<SlaBreach>> SqlTickets::RecordSlaBreaches(std::int64_t now_ms) {
   auto tx = BeginTx();
   if (!tx) return tx.error();
-  // Pending tickets are off the clock, so only the three running states are looked at.
+  // Pending tickets are off the clock, so only the three running states are looked at (through
+  // the open tickets' index).
   std::vector<std::int64_t> ids;
   auto done =
-      Run("SELECT id FROM tickets WHERE state IN ('new', 'assigned', 'in_progress') AND "
-          "paused_since_ms IS NULL AND ((responded_ms IS NULL AND response_breached_ms IS NULL AND "
+      Run("SELECT id FROM tickets WHERE state IN ('new', 'assigned', 'in_progress', 'pending') "
+          "AND state <> 'pending' AND paused_since_ms IS NULL AND ((responded_ms IS NULL AND "
+          "response_breached_ms IS NULL AND "
           "created_ms + response_target_ms + paused_ms < ?) OR (resolution_breached_ms IS NULL AND "
           "created_ms + resolution_target_ms + paused_ms < ?)) ORDER BY id",
           {now_ms, now_ms}, [&](const SqlRow& r) { ids.push_back(r.Int(0)); });

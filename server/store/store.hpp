@@ -204,6 +204,35 @@ class Store : public BatchWriter {
   // recorded yet: on the ticket and as a timeline entry. Answers what it recorded.
   virtual Result<std::vector<SlaBreach>> RecordSlaBreaches(std::int64_t now_ms) = 0;
 
+  // Reports (sql_reports.cpp) -----------------------------------------------------------------
+  // Months whose figures are final are read from the monthly rollups; the rest (the current
+  // month, a month not rolled up yet) are computed from the tickets. Rows by month, then value.
+  virtual Result<std::vector<MonthlyRow>> MonthlyReport(const ReportQuery& query,
+                                                        std::int64_t now_ms) = 0;
+  // The `limit` noisiest hosts (`what` "hosts") or failing things ("sources") of the incidents
+  // created in the months, most incidents first.
+  virtual Result<std::vector<NoiseRow>> NoiseReport(const std::string& from_month,
+                                                    const std::string& to_month,
+                                                    const std::string& what, int limit,
+                                                    std::int64_t now_ms) = 0;
+  // Rolls up at most one month that needs it (never rolled up, or rolled up before its figures
+  // settled); answers the month, or empty when none needed it. The leader calls it each tick.
+  virtual Result<std::string> RollUpReports(std::int64_t now_ms) = 0;
+
+  // Notifications (sql_outbox.cpp) -------------------------------------------------------------
+  virtual Status EnqueueNotifications(const std::vector<NotificationRecord>& items) = 0;
+  // The oldest notification due at `now_ms`, taken for `lease_ms`: its attempt counted and its
+  // due time moved past the lease, so no other server takes it meanwhile, and it is due again if
+  // this one dies before it says how it went. nullopt when none is due.
+  virtual Result<std::optional<NotificationRecord>> ClaimNotification(std::int64_t now_ms,
+                                                                      std::int64_t lease_ms) = 0;
+  // Delivered; or failed, to be tried again at `retry_at_ms`, or given up without one.
+  virtual Status FinishNotification(std::int64_t id, bool delivered, std::int64_t now_ms,
+                                    const std::string& error,
+                                    std::optional<std::int64_t> retry_at_ms) = 0;
+  // A ticket's notifications, oldest first.
+  virtual Result<std::vector<NotificationRecord>> ListNotifications(std::int64_t ticket_id) = 0;
+
   // Maintenance windows: errors kInvalidArgument (no host nor tag, or both; an empty span),
   // kNotFound.
   virtual Result<MaintenanceWindow> CreateMaintenanceWindow(const MaintenanceWindow& window,

@@ -220,6 +220,67 @@ struct TicketSearchHit {
   std::vector<TicketMatch> matches;  // best first, at most three
 };
 
+// Reports ---------------------------------------------------------------------------------------
+
+// What a monthly report is broken down by: nothing, or a ticket's category, priority (P1-P5),
+// assignment group, or its host's environment (the host group).
+inline constexpr const char* kReportDimensions[] = {"all", "category", "priority", "group",
+                                                    "environment"};
+
+struct ReportQuery {
+  std::string from_month;    // "2026-01", inclusive
+  std::string to_month;      // inclusive
+  std::string kind = "all";  // all, incident, request
+  std::string by = "all";    // one of kReportDimensions
+};
+
+// One month of one value of the dimension. Opened and the times to acknowledge and the breaches
+// count the tickets created that month; resolved and the times to resolve those resolved that
+// month. Times are wall time.
+struct MonthlyRow {
+  std::string month;
+  std::string value;  // empty for "all"; "(none)" for tickets without one
+  std::int64_t opened = 0;
+  std::int64_t resolved = 0;
+  std::int64_t responded = 0;
+  std::int64_t tta_sum_ms = 0;  // over `responded`
+  std::int64_t tta_p90_ms = 0;
+  std::int64_t ttr_sum_ms = 0;  // over `resolved`
+  std::int64_t ttr_p90_ms = 0;
+  std::int64_t response_breaches = 0;
+  std::int64_t resolution_breaches = 0;
+  std::int64_t breached = 0;  // tickets with either breach
+  bool final = false;         // from a month over long enough that its figures no longer move
+};
+
+// Where incidents come from, over whole months: hosts, or what failed on them (a unit, a check,
+// a metric) across the fleet.
+struct NoiseRow {
+  std::string key;    // a host's id, or "<kind>/<subject>"
+  std::string label;  // the hostname, or the subject
+  std::int64_t incidents = 0;
+  std::int64_t occurrences = 0;
+};
+
+// One message to deliver: a webhook call or an e-mail about a ticket, kept until delivered or
+// given up (the outbox), so a restart or a receiver that is down loses nothing.
+struct NotificationRecord {
+  std::int64_t id = 0;
+  std::int64_t ticket_id = 0;
+  std::string event;    // opened, reopened, escalated, resolved
+  std::string route;    // the [[notifications.routes]] entry's name
+  std::string channel;  // webhook or email
+  std::string target;   // the URL, or the addresses (comma-separated)
+  std::string subject;  // e-mail only
+  std::string body;     // the JSON a webhook posts, or the e-mail's text
+  int attempts = 0;
+  std::int64_t created_ms = 0;
+  std::int64_t next_ms = 0;  // due at; while being sent, when another server may try
+  std::optional<std::int64_t> delivered_ms;
+  std::optional<std::int64_t> failed_ms;  // given up
+  std::string last_error;
+};
+
 // A time when incidents of a host, or of every host with a tag, are expected and suppressed.
 struct MaintenanceWindow {
   std::int64_t id = 0;

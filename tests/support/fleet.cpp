@@ -21,23 +21,6 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
-namespace {
-
-// A port free now, so a restarted server keeps its address (agents dial the same URL again).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t size = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-}  // namespace
-
 void TestServer::WriteConfig(const std::string& agents_config, const std::string& database) {
   config_path_ = dir_ / "server.toml";
   planned_agent_port_ = FreePort();

@@ -22,6 +22,10 @@ CommandResult Run(const std::vector<std::string>& argv);
 // behind (pg_ctl start): the daemon would hold Run's pipes open, and Run would wait for ever.
 int RunLogged(const std::vector<std::string>& argv, const std::string& log_path);
 
+// A loopback port free now: for a daemon a test starts and must reach (and a server restarted on
+// the same address).
+int FreePort();
+
 class Process {
  public:
   Process(const std::vector<std::string>& argv, std::string log_path);

@@ -325,9 +325,9 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
     // 9: the ticket desk: tickets (incidents and service requests) with their SLA clocks, at
     // most one open incident per fingerprint (a partial unique index), the timeline, notes, the
-    // worklog as a stream of its own, maintenance windows, and the full-text indexes of
-    // tickets, notes and worklogs (contentless: the store writes search::IndexText of each row,
-    // keyed by its id).
+    // worklog as a stream of its own, maintenance windows, monthly report rollups, the
+    // notifications' outbox, and the full-text indexes of tickets, notes and worklogs
+    // (contentless: the store writes search::IndexText of each row, keyed by its id).
     R"sql(
 CREATE TABLE tickets (
   id INTEGER PRIMARY KEY,
@@ -370,7 +370,12 @@ CREATE TABLE tickets (
 CREATE UNIQUE INDEX tickets_open_fingerprint ON tickets (fingerprint)
   WHERE fingerprint IS NOT NULL AND state NOT IN ('resolved', 'closed');
 CREATE INDEX tickets_fingerprint ON tickets (fingerprint, id) WHERE fingerprint IS NOT NULL;
-CREATE INDEX tickets_state ON tickets (state, id);
+-- The open tickets, newest first: the desk's usual list, and what the SLA, quiet-period and
+-- open-incident queries look at. Each writes this very condition, so the index applies (SQLite
+-- matches a partial index's condition term by term). Other states are lists of most tickets,
+-- best read along the primary key.
+CREATE INDEX tickets_open ON tickets (id)
+  WHERE state IN ('new', 'assigned', 'in_progress', 'pending');
 CREATE INDEX tickets_host ON tickets (host_id, id);
 CREATE INDEX tickets_assignee ON tickets (assignee_id, id);
 CREATE INDEX tickets_requester ON tickets (requester_id, id);
@@ -417,6 +422,56 @@ CREATE TABLE maintenance_windows (
   CHECK (ends_ms > starts_ms)
 );
 CREATE INDEX maintenance_windows_ends ON maintenance_windows (ends_ms);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  event TEXT NOT NULL,
+  route TEXT NOT NULL,
+  channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+  target TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  next_ms INTEGER NOT NULL,
+  delivered_ms INTEGER,
+  failed_ms INTEGER,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notifications_due ON notifications (next_ms, id)
+  WHERE delivered_ms IS NULL AND failed_ms IS NULL;
+CREATE INDEX notifications_ticket ON notifications (ticket_id, id);
+CREATE INDEX tickets_resolved ON tickets (resolved_ms) WHERE resolved_ms IS NOT NULL;
+CREATE TABLE ticket_rollups (
+  month TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  dimension TEXT NOT NULL,
+  value TEXT NOT NULL,
+  opened INTEGER NOT NULL,
+  resolved INTEGER NOT NULL,
+  responded INTEGER NOT NULL,
+  tta_sum_ms INTEGER NOT NULL,
+  tta_p90_ms INTEGER NOT NULL,
+  ttr_sum_ms INTEGER NOT NULL,
+  ttr_p90_ms INTEGER NOT NULL,
+  response_breaches INTEGER NOT NULL,
+  resolution_breaches INTEGER NOT NULL,
+  breached INTEGER NOT NULL,
+  PRIMARY KEY (kind, dimension, month, value)
+);
+CREATE TABLE ticket_noise (
+  month TEXT NOT NULL,
+  what TEXT NOT NULL,
+  key TEXT NOT NULL,
+  label TEXT NOT NULL,
+  incidents INTEGER NOT NULL,
+  occurrences INTEGER NOT NULL,
+  PRIMARY KEY (what, month, key)
+);
+CREATE TABLE report_months (
+  month TEXT PRIMARY KEY,
+  computed_ms INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE ticket_fts USING fts5(text, content='',
   tokenize='unicode61 remove_diacritics 2', prefix='2 3');
 CREATE VIRTUAL TABLE note_fts USING fts5(text, content='',

@@ -67,6 +67,8 @@ const std::vector<Expected> kMatrix = {
     {"POST", "/api/v1/tickets/1/notes", R"({"body":"staff only","internal":true})", kEditors},
     {"GET", "/api/v1/tickets/1/worklog", "", kAll},
     {"POST", "/api/v1/tickets/1/worklog", R"({"task":"t","note":"n"})", kEditors},
+    {"GET", "/api/v1/reports/monthly", "", kStaff},
+    {"GET", "/api/v1/reports/noise", "", kStaff},
     {"GET", "/api/v1/maintenance", "", kStaff},
     {"POST", "/api/v1/maintenance", R"({"tag":"x","duration":"1h"})", kEditors},
     {"POST", "/api/v1/maintenance/999/end", "", kEditors},

@@ -244,3 +244,29 @@ TEST_CASE("ticket search finds words in titles, notes and worklogs, and the glob
   CHECK(empty.status == 400);
   CHECK_THAT(ErrorOf(empty).error().message(), Catch::Contains("nothing to search for"));
 }
+
+TEST_CASE("reports answer monthly figures as JSON or CSV, and the noisiest hosts",
+          "[server][api][reports]") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/api/v1/tickets", R"({"title":"a","urgency":"high","category":"mail"})")
+              .status == 201);
+  REQUIRE(f.Call("POST", "/api/v1/tickets/1/actions", R"({"action":"resolve"})").status == 200);
+  auto report =
+      As<fleetdesk::v1::MonthlyReport>(f.Call("GET", "/api/v1/reports/monthly?by=category"));
+  CHECK(report.by() == "category");
+  REQUIRE(report.items_size() == 1);  // the current month; the months before it have no tickets
+  CHECK(report.items(0).value() == "mail");
+  CHECK(report.items(0).opened() == 1);
+  CHECK(report.items(0).resolved() == 1);
+  CHECK_FALSE(report.items(0).final());
+  auto csv = f.Call("GET", "/api/v1/reports/monthly?by=category&format=csv");
+  CHECK(csv.status == 200);
+  CHECK(csv.content_type == "text/csv; charset=utf-8");
+  CHECK_THAT(csv.body,
+             Catch::StartsWith("month,category,opened,resolved,") && Catch::Contains(",mail,1,1,"));
+  CHECK(f.Call("GET", "/api/v1/reports/monthly?by=colour").status == 400);
+  CHECK(f.Call("GET", "/api/v1/reports/monthly?from=2026-1").status == 400);
+  auto noise = f.Call("GET", "/api/v1/reports/noise?what=hosts&limit=5");
+  CHECK(noise.status == 200);
+  CHECK(f.Call("GET", "/api/v1/reports/noise?what=colours").status == 400);
+}

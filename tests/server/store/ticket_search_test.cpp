@@ -149,3 +149,16 @@ TEST_CASE("search takes the list's filters, and an edited title is found by its 
   CHECK(Found(*store, "filesystem") == std::vector<std::int64_t>{a});
   CHECK(Found(*store, "disk full ") == std::vector<std::int64_t>{b});
 }
+
+TEST_CASE("matching and scoring here agree with the index: every term, more often ranks higher",
+          "[server][search]") {
+  auto q = *search::ParseQuery("disk \"out of space\" 数据 conn");
+  CHECK(search::Matches(q, "Disk /srv out of space: 数据库 connection refused"));
+  CHECK_FALSE(search::Matches(q, "Disk /srv out of space: 数据库"));  // no conn*
+  CHECK_FALSE(search::Matches(q, "disk space out of: 数据库 conn"));  // not the phrase
+  const auto once = search::Score(q, "disk out of space 数据 conn, and more words after it");
+  const auto twice = search::Score(q, "disk disk out of space 数据 conn, and more words after");
+  CHECK(once > 0);
+  CHECK(twice > once);
+  CHECK(search::Score(q, "nothing here") == 0);
+}

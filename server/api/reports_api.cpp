@@ -1,0 +1,144 @@
+// Ticket reports under /api/v1/reports: monthly counts, times to acknowledge and resolve, SLA
+// breach rates, and the noisiest hosts and failures, as JSON or CSV.
+#include <cstdio>
+#include <ctime>
+
+#include "fleetdesk/v1/tickets.pb.h"
+#include "server/api/api.hpp"
+#include "server/api/csv.hpp"
+#include "server/api/params.hpp"
+#include "server/engine/clock.hpp"
+
+namespace fleetdesk::server::api {
+namespace {
+
+std::string MonthOf(std::int64_t ms, int months_back = 0) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm t{};
+  gmtime_r(&seconds, &t);
+  int month = t.tm_year * 12 + t.tm_mon - months_back;
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d", month / 12 + 1900, month % 12 + 1);
+  return text;
+}
+
+// from and to, by default the twelve months up to this one.
+struct Range {
+  std::string from;
+  std::string to;
+};
+
+Range RangeOf(const std::map<std::string, std::string>& query) {
+  const auto now = NowMs();
+  Range r{MonthOf(now, 11), MonthOf(now)};
+  if (auto it = query.find("from"); it != query.end()) r.from = it->second;
+  if (auto it = query.find("to"); it != query.end()) r.to = it->second;
+  return r;
+}
+
+double Seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+
+}  // namespace
+
+Result<http::Response> Api::MonthlyReport(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query, {"from", "to", "kind", "by", "format"}, "the monthly report"); !s) {
+    return s.error();
+  }
+  const auto range = RangeOf(*query);
+  store::ReportQuery q;
+  q.from_month = range.from;
+  q.to_month = range.to;
+  if (auto it = query->find("kind"); it != query->end()) q.kind = it->second;
+  if (auto it = query->find("by"); it != query->end()) q.by = it->second;
+  std::string format = "json";
+  if (auto it = query->find("format"); it != query->end()) format = it->second;
+  if (format != "json" && format != "csv") return Invalid("format must be json or csv");
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto rows = (*store)->MonthlyReport(q, NowMs());
+  if (!rows) return rows.error();
+  fleetdesk::v1::MonthlyReport out;
+  out.set_kind(q.kind);
+  out.set_by(q.by);
+  out.set_from(q.from_month);
+  out.set_to(q.to_month);
+  for (const auto& r : *rows) {
+    auto* item = out.add_items();
+    item->set_month(r.month);
+    item->set_value(r.value);
+    item->set_opened(r.opened);
+    item->set_resolved(r.resolved);
+    item->set_responded(r.responded);
+    if (r.responded > 0) {
+      item->set_mean_time_to_acknowledge_seconds(Seconds(r.tta_sum_ms / r.responded));
+      item->set_p90_time_to_acknowledge_seconds(Seconds(r.tta_p90_ms));
+    }
+    if (r.resolved > 0) {
+      item->set_mean_time_to_resolve_seconds(Seconds(r.ttr_sum_ms / r.resolved));
+      item->set_p90_time_to_resolve_seconds(Seconds(r.ttr_p90_ms));
+    }
+    item->set_response_breaches(r.response_breaches);
+    item->set_resolution_breaches(r.resolution_breaches);
+    item->set_breached(r.breached);
+    if (r.opened > 0) {
+      item->set_breach_rate(static_cast<double>(r.breached) / static_cast<double>(r.opened));
+    }
+    item->set_final(r.final);
+  }
+  if (format == "json") return Json(200, out);
+  http::Response response;
+  response.content_type = "text/csv; charset=utf-8";
+  response.headers.emplace_back(
+      "Content-Disposition",
+      "attachment; filename=\"tickets-" + q.by + "-" + q.from_month + "-" + q.to_month + ".csv\"");
+  response.body =
+      "month," + q.by +
+      ",opened,resolved,responded,mtta_seconds,p90_tta_seconds,mttr_seconds,p90_ttr_seconds,"
+      "response_breaches,resolution_breaches,breached,breach_rate,final\n";
+  for (const auto& i : out.items()) {
+    char numbers[256];
+    std::snprintf(
+        numbers, sizeof numbers, "%lld,%lld,%lld,%.0f,%.0f,%.0f,%.0f,%lld,%lld,%lld,%.4f,%s",
+        static_cast<long long>(i.opened()), static_cast<long long>(i.resolved()),
+        static_cast<long long>(i.responded()), i.mean_time_to_acknowledge_seconds(),
+        i.p90_time_to_acknowledge_seconds(), i.mean_time_to_resolve_seconds(),
+        i.p90_time_to_resolve_seconds(), static_cast<long long>(i.response_breaches()),
+        static_cast<long long>(i.resolution_breaches()), static_cast<long long>(i.breached()),
+        i.breach_rate(), i.final() ? "true" : "false");
+    response.body += i.month() + "," + csv::Field(i.value()) + "," + numbers + "\n";
+  }
+  return response;
+}
+
+Result<http::Response> Api::NoiseReport(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query, {"from", "to", "what", "limit"}, "the noise report"); !s) {
+    return s.error();
+  }
+  const auto range = RangeOf(*query);
+  std::string what = "hosts";
+  if (auto it = query->find("what"); it != query->end()) what = it->second;
+  auto limit = ParseLimit(*query, 10, 100);
+  if (!limit) return limit.error();
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto rows = (*store)->NoiseReport(range.from, range.to, what, *limit, NowMs());
+  if (!rows) return rows.error();
+  fleetdesk::v1::NoiseReport out;
+  out.set_what(what);
+  out.set_from(range.from);
+  out.set_to(range.to);
+  for (const auto& r : *rows) {
+    auto* item = out.add_items();
+    item->set_key(r.key);
+    item->set_label(r.label);
+    item->set_incidents(r.incidents);
+    item->set_occurrences(r.occurrences);
+  }
+  return Json(200, out);
+}
+
+}  // namespace fleetdesk::server::api
