@@ -298,6 +298,7 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
   if (!outcome) {
     metrics_.incident_errors_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("incidents: raising {} failed: {}", fingerprint, outcome.error().message);
+    t.tracker.Forget();  // the next failing observation tries again
     return;
   }
   using Kind = store::IncidentOutcome::Kind;
@@ -316,6 +317,9 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
     case Kind::kSuppressed:
       metrics_.incidents_suppressed_total.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("incident suppressed ({}): {}", outcome->why, signal.title);
+      // Still failing when the window ends or the host is back: its next failing observation
+      // raises it then.
+      t.tracker.Forget();
       return;
   }
   open_.insert(fingerprint);

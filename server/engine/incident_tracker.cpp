@@ -33,24 +33,26 @@ std::vector<Decision> IncidentTracker::Observe(bool failing, std::int64_t at_ms)
     ++failures_;
     if (!down_ && failures_ >= policy_.fail_after) {
       down_ = true;
-      Changed(at_ms, out);
+      const bool flaps = Changed(at_ms);
       ++occurrences_;
       if (open_) {
         recovered_at_.reset();
         if (!flapping_) out.push_back(Decision::kRepeat);
       } else {
+        // The incident first, then its flapping: a flag on no ticket would be lost.
         const bool soon = resolved_at_ && at_ms - *resolved_at_ <= policy_.reopen_ms;
         open_ = true;
         occurrences_ = 1;
         out.push_back(soon ? Decision::kReopen : Decision::kOpen);
       }
+      if (flaps) out.push_back(Decision::kFlapping);
     }
   } else {
     failures_ = 0;
     ++successes_;
     if (down_ && successes_ >= policy_.ok_after) {
       down_ = false;
-      Changed(at_ms, out);
+      if (Changed(at_ms)) out.push_back(Decision::kFlapping);
       if (open_) {
         recovered_at_ = at_ms;
         if (!flapping_) out.push_back(Decision::kRecovered);
@@ -79,15 +81,23 @@ std::vector<Decision> IncidentTracker::Tick(std::int64_t now_ms) {
 }
 
 // A confirmed change between down and up: counted for flap detection.
-void IncidentTracker::Changed(std::int64_t at_ms, std::vector<Decision>& out) {
+bool IncidentTracker::Changed(std::int64_t at_ms) {
   changes_.push_back(at_ms);
   while (!changes_.empty() && at_ms - changes_.front() > policy_.flap_window_ms) {
     changes_.pop_front();
   }
-  if (!flapping_ && static_cast<int>(changes_.size()) >= policy_.flap_changes) {
-    flapping_ = true;
-    out.push_back(Decision::kFlapping);
-  }
+  if (flapping_ || static_cast<int>(changes_.size()) < policy_.flap_changes) return false;
+  flapping_ = true;
+  return true;
+}
+
+void IncidentTracker::Forget() {
+  down_ = false;
+  open_ = false;
+  failures_ = 0;
+  successes_ = 0;
+  occurrences_ = 0;
+  recovered_at_.reset();
 }
 
 void IncidentTracker::Settle(std::int64_t now_ms, std::vector<Decision>& out) {

@@ -55,6 +55,9 @@ class IncidentTracker {
   // Nothing to remember: up, no incident, no failures counted, no change inside the flap window.
   // The engine drops idle trackers.
   bool Idle(std::int64_t now_ms) const;
+  // The incident could not be opened (suppressed, or the store failed): forget the failure, so
+  // the next failing observations count again and raise it once nothing stands in the way.
+  void Forget();
 
   bool down() const { return down_; }
   bool incident_open() const { return open_; }
@@ -63,7 +66,9 @@ class IncidentTracker {
   int occurrences() const { return occurrences_; }
 
  private:
-  void Changed(std::int64_t at_ms, std::vector<Decision>& out);
+  // A confirmed change between down and up, counted for flap detection: answers whether it made
+  // the fingerprint flapping.
+  bool Changed(std::int64_t at_ms);
   void Settle(std::int64_t now_ms, std::vector<Decision>& out);
 
   IncidentPolicy policy_;

@@ -87,15 +87,8 @@ void FleetJobs::Tick() {
     if (options_.unreachable) options_.unreachable(*marked, now);
   }
   if (options_.incident_quiet.count() > 0) {
-    auto resolved = store_->ResolveQuietIncidents(now - options_.incident_quiet.count(), now);
-    if (!resolved) {
-      spdlog::warn("fleet jobs: resolving quiet incidents: {}", resolved.error().message);
-    } else {
-      for (auto id : *resolved) {
-        spdlog::info("incident {} resolved: up and quiet", id);
-        Notify("resolved", id, now);
-      }
-    }
+    // Breaches first: an incident resolved below stops its clocks, and a breach it had already
+    // run into would never be recorded.
     auto breaches = store_->RecordSlaBreaches(now);
     if (!breaches) {
       spdlog::warn("fleet jobs: SLA breaches: {}", breaches.error().message);
@@ -103,6 +96,15 @@ void FleetJobs::Tick() {
       for (const auto& b : *breaches) {
         spdlog::info("ticket {} breached its {} target", b.ticket_id, b.clock);
         Notify("escalated", b.ticket_id, now);
+      }
+    }
+    auto resolved = store_->ResolveQuietIncidents(now - options_.incident_quiet.count(), now);
+    if (!resolved) {
+      spdlog::warn("fleet jobs: resolving quiet incidents: {}", resolved.error().message);
+    } else {
+      for (auto id : *resolved) {
+        spdlog::info("incident {} resolved: up and quiet", id);
+        Notify("resolved", id, now);
       }
     }
     // One month per tick at most: a year of months to catch up on spreads over a minute.

@@ -188,7 +188,12 @@ std::string SendMail(const Smtp& smtp, const store::NotificationRecord& n) {
                         ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                         "Content-Transfer-Encoding: 8bit\r\nX-Fleetdesk-Event: " +
                         n.event + "\r\n\r\n";
-  for (char c : n.body) message += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  // Lines end in CRLF, whatever the text had: SMTP allows no bare CR or LF.
+  for (std::size_t i = 0; i < n.body.size(); ++i) {
+    const char c = n.body[i];
+    if (c == '\r' && i + 1 < n.body.size() && n.body[i + 1] == '\n') continue;
+    message += c == '\n' || c == '\r' ? std::string("\r\n") : std::string(1, c);
+  }
   Upload upload{message};
   curl_easy_setopt(easy.curl, CURLOPT_READFUNCTION, ReadUpload);
   curl_easy_setopt(easy.curl, CURLOPT_READDATA, &upload);

@@ -92,6 +92,9 @@ struct Actor {
   std::int64_t user_id = 0;
   std::int64_t token_id = 0;
   std::string address;  // the caller's IP address; empty for the server's own jobs
+  // Works tickets (an admin or operator): their action is a ticket's first response, a
+  // requester's note is not.
+  bool staff = false;
 
   static Actor Of(const Principal& who, const std::string& address) {
     Actor a;
@@ -100,6 +103,7 @@ struct Actor {
     a.user_id = who.user_id;
     a.token_id = who.token_id;
     a.address = address;
+    a.staff = who.role == "admin" || who.role == "operator";
     return a;
   }
 };

@@ -85,6 +85,16 @@ void EscapeHtml(std::string_view text, std::string& out) {
   }
 }
 
+// Spaces and punctuation beyond ASCII, which the databases' tokenizers split words at too: Latin-1
+// punctuation, general punctuation (dashes, curly quotes, the no-break space's kin), CJK
+// punctuation (、。「」) and the full-width forms' punctuation.
+bool IsSeparator(char32_t c) {
+  return (c >= 0x00A0 && c <= 0x00BF) || c == 0x00D7 || c == 0x00F7 ||
+         (c >= 0x2000 && c <= 0x206F) || (c >= 0x3000 && c <= 0x303F) ||
+         (c >= 0xFF00 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) ||
+         (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65);
+}
+
 }  // namespace
 
 bool IsCjk(char32_t c) {
@@ -114,8 +124,8 @@ std::string IndexText(std::string_view text) {
       space();
       out.append(text.substr(i, length));
       out += ' ';
-    } else if (c == 0xFFFD && length == 1) {
-      space();  // not UTF-8: no word
+    } else if ((c == 0xFFFD && length == 1) || IsSeparator(c)) {
+      space();  // not UTF-8, or a space or punctuation mark outside ASCII: no word
     } else {
       out.append(text.substr(i, length));
     }

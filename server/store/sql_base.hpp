@@ -214,6 +214,8 @@ class SqlReports : public SqlTickets {
                                                        const std::string& to);
   // Whether a rollup made at `computed_ms` holds the month's final figures.
   static bool Final(const std::string& month, std::int64_t computed_ms);
+  // Whether a report reads it: final, or recent enough for a month still moving.
+  static bool Usable(const std::string& month, std::int64_t computed_ms, std::int64_t now_ms);
 };
 
 }  // namespace fleetdesk::server::store

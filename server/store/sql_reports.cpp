@@ -17,8 +17,11 @@ namespace {
 // A month's figures still move for a while after it ends: a ticket opened on its last day
 // breaches its resolution target up to a week later (P5's). Eight days on, they are final.
 constexpr std::int64_t kSettleMs = 8 * 86'400'000LL;
-// A month rolled up before it settled is rolled up again, at most this often.
-constexpr std::int64_t kRerollMs = 3'600'000;
+// A month that has not settled (the current one too) is rolled up again this often; its
+// rollup is read while it is younger than kFreshMs, so reports read rollups only and the current
+// month's figures are at most that old.
+constexpr std::int64_t kRerollMs = 5 * 60'000;
+constexpr std::int64_t kFreshMs = 10 * 60'000;
 // How far a report reaches.
 constexpr int kMaxMonths = 60;
 
@@ -33,11 +36,12 @@ std::string MonthOf(std::int64_t ms) {
 
 // The first millisecond of "YYYY-MM", and of the month after it.
 Result<std::pair<std::int64_t, std::int64_t>> MonthSpan(const std::string& month) {
-  int year = 0;
-  int mon = 0;
-  char rest = 0;
-  if (month.size() != 7 || std::sscanf(month.c_str(), "%4d-%2d%c", &year, &mon, &rest) != 2 ||
-      year < 1970 || year > 9999 || mon < 1 || mon > 12) {
+  auto digit = [&](std::size_t i) { return month[i] >= '0' && month[i] <= '9'; };
+  const bool shaped = month.size() == 7 && month[4] == '-' && digit(0) && digit(1) && digit(2) &&
+                      digit(3) && digit(5) && digit(6);
+  const int year = shaped ? std::stoi(month.substr(0, 4)) : 0;
+  const int mon = shaped ? std::stoi(month.substr(5, 2)) : 0;
+  if (!shaped || year < 1970 || mon < 1 || mon > 12) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "a month is YYYY-MM, such as 2026-03, not '" + month + "'");
   }
@@ -190,6 +194,10 @@ bool SqlReports::Final(const std::string& month, std::int64_t computed_ms) {
   return span && computed_ms >= span->second + kSettleMs;
 }
 
+bool SqlReports::Usable(const std::string& month, std::int64_t computed_ms, std::int64_t now_ms) {
+  return Final(month, computed_ms) || now_ms - computed_ms < kFreshMs;
+}
+
 Result<std::vector<MonthlyRow>> SqlReports::MonthlyReport(const ReportQuery& q,
                                                           std::int64_t now_ms) {
   if (q.kind != "all" && q.kind != "incident" && q.kind != "request") {
@@ -213,7 +221,7 @@ Result<std::vector<MonthlyRow>> SqlReports::MonthlyReport(const ReportQuery& q,
           "kind = ? AND dimension = ? AND month >= ? AND month <= ?",
           {q.kind, q.by, q.from_month, q.to_month}, [&](const SqlRow& r) {
             auto it = rolled->find(r.Text(0));
-            if (it == rolled->end() || !Final(it->first, it->second)) return;
+            if (it == rolled->end() || !Usable(it->first, it->second, now_ms)) return;
             MonthlyRow row;
             row.month = r.Text(0);
             row.value = r.Text(1);
@@ -227,14 +235,14 @@ Result<std::vector<MonthlyRow>> SqlReports::MonthlyReport(const ReportQuery& q,
             row.response_breaches = r.Int(9);
             row.resolution_breaches = r.Int(10);
             row.breached = r.Int(11);
-            row.final = true;
+            row.final = Final(it->first, it->second);
             out.push_back(std::move(row));
           });
   if (!kept) return kept.error();
   for (const auto& month : *months) {
     auto it = rolled->find(month);
-    if (it != rolled->end() && Final(month, it->second)) continue;
-    // Not settled, or not rolled up yet: from the tickets.
+    if (it != rolled->end() && Usable(month, it->second, now_ms)) continue;
+    // Not rolled up yet, or its rollup is stale: from the tickets.
     auto span = MonthSpan(month);
     if (span->first > now_ms) continue;  // the future has no tickets
     auto figures = Figures(month);
@@ -264,7 +272,7 @@ Result<std::vector<NoiseRow>> SqlReports::NoiseReport(const std::string& from_mo
   std::map<std::string, NoiseRow> total;
   std::vector<std::string> final_months;
   for (const auto& [month, computed] : *rolled) {
-    if (Final(month, computed)) final_months.push_back(month);
+    if (Usable(month, computed, now_ms)) final_months.push_back(month);
   }
   auto add = [&](const NoiseRow& n) {
     auto& t = total[n.key];
@@ -292,7 +300,7 @@ Result<std::vector<NoiseRow>> SqlReports::NoiseReport(const std::string& from_mo
   }
   for (const auto& month : *months) {
     auto it = rolled->find(month);
-    if (it != rolled->end() && Final(month, it->second)) continue;
+    if (it != rolled->end() && Usable(month, it->second, now_ms)) continue;
     if (MonthSpan(month)->first > now_ms) continue;
     auto figures = Figures(month);
     if (!figures) return figures.error();
@@ -316,17 +324,14 @@ Result<std::string> SqlReports::RollUpReports(std::int64_t now_ms) {
       Run("SELECT MIN(created_ms) FROM tickets", {}, [&](const SqlRow& r) { first = r.OptInt(0); });
   if (!done) return done.error();
   const std::string current = MonthOf(now_ms);
-  if (!first || MonthOf(*first) >= current) return std::string();
-  auto months = Months(MonthOf(*first), current);
+  if (!first) return std::string();
+  // The months a report can reach, and no older: the newest kMaxMonths up to this one.
   std::vector<std::string> all;
-  if (months) {
-    all = std::move(*months);
-  } else {
-    // More than the reach of a report: only the newest months are kept up.
-    auto back = MonthSpan(current)->first - (kMaxMonths - 1) * 31 * 86'400'000LL;
-    all = *Months(MonthOf(back), current);
+  for (std::int64_t at = MonthSpan(current)->first;
+       static_cast<int>(all.size()) < kMaxMonths && MonthOf(at) >= MonthOf(*first);) {
+    all.insert(all.begin(), MonthOf(at));
+    at = MonthSpan(MonthOf(at - 1))->first;  // the month before
   }
-  all.pop_back();  // the current month is always computed from the tickets
   auto rolled = RolledUp(all.front(), all.back());
   if (!rolled) return rolled.error();
   std::string month;

@@ -83,8 +83,11 @@ Result<tk::Level> Level(const std::string& field, const std::string& value) {
   return *level;
 }
 
-// Whether an actor is a person (a session or a person's API token), whose action is a response.
-bool Person(const Actor& actor) { return actor.kind == "user" || actor.kind == "token"; }
+// Whether an actor's action is a response: a person who works tickets (a session or a token of
+// an admin or operator), not the requester asking for news nor the server itself.
+bool Person(const Actor& actor) {
+  return (actor.kind == "user" || actor.kind == "token") && actor.staff;
+}
 
 template <typename T>
 Page<T> Cut(std::vector<T> items, int limit) {
@@ -128,9 +131,11 @@ Result<TicketRecord> SqlTickets::MustRead(std::int64_t id, bool lock) {
 
 Result<std::optional<TicketRecord>> SqlTickets::OpenIncident(const std::string& fingerprint) {
   std::optional<std::int64_t> id;
-  auto done =
-      Run(std::string("SELECT id FROM tickets WHERE fingerprint = ? AND state IN ") + kOpenStates,
-          {fingerprint}, [&](const SqlRow& r) { id = r.Int(0); });
+  // Locked as it is found (PostgreSQL): a resolve committed between finding and locking would
+  // otherwise leave this reading a ticket that is no longer open.
+  auto done = Run(std::string("SELECT id FROM tickets WHERE fingerprint = ? AND state IN ") +
+                      kOpenStates + (Pg() ? " FOR UPDATE" : ""),
+                  {fingerprint}, [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
   if (!id) return std::optional<TicketRecord>();
   return ReadTicket(*id, true);
@@ -183,6 +188,17 @@ Status SqlTickets::Event(std::int64_t ticket_id, std::int64_t at_ms, const std::
 Status SqlTickets::MoveTo(TicketRecord& t, tk::State to, const std::string& action,
                           const std::string& actor, std::int64_t now_ms) {
   const std::string from = t.state;
+  if (to == tk::State::kResolved && !t.responded_ms && !t.response_breached_ms) {
+    // Resolved without a first response, late: the response clock's breach is recorded too.
+    const auto elapsed = t.paused_since_ms.value_or(now_ms) - t.created_ms - t.paused_ms;
+    if (elapsed > t.response_target_ms) {
+      t.response_breached_ms = t.created_ms + t.response_target_ms + t.paused_ms;
+      if (auto s = Event(t.id, now_ms, "sla_breach", "response", "", "breached", kEngineActor);
+          !s) {
+        return s;
+      }
+    }
+  }
   if (to == tk::State::kResolved && !t.resolution_breached_ms) {
     // Resolved late, before the breach job looked: recorded now. The clock ran until now, or
     // until the ticket went pending.
@@ -657,6 +673,9 @@ namespace {
 // filter refuses costs the same), so half that.
 constexpr int kCandidates = 100;
 constexpr int kFilteredCandidates = 50;
+// PostgreSQL's first window: the newest this many entries of a source (then 16 times as many,
+// then all).
+constexpr std::int64_t kFirstWindow = 50'000;
 // Filters that leave at most this many tickets are searched from the tickets' side: their
 // entries are read and matched here, rather than the index's matches being read until enough
 // pass the filters (for one host's tickets and a common word, nearly all of them).
@@ -687,9 +706,15 @@ constexpr Source kSources[] = {
      "w.at_ms", "w.task || ' ' || w.note", "w.search", "w.ticket_id", 0.7},
 };
 
-std::string Placeholders(std::size_t n) {
+// An IN list's placeholders for `ids`, padded with its last id up to one of a few lengths:
+// connections keep each statement they prepare, by its text, and a list's every length would be
+// one more.
+std::string Placeholders(std::vector<SqlArg>& ids) {
+  std::size_t length = 8;
+  while (length < ids.size()) length *= 4;
+  while (ids.size() < length) ids.push_back(ids.back());
   std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ", ?";
+  for (std::size_t i = 0; i < length; ++i) out += i == 0 ? "?" : ", ?";
   return out;
 }
 
@@ -728,18 +753,17 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
   };
   std::map<std::int64_t, Found> found;
   std::map<std::pair<std::string, std::int64_t>, std::string> texts;  // (kind, id) -> text
-  // Rows of (entry id, ticket id, at, text): the candidates of one source.
-  auto consider = [&](const Source& source, const SqlRow& r, bool checked) {
-    std::string text = r.Text(3);
+  // A candidate of one source: its entry's id, its ticket, when, and its text.
+  auto consider = [&](const Source& source, std::int64_t id, std::int64_t ticket, std::int64_t at,
+                      std::string text, bool checked) {
     const double score = search::Score(*query, text) * source.weight;
     if (score <= 0 && !checked) return;  // read by the filter, not by the index: no match
-    const std::int64_t id = r.Int(0);
-    auto& f = found[r.Int(1)];
+    auto& f = found[ticket];
     // An index match scores at least a little: it may hold the words only across what this
     // side reads as separate (an accent folded by the index, say).
     const double kept = std::max(score, 0.01 * source.weight);
     f.score = std::max(f.score, kept);
-    f.matches.push_back(TicketMatch{source.kind, id, r.Int(2), "", kept});
+    f.matches.push_back(TicketMatch{source.kind, id, at, "", kept});
     texts[{source.kind, id}] = std::move(text);
   };
   for (const auto& source : kSources) {
@@ -750,14 +774,14 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
       std::vector<SqlArg> args = *few;
       std::string sql = std::string("SELECT ") + source.id + ", " + source.ticket + ", " +
                         source.at + ", " + source.text + " FROM " + source.table + " WHERE " +
-                        source.ticket + " IN (" + Placeholders(few->size()) + ")";
+                        source.ticket + " IN (" + Placeholders(args) + ")";
       if (note && !q.internal_notes) sql += " AND NOT n.internal";
       sql += std::string(" ORDER BY ") + source.id + " DESC LIMIT ?";
       args.emplace_back(kFewEntries + 1);
       int read = 0;
       auto done = db_->Run(sql, args, [&](const SqlRow& r) {
         if (++read > kFewEntries) return;
-        consider(source, r, false);
+        consider(source, r.Int(0), r.Int(1), r.Int(2), r.Text(3), false);
       });
       if (!done) return done.error();
       if (read <= kFewEntries) continue;
@@ -766,29 +790,60 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
         std::erase_if(f.matches, [&](const TicketMatch& m) { return m.kind == source.kind; });
       }
     }
-    std::vector<std::string> where;
-    std::vector<SqlArg> args;
-    std::string sql;
+    const int wanted = Filtered(q.filters) ? kFilteredCandidates : kCandidates;
+    // The newest matches within the filters. PostgreSQL looks in recent windows of ids first:
+    // its GIN index answers a common word, or a phrase of common CJK characters, with every
+    // matching row (each a phrase's recheck), unless the ids bound it; a rare word finds too few
+    // there and widens to all.
+    std::optional<std::int64_t> newest;
     if (Pg()) {
-      sql = std::string("SELECT ") + source.id + ", t.id, " + source.at + ", " + source.text +
-            " FROM " + source.table + source.join + ", to_tsquery('simple', ?) q";
-      where.push_back(std::string(source.vector) + " @@ q");
-    } else {
-      // FTS5 knows its table by name, not by an alias.
-      const std::string fts = source.fts;
-      sql = "SELECT " + fts + ".rowid, t.id, " + source.at + ", " + source.text + " FROM " + fts +
-            " JOIN " + source.table + " ON " + source.id + " = " + fts + ".rowid" + source.join;
-      where.push_back(fts + " MATCH ?");
+      auto read = Run(std::string("SELECT MAX(") + source.id + ") FROM " + source.table, {},
+                      [&](const SqlRow& r) { newest = r.OptInt(0); });
+      if (!read) return read.error();
     }
-    args.emplace_back(std::string_view(match));
-    if (note && !q.internal_notes) where.push_back("NOT n.internal");
-    Filters(q.filters, where, args);
-    for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
-    sql += std::string(" ORDER BY ") + (Pg() ? source.id : source.fts + std::string(".rowid")) +
-           " DESC LIMIT ?";
-    args.emplace_back(Filtered(q.filters) ? kFilteredCandidates : kCandidates);
-    auto done = db_->Run(sql, args, [&](const SqlRow& r) { consider(source, r, true); });
-    if (!done) return done.error();
+    for (const std::int64_t window : {kFirstWindow, kFirstWindow * 16, std::int64_t{0}}) {
+      const bool bounded = newest && window > 0 && *newest > window;
+      if (Pg() && window > 0 && !bounded) continue;  // the window holds everything: go to all
+      std::vector<std::string> where;
+      std::vector<SqlArg> args;
+      std::string sql;
+      if (Pg()) {
+        sql = std::string("SELECT ") + source.id + ", t.id, " + source.at + ", " + source.text +
+              " FROM " + source.table + source.join + ", to_tsquery('simple', ?) q";
+        where.push_back(std::string(source.vector) + " @@ q");
+      } else {
+        // FTS5 knows its table by name, not by an alias.
+        const std::string fts = source.fts;
+        sql = "SELECT " + fts + ".rowid, t.id, " + source.at + ", " + source.text + " FROM " + fts +
+              " JOIN " + source.table + " ON " + source.id + " = " + fts + ".rowid" + source.join;
+        where.push_back(fts + " MATCH ?");
+      }
+      args.emplace_back(std::string_view(match));
+      if (bounded) {
+        where.push_back(std::string(source.id) + " > ?");
+        args.emplace_back(*newest - window);
+      }
+      if (note && !q.internal_notes) where.push_back("NOT n.internal");
+      Filters(q.filters, where, args);
+      for (std::size_t i = 0; i < where.size(); ++i) {
+        sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+      }
+      sql += std::string(" ORDER BY ") + (Pg() ? source.id : source.fts + std::string(".rowid")) +
+             " DESC LIMIT ?";
+      args.emplace_back(wanted);
+      std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>> rows;
+      auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+        rows.emplace_back(r.Int(0), r.Int(1), r.Int(2), r.Text(3));
+      });
+      if (!done) return done.error();
+      // SQLite's index gives matches newest first and stops at the limit: one pass. A window
+      // that held enough is the answer; else the next, wider one is asked.
+      if (!Pg() || static_cast<int>(rows.size()) >= wanted || !bounded) {
+        for (auto& [id, ticket, at, text] : rows)
+          consider(source, id, ticket, at, std::move(text), true);
+        break;
+      }
+    }
   }
   // A ticket whose matches were all dropped with their source has none left.
   std::erase_if(found, [](const auto& entry) { return entry.second.matches.empty(); });
@@ -809,12 +864,13 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
   std::vector<SqlArg> ids;
   for (const auto& [score, id] : ranked) ids.emplace_back(id);
   std::map<std::int64_t, TicketRecord> tickets;
-  auto read = db_->Run(std::string("SELECT ") + kTicketColumns + kTicketFrom + " WHERE t.id IN (" +
-                           Placeholders(ids.size()) + ")",
-                       ids, [&](const SqlRow& r) {
-                         auto t = ReadTicketRow(r);
-                         tickets.emplace(t.id, std::move(t));
-                       });
+  // Built before the call: padding the list must come before the statement reads it.
+  const std::string read_sql = std::string("SELECT ") + kTicketColumns + kTicketFrom +
+                               " WHERE t.id IN (" + Placeholders(ids) + ")";
+  auto read = db_->Run(read_sql, ids, [&](const SqlRow& r) {
+    auto t = ReadTicketRow(r);
+    tickets.emplace(t.id, std::move(t));
+  });
   if (!read) return read.error();
   std::vector<TicketSearchHit> out;
   for (const auto& [score, id] : ranked) {
@@ -1050,7 +1106,10 @@ Result<std::vector<std::int64_t>> SqlTickets::ResolveQuietIncidents(
     auto t = MustRead(id, true);
     if (!t) return t.error();
     // Re-checked under the lock: another server may have got there first.
-    if (!tk::IsOpen(*tk::ParseState(t->state)) || !t->recovered_ms || t->flapping) continue;
+    if (!tk::IsOpen(*tk::ParseState(t->state)) || !t->recovered_ms || t->flapping ||
+        *t->recovered_ms > recovered_before_ms || !t->auto_resolve) {
+      continue;
+    }
     if (auto s = MoveTo(*t, tk::State::kResolved, "resolve", kEngineActor, now_ms); !s) {
       return s.error();
     }

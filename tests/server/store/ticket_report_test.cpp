@@ -26,6 +26,7 @@ Actor Person(const std::string& name) {
   Actor a;
   a.kind = "user";
   a.name = name;
+  a.staff = true;  // an operator
   return a;
 }
 
@@ -106,7 +107,10 @@ TEST_CASE("monthly reports count, time and breach tickets, from tickets and from
   // with the same figures.
   CHECK(*store->RollUpReports(may) == "2026-03");
   CHECK(*store->RollUpReports(may) == "2026-04");
+  CHECK(*store->RollUpReports(may) == "2026-05");  // the current month, kept fresh
   CHECK(store->RollUpReports(may)->empty());
+  CHECK(store->RollUpReports(may + 4 * 60'000)->empty());
+  CHECK(*store->RollUpReports(may + 5 * 60'000) == "2026-05");  // five minutes on
   auto rolled = store->MonthlyReport(q, may);
   REQUIRE(rolled.ok());
   REQUIRE(rolled->size() == live->size());
@@ -128,8 +132,10 @@ TEST_CASE("monthly reports count, time and breach tickets, from tickets and from
   q.by = "colour";
   CHECK(store->MonthlyReport(q, may).error().code == fleetdesk::ErrorCode::kInvalidArgument);
   q.by = "all";
-  q.from_month = "2026-13";
-  CHECK_FALSE(store->MonthlyReport(q, may).ok());
+  for (const char* bad : {"2026-13", "2026-+3", "2026- 3", "26-03"}) {
+    q.from_month = bad;
+    CHECK_FALSE(store->MonthlyReport(q, may).ok());
+  }
 }
 
 TEST_CASE("the noise report ranks hosts and failures by their incidents",

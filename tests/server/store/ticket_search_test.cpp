@@ -14,6 +14,9 @@ TEST_CASE("text is indexed as words, with CJK characters words of their own", "[
   CHECK(search::IndexText("数据库连接失败 on db-1") == "数 据 库 连 接 失 败 on db 1");
   CHECK(search::IndexText("Müller's café") == "müller s café");  // non-ASCII letters stay
   CHECK(search::IndexText("bad \xff byte") == "bad byte");
+  // Punctuation and spaces beyond ASCII separate words as the databases' tokenizers do.
+  CHECK(search::IndexText("nginx’s config — disk\u00a0full、磁盘") ==
+        "nginx s config disk full 磁 盘");
 }
 
 TEST_CASE("a query has words, prefixes and phrases; the last word is a prefix while typing",
@@ -56,6 +59,7 @@ Actor Person(const std::string& name) {
   Actor a;
   a.kind = "user";
   a.name = name;
+  a.staff = true;  // an operator
   return a;
 }
 

@@ -18,6 +18,7 @@ Actor Person(const std::string& name, std::int64_t user_id) {
   Actor a;
   a.kind = "user";
   a.name = name;
+  a.staff = true;  // an operator
   a.user_id = user_id;
   return a;
 }
@@ -332,16 +333,23 @@ TEST_CASE(
   n.title = "Nightly backup";
   auto t = store->CreateTicket(n, sla, Actor{}, kNow);
   REQUIRE(t.ok());
+  // A requester asking for news is no response.
+  Actor rita;
+  rita.kind = "user";
+  rita.name = "rita";
+  REQUIRE(store->AddNote(t->id, {0, 0, 0, "", false, "any news?"}, rita, kNow).ok());
+  CHECK(!(*store->GetTicket(t->id))->responded_ms.has_value());
   auto internal =
       store->AddNote(t->id, {0, 0, 0, "", true, "vendor case 4411"}, Person("oscar", 2), kNow + 1);
   REQUIRE(internal.ok());
   CHECK(!(*store->GetTicket(t->id))->responded_ms.has_value());
   REQUIRE(store->AddNote(t->id, {0, 0, 0, "", false, "on it"}, Person("oscar", 2), kNow + 2).ok());
   CHECK((*store->GetTicket(t->id))->responded_ms == kNow + 2);
-  CHECK(store->ListNotes(t->id, true)->size() == 2);
+  CHECK(store->ListNotes(t->id, true)->size() == 3);
   auto visible = store->ListNotes(t->id, false);
-  REQUIRE(visible->size() == 1);
-  CHECK((*visible)[0].body == "on it");
+  REQUIRE(visible->size() == 2);
+  CHECK((*visible)[0].body == "any news?");
+  CHECK((*visible)[1].body == "on it");
 
   Actor script;
   script.kind = "token";
@@ -365,7 +373,8 @@ TEST_CASE(
   CHECK(ticket->worklog_count == 25);
   // The worklog stays out of the timeline, and does not count as a response.
   CHECK(Kinds(*store, t->id) ==
-        std::vector<std::string>{"created:new", "note:" + std::to_string(internal->id),
+        std::vector<std::string>{"created:new", "note:" + std::to_string(internal->id - 1),
+                                 "note:" + std::to_string(internal->id),
                                  "note:" + std::to_string(internal->id + 1)});
   CHECK(store->AppendWorklog(404, {0, 0, kNow, "x", "y"}, script).error().code ==
         ErrorCode::kNotFound);
