@@ -673,9 +673,9 @@ namespace {
 // filter refuses costs the same), so half that.
 constexpr int kCandidates = 100;
 constexpr int kFilteredCandidates = 50;
-// PostgreSQL's first window: the newest this many entries of a source (then 16 times as many,
-// then all).
-constexpr std::int64_t kFirstWindow = 50'000;
+// PostgreSQL reads the newest this many entries of a source along its primary key first, checking
+// each one's stored tsvector; only when they hold too few matches does it ask the GIN index.
+constexpr std::int64_t kRecentWindow = 20'000;
 // Filters that leave at most this many tickets are searched from the tickets' side: their
 // entries are read and matched here, rather than the index's matches being read until enough
 // pass the filters (for one host's tickets and a common word, nearly all of them).
@@ -791,17 +791,15 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
       }
     }
     const int wanted = Filtered(q.filters) ? kFilteredCandidates : kCandidates;
-    // The newest matches within the filters. PostgreSQL looks in recent windows of ids first:
-    // its GIN index answers a common word, or a phrase of common CJK characters, with every
-    // matching row (each a phrase's recheck), unless the ids bound it; a rare word finds too few
-    // there and widens to all.
+    // The newest matches within the filters. PostgreSQL looks at the newest entries first (see
+    // kRecentWindow); a rare word finds too few there, and its GIN index answers it.
     std::optional<std::int64_t> newest;
     if (Pg()) {
       auto read = Run(std::string("SELECT MAX(") + source.id + ") FROM " + source.table, {},
                       [&](const SqlRow& r) { newest = r.OptInt(0); });
       if (!read) return read.error();
     }
-    for (const std::int64_t window : {kFirstWindow, kFirstWindow * 16, std::int64_t{0}}) {
+    for (const std::int64_t window : {kRecentWindow, std::int64_t{0}}) {
       const bool bounded = newest && window > 0 && *newest > window;
       if (Pg() && window > 0 && !bounded) continue;  // the window holds everything: go to all
       std::vector<std::string> where;
@@ -832,12 +830,25 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
              " DESC LIMIT ?";
       args.emplace_back(wanted);
       std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>> rows;
+      // The recent window goes along the primary key: GIN answers only through a bitmap of every
+      // match of each word (for a common word, or a phrase of common CJK characters, hundreds of
+      // thousands, each rechecked), while the newest rows hold enough of them.
+      std::optional<Transaction<SqlConn>> along_key;
+      if (bounded) {
+        auto tx = Transaction<SqlConn>::Begin(*db_);
+        if (!tx) return tx.error();
+        along_key.emplace(std::move(*tx));
+        if (auto st = db_->Exec("SET LOCAL enable_bitmapscan = off"); !st) return st.error();
+      }
       auto done = db_->Run(sql, args, [&](const SqlRow& r) {
         rows.emplace_back(r.Int(0), r.Int(1), r.Int(2), r.Text(3));
       });
       if (!done) return done.error();
+      if (along_key) {
+        if (auto st = along_key->Commit(); !st) return st.error();
+      }
       // SQLite's index gives matches newest first and stops at the limit: one pass. A window
-      // that held enough is the answer; else the next, wider one is asked.
+      // that held enough is the answer; else the index is asked for all.
       if (!Pg() || static_cast<int>(rows.size()) >= wanted || !bounded) {
         for (auto& [id, ticket, at, text] : rows)
           consider(source, id, ticket, at, std::move(text), true);
