@@ -1,5 +1,6 @@
 // fleetdesk-server: the verbs of DESIGN.md's command-line contract.
 #include <pwd.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
@@ -404,6 +405,15 @@ int Serve(const ServerConfig& config) {
     stop_changed.notify_all();
   }
   stop_guard.join();
+  // A second SIGTERM or SIGINT (a supervisor insisting) must not kill the server while it still
+  // commits what the channels handed over: blocked on this thread, it waits while the other
+  // threads wind down (they still take it, harmlessly, through the signal set), and once only
+  // this thread is left it stays pending until the process ends on its own.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   workers.join();
   jobs.Stop();
   writer.Stop();     // commits whatever the channels handed over
