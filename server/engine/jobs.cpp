@@ -75,10 +75,16 @@ void FleetJobs::Tick() {
     spdlog::info(*leader ? "fleet jobs: this server runs them now"
                          : "fleet jobs: another server runs them");
     leading_ = *leader;
+    leading_since_ = std::chrono::steady_clock::now();
   }
   if (!leading_) return;
   const std::int64_t now = NowMs();
-  auto marked = store_->MarkSilentHosts(now - options_.silent_after.count(), now);
+  // Just started, or just taken over from a server that died: every agent is still on its way
+  // back (they reconnect within seconds), and hosts last seen before the outage would all be
+  // marked unreachable, each one an incident. Silence counts from one limit after taking over.
+  const bool settled = std::chrono::steady_clock::now() - leading_since_ >= options_.silent_after;
+  auto marked = settled ? store_->MarkSilentHosts(now - options_.silent_after.count(), now)
+                        : Result<std::vector<std::int64_t>>(std::vector<std::int64_t>{});
   if (!marked) {
     spdlog::warn("fleet jobs: silent hosts: {}", marked.error().message);
   } else if (!marked->empty()) {

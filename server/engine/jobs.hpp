@@ -60,6 +60,7 @@ class FleetJobs {
   std::unique_ptr<store::Store> store_;
   JobOptions options_;
   bool leading_ = false;
+  std::chrono::steady_clock::time_point leading_since_{};
   std::int64_t audit_cursor_ = -1;  // the newest audit entry read for cut-off agents
   std::chrono::steady_clock::time_point next_prune_{};
   std::mutex mutex_;
