@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
-#include <set>
 
 #include "server/store/search_text.hpp"
 #include "server/store/sql_base.hpp"
