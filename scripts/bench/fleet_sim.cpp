@@ -31,6 +31,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -91,6 +92,10 @@ struct Agent {
 struct Stats {
   std::mutex mutex;
   std::vector<double> latencies_ms;  // one per acked report, measured window only
+  // Acks slower than 100 ms: (seconds into the window the report was sent, ms), to tell a stall
+  // of the server (slow acks bunched in time) from queueing spread over the window.
+  std::vector<std::pair<double, double>> slow;
+  Clock::time_point window_start;
   std::atomic<std::uint64_t> sent{0};
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> errors{0};
@@ -158,6 +163,12 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
         post.body = fleetdesk::codec::ToJson(req);
         post.tls.ca_pem = ca_pem;
         auto response = fleetdesk::net::Fetch(post);
+        // An address enrolling thousands of hosts at once is throttled as any other; do as
+        // the agent does and come back a second later.
+        for (int tries = 0; response && response->status == 429 && tries < 30; ++tries) {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          response = fleetdesk::net::Fetch(post);
+        }
         if (!response || response->status != 200) {
           if (failures++ < 3) {
             std::cerr << "enroll " << i << ": "
@@ -239,8 +250,7 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   // A message as the negotiated encoding frames it.
   fleetdesk::v1::AgentMessage message;
   message.set_protocol_version(1);
-  auto encode = [&](fleetdesk::v1::Report report) {
-    *message.mutable_report() = std::move(report);
+  auto frame = [&] {
     if (o.encoding == "protobuf") {
       ws.binary(true);
       return message.SerializeAsString();
@@ -251,7 +261,9 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   std::uint64_t seq = 0;
   if (!ec && o.full_report) {
     // As a real agent does after connecting; acked before the fleet counts as connected.
-    auto full = encode(host.Full(++seq));
+    *message.mutable_report() = host.Full(++seq);
+    auto full = frame();
+    message.clear_report();  // frees it: the deltas reuse a report of their own size
     std::tie(ec, std::ignore) = co_await ws.async_write(asio::buffer(full), kTuple);
     while (!ec) {
       std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
@@ -292,15 +304,21 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
       if (acked == 0) continue;
       auto now = Clock::now();
       std::vector<double> local;
+      std::vector<std::pair<double, double>> slow;
       while (!in_flight.empty() && in_flight.front().first <= acked) {
-        local.push_back(
-            std::chrono::duration<double, std::milli>(now - in_flight.front().second).count());
+        const auto sent_at = in_flight.front().second;
+        local.push_back(std::chrono::duration<double, std::milli>(now - sent_at).count());
+        if (local.back() > 100) {
+          slow.emplace_back(std::chrono::duration<double>(sent_at - stats.window_start).count(),
+                            local.back());
+        }
         in_flight.pop_front();
       }
       stats.acked += local.size();
       if (stats.measuring.load()) {
         std::lock_guard lock(stats.mutex);
         stats.latencies_ms.insert(stats.latencies_ms.end(), local.begin(), local.end());
+        stats.slow.insert(stats.slow.end(), slow.begin(), slow.end());
       }
     }
     reading = false;
@@ -314,7 +332,8 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
     next += interval;
     if (stats.done.load()) break;
     const auto changes_before = host.changes();
-    auto report = encode(host.Delta(++seq, o.change_rate));
+    host.Delta(++seq, o.change_rate, *message.mutable_report());
+    auto report = frame();
     if (stats.measuring.load()) stats.changes += host.changes() - changes_before;
     in_flight.emplace_back(seq, Clock::now());
     auto [wec, n] = co_await ws.async_write(asio::buffer(report), kTuple);
@@ -423,6 +442,7 @@ int main(int argc, char** argv) {
   asio::post(io, [&] { start_reporting.cancel(); });
   // Warm up one interval, then measure.
   std::this_thread::sleep_for(std::chrono::duration<double>(o.interval + 1));
+  stats.window_start = Clock::now();
   stats.measuring = true;
   const std::string rows_counter = "fleetdesk_store_rows_written_total";
   const double rows_before = ServerCounter(o, *ca_pem, rows_counter);
@@ -458,9 +478,15 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
 
   std::vector<double> lat;
+  std::map<int, std::pair<int, double>> slow_by_tenth;  // tenth of a second: count, worst ms
   {
     std::lock_guard lock(stats.mutex);
     lat = stats.latencies_ms;
+    for (const auto& [at, ms] : stats.slow) {
+      auto& [count, worst] = slow_by_tenth[static_cast<int>(at * 10)];
+      ++count;
+      worst = std::max(worst, ms);
+    }
   }
   double cpu = (after.cpu_seconds - before.cpu_seconds) / window * 100.0;
   double sim_cpu = (self_after.cpu_seconds - self_before.cpu_seconds) / window * 100.0;
@@ -490,6 +516,13 @@ int main(int argc, char** argv) {
   std::fprintf(
       stderr, "enroll %.1f s, connect %.1f s, measured %.1f s, server RSS before agents %.1f MiB\n",
       enroll_s, connect_s, window, mib(baseline.rss_bytes));
+  if (!slow_by_tenth.empty()) {
+    std::fprintf(stderr, "acks over 100 ms by when the report was sent (s: count, worst ms):");
+    for (const auto& [tenth, slow] : slow_by_tenth) {
+      std::fprintf(stderr, " %.1f: %d, %.0f;", tenth / 10.0, slow.first, slow.second);
+    }
+    std::fprintf(stderr, "\n");
+  }
   std::fprintf(stderr, "%.0f group commits, %.1f ms and %.0f reports each on average\n",
                commit_count, commit_ms,
                commit_count > 0 ? static_cast<double>(acked) / commit_count : 0.0);

@@ -417,6 +417,12 @@ fleetdesk::v1::Report SimHost::Full(std::uint64_t seq) {
 
 fleetdesk::v1::Report SimHost::Delta(std::uint64_t seq, double change_rate) {
   fleetdesk::v1::Report report;
+  Delta(seq, change_rate, report);
+  return report;
+}
+
+void SimHost::Delta(std::uint64_t seq, double change_rate, fleetdesk::v1::Report& report) {
+  report.Clear();
   report.set_seq(seq);
   *report.mutable_collected_at() = TimeUtil::GetCurrentTime();
   AddHeartbeat(report);
@@ -437,7 +443,6 @@ fleetdesk::v1::Report SimHost::Delta(std::uint64_t seq, double change_rate) {
     }
   }
   if (check >= 0) AddCheck(report, check);
-  return report;
 }
 
 }  // namespace fleetdesk::bench

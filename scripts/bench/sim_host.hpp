@@ -25,6 +25,10 @@ class SimHost {
   // 60 s, reports go every 30 s: half the reports carry one). With probability `change_rate`
   // a unit or a check also changes state (failed <-> active, up <-> down).
   fleetdesk::v1::Report Delta(std::uint64_t seq, double change_rate);
+  // The same into `report`, cleared first: its parts are reused, as a real agent's would not
+  // need to be, so that the simulator of 10,000 agents spends the machine's CPU on the server
+  // rather than on allocating and freeing reports.
+  void Delta(std::uint64_t seq, double change_rate, fleetdesk::v1::Report& report);
 
   // State changes sent so far.
   std::uint64_t changes() const { return changes_; }
