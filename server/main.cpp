@@ -273,9 +273,13 @@ int Serve(const ServerConfig& config) {
   if (!api_tls) return Fail(api_tls.error().message);
   if (!agent_tls) return Fail(agent_tls.error().message);
 
+  // By default one core is left to the writer, the one thread every report goes through: with
+  // a network thread on every core they took its core from it, and acks waited (10,000 reports/s
+  // on 2 cores, SQLite: ack p99 over seven runs 147-1349 ms, median 217, with two network
+  // threads; 52-210 ms, median 132, with one).
   const int threads = config.threads > 0
                           ? config.threads
-                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+                          : static_cast<int>(std::max(2U, std::thread::hardware_concurrency()) - 1);
   asio::io_context io(threads);
   asio::thread_pool workers(static_cast<std::size_t>(config.api_workers));
   store::StorePool stores(config.DatabaseUrl());

@@ -36,7 +36,7 @@ struct ServerConfig {
   store::SlaTargets sla = store::DefaultSlaTargets();
   std::string database;  // empty: <data_dir>/fleetdesk.db
   std::string log_level = "info";
-  int threads = 0;  // network threads; 0: one per core
+  int threads = 0;  // network threads; 0: one per core but one, at least one
   int api_workers = 4;
   ListenAddress api_listen{"0.0.0.0", 8443};
   ListenAddress agent_listen{"0.0.0.0", 8441};
