@@ -178,7 +178,7 @@ int Backup(const ServerConfig& config, const std::string& file) {
   auto path = store::SqlitePath(config.DatabaseUrl());
   if (!path)
     return Fail("backup covers the embedded SQLite store; back up PostgreSQL with pg_dump");
-  if (auto s = store::sqlite::Backup(config.data_dir, *path, file); !s) {
+  if (auto s = store::sqlite::Backup(config.data_dir, *path, config.AttachmentDir(), file); !s) {
     return Fail(s.error().message);
   }
   std::cout << "backup written to " << file << " (it holds the CA key: keep it safe)\n";
@@ -193,7 +193,7 @@ int Restore(const ServerConfig& config, const std::string& file) {
   if (auto s = files::MakeDirectory(config.data_dir, 0700); !s) return Fail(s.error().message);
   auto lock = files::ExclusiveLock::Acquire(config.data_dir + "/server.lock");
   if (!lock) return Fail(lock.error().message + "; stop it before restoring");
-  if (auto s = store::sqlite::Restore(file, config.data_dir, *path); !s) {
+  if (auto s = store::sqlite::Restore(file, config.data_dir, *path, config.AttachmentDir()); !s) {
     return Fail(s.error().message);
   }
   std::cout << "restored " << file << " into " << config.data_dir << "\n";
@@ -332,6 +332,8 @@ int Serve(const ServerConfig& config) {
   api_options.sla = config.sla;
   api_options.notify = config.notify;
   api_options.notified = notified;
+  api_options.attachments = config.attachments;
+  api_options.attachments.dir = config.AttachmentDir();
   api::Api api(api_options, stores, engine, *pki, metrics);
   api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
     gateway.Disconnect(agent_id, reason);
@@ -341,7 +343,9 @@ int Serve(const ServerConfig& config) {
   http_options.port = config.api_listen.port;
   http_options.request_timeout = config.api_request_timeout;
   // The import handler takes up to 32 MiB (100,000 hosts); everything else stays within 1 MiB.
-  http_options.larger_bodies = {{"/api/v1/hosts/import", api::kMaxImportBytes}};
+  http_options.larger_bodies = {
+      {"/api/v1/hosts/import", api::kMaxImportBytes},
+      {"/api/v1/tickets/{id}/attachments", static_cast<std::size_t>(config.attachments.max_bytes)}};
   http::HttpServer http_server(io, *api_tls, workers, http_options,
                                [&api](const http::Request& r) { return api.Handle(r); });
   if (auto s = http_server.Start(); !s) return Fail(s.error().message);

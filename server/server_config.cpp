@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "common/config.hpp"
+#include "server/store/store.hpp"
 
 namespace fleetdesk::server {
 
@@ -72,6 +73,10 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.Int("agents.rate_burst", 1, 1'000'000, &config.agent_rate_burst);
   r.Int("agents.max_message_bytes", 4096, 64 << 20, &config.max_message_bytes);
   r.StringList("tls.names", &config.tls_names);
+  r.Int("tickets.attachment_max_bytes", 1, 100 << 20, &config.attachments.max_bytes);
+  std::vector<std::string> attachment_types;
+  r.StringList("tickets.attachment_types", &attachment_types);
+  r.String("tickets.attachment_dir", &config.attachment_dir);
   auto incidents = engine::incidents::ReadIncidentRules(r);
   auto sla = engine::incidents::ReadSlaTargets(r);
   auto notify = engine::notify::ReadNotifyOptions(r);
@@ -84,6 +89,18 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   config.sla = *sla;
   if (!notify) return MakeError(ErrorCode::kInvalidArgument, path + ": " + notify.error().message);
   config.notify = std::move(*notify);
+  for (const auto& type : attachment_types) {
+    if (!api::KnownAttachmentType(type)) {
+      std::string known;
+      for (const auto& t : api::DefaultAttachmentTypes()) known += ", " + t;
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": tickets.attachment_types: the server cannot check '" + type +
+                           "' against a file's bytes; it knows application/octet-stream (any "
+                           "bytes)" +
+                           known);
+    }
+  }
+  if (!attachment_types.empty()) config.attachments.types = attachment_types;
   if (!api_listen.empty()) {
     auto parsed = ParseListen(api_listen);
     if (!parsed)
@@ -142,6 +159,12 @@ std::string RedactDatabaseUrl(const std::string& url) {
     out.replace(at + 9, (end == std::string::npos ? out.size() : end) - at - 9, "***");
   }
   return out;
+}
+
+std::string ServerConfig::AttachmentDir() const {
+  if (!attachment_dir.empty()) return attachment_dir;
+  if (store::SqlitePath(DatabaseUrl())) return data_dir + "/attachments";
+  return "";
 }
 
 }  // namespace fleetdesk::server

@@ -8,6 +8,7 @@
 
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "server/api/attachments.hpp"
 #include "server/engine/incident_rules.hpp"
 #include "server/engine/notify.hpp"
 
@@ -34,6 +35,10 @@ struct ServerConfig {
   engine::notify::NotifyOptions notify;
   // [tickets.sla]: first response and resolution targets, P1 to P5.
   store::SlaTargets sla = store::DefaultSlaTargets();
+  // [tickets] attachment_max_bytes, attachment_types; attachment_dir as written (see
+  // AttachmentDir).
+  api::AttachmentOptions attachments;
+  std::string attachment_dir;
   std::string database;  // empty: <data_dir>/fleetdesk.db
   std::string log_level = "info";
   int threads = 0;  // network threads; 0: one per core but one, at least one
@@ -66,6 +71,9 @@ struct ServerConfig {
   std::string DatabaseUrl() const {
     return database.empty() ? data_dir + "/fleetdesk.db" : database;
   }
+  // Where attachments' bytes go: the configured directory; else <data_dir>/attachments beside a
+  // SQLite file; else (PostgreSQL, several servers) empty: in the database.
+  std::string AttachmentDir() const;
 };
 
 // The database setting as it may be logged: a password in a postgresql:// URL (user:PASSWORD@

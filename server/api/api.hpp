@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/api/access.hpp"
+#include "server/api/attachments.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/notify.hpp"
@@ -42,6 +43,8 @@ struct ApiOptions {
   // Who hears of incidents people resolve or reopen; `notified` wakes the notifier.
   engine::notify::NotifyOptions notify;
   std::function<void()> notified;
+  // [tickets] attachment_*: size, types, and where the bytes go.
+  AttachmentOptions attachments;
 };
 
 // One request on its way through the API: the request, who made it (nobody on the public
@@ -144,6 +147,9 @@ class Api {
   Result<http::Response> TicketTimeline(const Call& call);
   Result<http::Response> ListNotes(const Call& call);
   Result<http::Response> AddNote(const Call& call);
+  Result<http::Response> ListAttachments(const Call& call);
+  Result<http::Response> AddAttachment(const Call& call);
+  Result<http::Response> GetAttachmentContent(const Call& call);
   Result<http::Response> ListWorklog(const Call& call);
   Result<http::Response> AppendWorklog(const Call& call);
   Result<http::Response> ListMaintenance(const Call& call);

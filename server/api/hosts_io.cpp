@@ -7,6 +7,7 @@
 
 #include "common/time_text.hpp"
 #include "server/api/csv.hpp"
+#include "server/api/params.hpp"
 
 namespace fleetdesk::server::api {
 namespace {
@@ -17,35 +18,6 @@ constexpr std::size_t kMaxSerial = 128;
 constexpr std::size_t kMaxTag = 64;
 constexpr std::size_t kMaxTags = 50;
 constexpr std::size_t kMaxImportRows = 100000;
-
-Error Invalid(const std::string& message) {
-  return MakeError(ErrorCode::kInvalidArgument, message);
-}
-
-bool ValidUtf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c < 0x80             ? 0
-                          : (c & 0xE0) == 0xC0 ? 1
-                          : (c & 0xF0) == 0xE0 ? 2
-                          : (c & 0xF8) == 0xF0 ? 3
-                                               : 4;
-    if (n == 4 || i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
-bool HasControl(std::string_view s, bool allow_lines) {
-  return std::any_of(s.begin(), s.end(), [&](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    if (allow_lines && (c == '\n' || c == '\r' || c == '\t')) return false;
-    return u < 0x20 || u == 0x7F;
-  });
-}
 
 // The export's columns, in order. The first three are keys on import.
 const std::vector<std::string>& ExportColumns() {

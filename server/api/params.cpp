@@ -3,6 +3,7 @@
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace fleetdesk::server::api {
@@ -11,6 +12,31 @@ using google::protobuf::util::TimeUtil;
 
 Error Invalid(std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+bool ValidUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80             ? 0
+                          : (c & 0xE0) == 0xC0 ? 1
+                          : (c & 0xF0) == 0xE0 ? 2
+                          : (c & 0xF8) == 0xF0 ? 3
+                                               : 4;
+    if (n == 4 || i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+bool HasControl(std::string_view s, bool allow_lines) {
+  return std::any_of(s.begin(), s.end(), [&](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (allow_lines && (c == '\n' || c == '\r' || c == '\t')) return false;
+    return u < 0x20 || u == 0x7F;
+  });
 }
 
 Result<std::int64_t> ParseInt(const std::string& text, const std::string& what) {

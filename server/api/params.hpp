@@ -14,6 +14,9 @@
 namespace fleetdesk::server::api {
 
 Error Invalid(std::string message);
+bool ValidUtf8(std::string_view s);
+// Control characters, but for newlines and tabs when `allow_lines`.
+bool HasControl(std::string_view s, bool allow_lines);
 Result<std::int64_t> ParseInt(const std::string& text, const std::string& what);
 // The query's "limit", `fallback` when absent; errors outside 1..max.
 Result<int> ParseLimit(const std::map<std::string, std::string>& query, int fallback, int max);

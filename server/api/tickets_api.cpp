@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/config.hpp"
+#include "common/crypto.hpp"
 #include "fleetdesk/v1/tickets.pb.h"
 #include "server/api/api.hpp"
 #include "server/api/params.hpp"
@@ -419,6 +420,107 @@ Result<http::Response> Api::AddNote(const Call& call) {
   out.set_internal(added->internal);
   out.set_body(added->body);
   return Json(201, out);
+}
+
+namespace {
+
+fleetdesk::v1::Attachment ToProto(const store::TicketAttachment& a) {
+  fleetdesk::v1::Attachment out;
+  out.set_id(a.id);
+  *out.mutable_at() = Ts(a.at_ms);
+  out.set_author(a.author);
+  out.set_name(a.name);
+  out.set_content_type(a.content_type);
+  out.set_size_bytes(a.size_bytes);
+  out.set_sha256(a.sha256);
+  return out;
+}
+
+}  // namespace
+
+Result<http::Response> Api::ListAttachments(const Call& call) {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  if (auto t = VisibleTicket(call, **store); !t) return t.error();
+  auto attachments = (*store)->ListAttachments(call.id());
+  if (!attachments) return attachments.error();
+  fleetdesk::v1::AttachmentList out;
+  for (const auto& a : *attachments) *out.add_items() = ToProto(a);
+  return Json(200, out);
+}
+
+// The body is the file itself, its type in Content-Type and its name in ?name=, as curl
+// --data-binary sends it; no multipart to take apart.
+Result<http::Response> Api::AddAttachment(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query, {"name"}, "an attachment"); !s) return s.error();
+  const auto& options = options_.attachments;
+  auto name = query->find("name");
+  auto type = CheckAttachment(name == query->end() ? std::string() : name->second,
+                              call.request.content_type, call.request.body, options);
+  if (!type) return type.error();
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  // Visible and open before any byte is written.
+  auto ticket = VisibleTicket(call, **store);
+  if (!ticket) return ticket.error();
+  if (ticket->state == "closed") return store::TicketClosed(ticket->id);
+  store::TicketAttachment a;
+  a.name = name->second;
+  a.content_type = *type;
+  a.size_bytes = static_cast<std::int64_t>(call.request.body.size());
+  a.sha256 = crypto::Sha256Hex(call.request.body);
+  a.in_files = !options.dir.empty();
+  // The file before its row: a crash in between leaves a file nobody lists, never a row whose
+  // bytes are missing.
+  if (a.in_files) {
+    if (auto s = AttachmentFiles(options.dir).Put(a.sha256, call.request.body); !s) {
+      spdlog::error("cannot store an attachment: {}", s.error().message);
+      return MakeError(ErrorCode::kUnavailable, "the attachment could not be stored");
+    }
+  }
+  auto added = (*store)->AddAttachment(call.id(), a, a.in_files ? "" : call.request.body,
+                                       call.Actor(), NowMs());
+  if (!added) return added.error();
+  return Json(201, ToProto(*added));
+}
+
+Result<http::Response> Api::GetAttachmentContent(const Call& call) {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  if (auto t = VisibleTicket(call, **store); !t) return t.error();
+  auto found = (*store)->GetAttachment(call.id(), call.ids.at(1));
+  if (!found) return found.error();
+  if (!*found) {
+    return MakeError(ErrorCode::kNotFound, "ticket " + std::to_string(call.id()) +
+                                               " has no attachment " +
+                                               std::to_string(call.ids.at(1)));
+  }
+  auto& [a, content] = **found;
+  if (a.in_files) {
+    if (options_.attachments.dir.empty()) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "attachment " + std::to_string(a.id) +
+                           " is in an attachment directory, and this server has none "
+                           "(tickets.attachment_dir)");
+    }
+    auto bytes = AttachmentFiles(options_.attachments.dir).Get(a.sha256);
+    if (!bytes) {
+      spdlog::error("attachment {} of ticket {}: {}", a.id, a.ticket_id, bytes.error().message);
+      return MakeError(ErrorCode::kInternal,
+                       "attachment " + std::to_string(a.id) + " cannot be read; see the log");
+    }
+    content = std::move(*bytes);
+  }
+  http::Response response;
+  response.content_type = a.content_type;
+  response.body = std::move(content);
+  // Always a download, never a page of ours: an HTML or SVG file someone attached must not run
+  // in the dashboard's origin.
+  response.headers.emplace_back("Content-Disposition", AttachmentDisposition(a.name));
+  response.headers.emplace_back("Content-Security-Policy", "default-src 'none'; sandbox");
+  return response;
 }
 
 Result<http::Response> Api::ListWorklog(const Call& call) {

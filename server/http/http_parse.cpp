@@ -26,9 +26,29 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
   return out;
 }
 
+namespace {
+
+// `path` is `pattern`, where a "{id}" segment stands for any one non-empty segment.
+bool PathMatches(std::string_view pattern, std::string_view path) {
+  for (;;) {
+    const auto p_end = std::min(pattern.find('/'), pattern.size());
+    const auto s_end = std::min(path.find('/'), path.size());
+    const auto p = pattern.substr(0, p_end);
+    const auto s = path.substr(0, s_end);
+    if (p == "{id}" ? s.empty() : p != s) return false;
+    if (p_end == pattern.size() || s_end == path.size()) {
+      return p_end == pattern.size() && s_end == path.size();
+    }
+    pattern.remove_prefix(p_end + 1);
+    path.remove_prefix(s_end + 1);
+  }
+}
+
+}  // namespace
+
 std::size_t BodyLimit(const HttpServerOptions& options, std::string_view target) {
-  for (const auto& [prefix, limit] : options.larger_bodies) {
-    if (target.substr(0, target.find('?')) == prefix) return limit;
+  for (const auto& [pattern, limit] : options.larger_bodies) {
+    if (PathMatches(pattern, target.substr(0, target.find('?')))) return limit;
   }
   return options.max_body_bytes;
 }

@@ -29,7 +29,8 @@ struct HttpServerOptions {
   std::string address = "0.0.0.0";
   unsigned short port = 8443;
   std::size_t max_body_bytes = 1U << 20U;  // 1 MiB: the largest body most of the API takes
-  // Paths (by prefix) that take a bigger body, read only once the headers are in: a CSV import.
+  // Paths that take a bigger body, read only once the headers are in: a CSV import, an
+  // attachment. A "{id}" segment stands for any one segment.
   std::vector<std::pair<std::string, std::size_t>> larger_bodies;
   std::size_t max_header_bytes = 16U << 10U;
   std::chrono::seconds request_timeout{30};  // a slow client is cut off after this

@@ -133,6 +133,12 @@ class SqlTickets : public SqlAccess {
   Result<TicketNote> AddNote(std::int64_t ticket_id, const TicketNote& note, const Actor& actor,
                              std::int64_t now_ms) override;
   Result<std::vector<TicketNote>> ListNotes(std::int64_t ticket_id, bool internal_too) override;
+  Result<TicketAttachment> AddAttachment(std::int64_t ticket_id, const TicketAttachment& attachment,
+                                         std::string_view content, const Actor& actor,
+                                         std::int64_t now_ms) override;
+  Result<std::vector<TicketAttachment>> ListAttachments(std::int64_t ticket_id) override;
+  Result<std::optional<std::pair<TicketAttachment, std::string>>> GetAttachment(
+      std::int64_t ticket_id, std::int64_t attachment_id) override;
   Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
                                            std::optional<std::int64_t> before_id,
                                            int limit) override;
@@ -170,6 +176,8 @@ class SqlTickets : public SqlAccess {
   // The ticket's row; inside a write transaction locked against other servers (PostgreSQL).
   Result<std::optional<TicketRecord>> ReadTicket(std::int64_t id, bool lock);
   Result<TicketRecord> MustRead(std::int64_t id, bool lock);
+  // Locked; kFailedPrecondition when the ticket is closed.
+  Result<TicketRecord> MustReadOpen(std::int64_t id);
   // The open incident of a fingerprint, locked.
   Result<std::optional<TicketRecord>> OpenIncident(const std::string& fingerprint);
   // Writes every field a change may touch.

@@ -128,6 +128,12 @@ Result<TicketRecord> SqlTickets::MustRead(std::int64_t id, bool lock) {
   return std::move(**ticket);
 }
 
+Result<TicketRecord> SqlTickets::MustReadOpen(std::int64_t id) {
+  auto ticket = MustRead(id, true);
+  if (ticket && ticket->state == "closed") return TicketClosed(id);
+  return ticket;
+}
+
 Result<std::optional<TicketRecord>> SqlTickets::OpenIncident(const std::string& fingerprint) {
   std::optional<std::int64_t> id;
   // Locked as it is found (PostgreSQL): a resolve committed between finding and locking would
@@ -483,12 +489,8 @@ Result<TicketRecord> SqlTickets::PatchTicket(std::int64_t id, const TicketPatch&
   }
   auto tx = BeginTx();
   if (!tx) return tx.error();
-  auto t = MustRead(id, true);
+  auto t = MustReadOpen(id);
   if (!t) return t.error();
-  if (t->state == "closed") {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "ticket " + std::to_string(id) + " is closed (closed is final)");
-  }
   auto field = [&](const char* name, std::string& value,
                    const std::optional<std::string>& next) -> Status {
     if (!next || *next == value) return {};
@@ -552,12 +554,8 @@ Result<TicketNote> SqlTickets::AddNote(std::int64_t ticket_id, const TicketNote&
                                        const Actor& actor, std::int64_t now_ms) {
   auto tx = BeginTx();
   if (!tx) return tx.error();
-  auto t = MustRead(ticket_id, true);
+  auto t = MustReadOpen(ticket_id);
   if (!t) return t.error();
-  if (t->state == "closed") {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "ticket " + std::to_string(ticket_id) + " is closed (closed is final)");
-  }
   TicketNote out = note;
   out.ticket_id = ticket_id;
   out.at_ms = now_ms;
@@ -597,6 +595,66 @@ Result<std::vector<TicketNote>> SqlTickets::ListNotes(std::int64_t ticket_id, bo
   return out;
 }
 
+Result<TicketAttachment> SqlTickets::AddAttachment(std::int64_t ticket_id,
+                                                   const TicketAttachment& attachment,
+                                                   std::string_view content, const Actor& actor,
+                                                   std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto t = MustReadOpen(ticket_id);
+  if (!t) return t.error();
+  TicketAttachment out = attachment;
+  out.ticket_id = ticket_id;
+  out.at_ms = now_ms;
+  out.author = actor.name;
+  auto done = Run(
+      "INSERT INTO ticket_attachments (ticket_id, at_ms, name, content_type, size_bytes, sha256, "
+      "author, in_files, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      {ticket_id, now_ms, out.name, out.content_type, out.size_bytes, out.sha256, actor.name,
+       out.in_files, out.in_files ? SqlArg(std::nullopt) : SqlArg(Bytes{content})},
+      [&](const SqlRow& r) { out.id = r.Int(0); });
+  if (!done) return done.error();
+  if (auto s =
+          Event(ticket_id, now_ms, "attachment", std::to_string(out.id), "", out.name, actor.name);
+      !s) {
+    return s.error();
+  }
+  t->updated_ms = now_ms;
+  if (auto s = Save(*t); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+namespace {
+constexpr const char* kAttachmentColumns =
+    "id, ticket_id, at_ms, name, content_type, size_bytes, sha256, author, in_files";
+TicketAttachment ReadAttachment(const SqlRow& r) {
+  return TicketAttachment{r.Int(0), r.Int(1),  r.Int(2),  r.Text(3), r.Text(4),
+                          r.Int(5), r.Text(6), r.Text(7), r.Bool(8)};
+}
+}  // namespace
+
+Result<std::vector<TicketAttachment>> SqlTickets::ListAttachments(std::int64_t ticket_id) {
+  std::vector<TicketAttachment> out;
+  auto done = Run(std::string("SELECT ") + kAttachmentColumns +
+                      " FROM ticket_attachments WHERE ticket_id = ? ORDER BY id",
+                  {ticket_id}, [&](const SqlRow& r) { out.push_back(ReadAttachment(r)); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::optional<std::pair<TicketAttachment, std::string>>> SqlTickets::GetAttachment(
+    std::int64_t ticket_id, std::int64_t attachment_id) {
+  std::optional<std::pair<TicketAttachment, std::string>> out;
+  auto done = Run(std::string("SELECT ") + kAttachmentColumns +
+                      ", content FROM ticket_attachments WHERE id = ? AND ticket_id = ?",
+                  {attachment_id, ticket_id}, [&](const SqlRow& r) {
+                    out.emplace(ReadAttachment(r), r.OptBlob(9).value_or(std::string()));
+                  });
+  if (!done) return done.error();
+  return out;
+}
+
 Result<TicketEventPage> SqlTickets::ListTicketEvents(std::int64_t ticket_id,
                                                      std::optional<std::int64_t> before_id,
                                                      int limit) {
@@ -627,10 +685,7 @@ Result<WorklogEntry> SqlTickets::AppendWorklog(std::int64_t ticket_id, const Wor
   if (!state) {
     return MakeError(ErrorCode::kNotFound, "no ticket has id " + std::to_string(ticket_id));
   }
-  if (*state == "closed") {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "ticket " + std::to_string(ticket_id) + " is closed (closed is final)");
-  }
+  if (*state == "closed") return TicketClosed(ticket_id);
   WorklogEntry out = entry;
   out.ticket_id = ticket_id;
   out.actor = actor.name;

@@ -166,6 +166,19 @@ class Store : public BatchWriter {
                                      const Actor& actor, std::int64_t now_ms) = 0;
   // Oldest first; without `internal_too` the internal ones are left out.
   virtual Result<std::vector<TicketNote>> ListNotes(std::int64_t ticket_id, bool internal_too) = 0;
+  // Records an attachment (a timeline event too) with its bytes in `content`, or with none when
+  // they are already in the attachment directory (`attachment.in_files`). Errors: kNotFound;
+  // kFailedPrecondition for a closed ticket.
+  virtual Result<TicketAttachment> AddAttachment(std::int64_t ticket_id,
+                                                 const TicketAttachment& attachment,
+                                                 std::string_view content, const Actor& actor,
+                                                 std::int64_t now_ms) = 0;
+  // Oldest first, without their bytes.
+  virtual Result<std::vector<TicketAttachment>> ListAttachments(std::int64_t ticket_id) = 0;
+  // One attachment of the ticket and, when they are in the database, its bytes; nullopt when
+  // the ticket has no such attachment.
+  virtual Result<std::optional<std::pair<TicketAttachment, std::string>>> GetAttachment(
+      std::int64_t ticket_id, std::int64_t attachment_id) = 0;
   virtual Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
                                                    std::optional<std::int64_t> before_id,
                                                    int limit) = 0;

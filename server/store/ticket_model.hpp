@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.hpp"
 #include "server/engine/ticket_workflow.hpp"
 
 namespace fleetdesk::server::store {
@@ -151,6 +152,12 @@ struct TicketEvent {
   std::string actor;
 };
 
+// The refusal of any change to a closed ticket.
+inline Error TicketClosed(std::int64_t id) {
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "ticket " + std::to_string(id) + " is closed (closed is final)");
+}
+
 struct TicketNote {
   std::int64_t id = 0;
   std::int64_t ticket_id = 0;
@@ -158,6 +165,21 @@ struct TicketNote {
   std::string author;
   bool internal = false;  // internal notes are for staff: requesters never see them
   std::string body;
+};
+
+// A file attached to a ticket. Its bytes are in the database (`content`) or, when that is empty
+// and `in_files`, in the attachment directory under the SHA-256 (content-addressed: the same file
+// attached twice is stored once).
+struct TicketAttachment {
+  std::int64_t id = 0;
+  std::int64_t ticket_id = 0;
+  std::int64_t at_ms = 0;
+  std::string name;          // as uploaded, checked: no path, no control characters
+  std::string content_type;  // checked against the bytes
+  std::int64_t size_bytes = 0;
+  std::string sha256;  // hex
+  std::string author;
+  bool in_files = false;
 };
 
 struct WorklogEntry {

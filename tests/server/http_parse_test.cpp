@@ -45,7 +45,7 @@ TEST_CASE("a path listed for larger bodies takes one; the others keep the usual 
           "[server][http]") {
   HttpServerOptions options;
   options.max_body_bytes = 16;
-  options.larger_bodies = {{"/api/v1/hosts/import", 64}};
+  options.larger_bodies = {{"/api/v1/hosts/import", 64}, {"/api/v1/tickets/{id}/attachments", 64}};
   const std::string body(40, 'x');
   auto request = [&](const std::string& path) {
     return "POST " + path + " HTTP/1.1\r\nContent-Length: 40\r\n\r\n" + body;
@@ -55,5 +55,13 @@ TEST_CASE("a path listed for larger bodies takes one; the others keep the usual 
   CHECK(ParseRequest(request("/api/v1/hosts"), options, "").error().code ==
         ErrorCode::kResourceExhausted);
   CHECK(ParseRequest(request("/api/v1/hosts/import/x"), options, "").error().code ==
+        ErrorCode::kResourceExhausted);
+  // {id} stands for one segment, any but an empty one.
+  CHECK(ParseRequest(request("/api/v1/tickets/12/attachments?name=a.png"), options, "").ok());
+  CHECK(ParseRequest(request("/api/v1/tickets//attachments"), options, "").error().code ==
+        ErrorCode::kResourceExhausted);
+  CHECK(ParseRequest(request("/api/v1/tickets/12/notes"), options, "").error().code ==
+        ErrorCode::kResourceExhausted);
+  CHECK(ParseRequest(request("/api/v1/tickets/12/attachments/3"), options, "").error().code ==
         ErrorCode::kResourceExhausted);
 }

@@ -32,6 +32,8 @@ TEST_CASE("the shipped server.toml loads as the defaults, and session limits are
   REQUIRE(shipped.ok());
   CHECK(shipped->session_idle_timeout == std::chrono::minutes(30));
   CHECK(shipped->session_max_age == std::chrono::hours(12));
+  CHECK(shipped->attachments.types == fleetdesk::server::api::DefaultAttachmentTypes());
+  CHECK(shipped->attachments.max_bytes == fleetdesk::server::api::AttachmentOptions{}.max_bytes);
   // Its SLA table spells out the defaults.
   const auto defaults = fleetdesk::server::store::DefaultSlaTargets();
   for (std::size_t p = 0; p < defaults.size(); ++p) {
@@ -58,4 +60,28 @@ TEST_CASE("agent certificates may live from a day to ten years", "[server][confi
     REQUIRE_FALSE(refused.ok());
     CHECK_THAT(refused.error().message, Catch::Contains("agents.certificate_validity"));
   }
+}
+
+TEST_CASE("attachments go beside a SQLite file, into PostgreSQL, or where configured",
+          "[server][config]") {
+  using fleetdesk::server::ParseServerConfig;
+  auto sqlite = ParseServerConfig("data_dir = \"/srv/fd\"\n", "server.toml");
+  REQUIRE(sqlite.ok());
+  CHECK(sqlite->AttachmentDir() == "/srv/fd/attachments");
+  CHECK(sqlite->attachments.max_bytes == 10 << 20);
+  auto pg = ParseServerConfig("database = \"postgresql://fd@db/fd\"\n", "server.toml");
+  CHECK(pg->AttachmentDir().empty());
+  auto shared = ParseServerConfig(
+      "database = \"postgresql://fd@db/fd\"\n[tickets]\nattachment_dir = \"/mnt/fd\"\n"
+      "attachment_max_bytes = 1048576\nattachment_types = [\"text/plain\", \"image/png\"]\n",
+      "server.toml");
+  REQUIRE(shared.ok());
+  CHECK(shared->AttachmentDir() == "/mnt/fd");
+  CHECK(shared->attachments.max_bytes == 1 << 20);
+  CHECK(shared->attachments.types == std::vector<std::string>{"text/plain", "image/png"});
+  // A type whose bytes the server cannot check is refused by name.
+  auto unknown =
+      ParseServerConfig("[tickets]\nattachment_types = [\"text/html\"]\n", "server.toml");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.error().message, Catch::Contains("cannot check 'text/html'"));
 }

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/crypto.hpp"
 #include "common/files.hpp"
 #include "server/store/sqlite/sqlite.hpp"
 
@@ -28,6 +29,43 @@ constexpr std::array<DataFile, 4> kDataFiles = {{
 }};
 
 constexpr const char* kFilesTable = "fleetdesk_backup_files";
+constexpr const char* kAttachmentsTable = "fleetdesk_backup_attachments";
+
+std::string AttachmentPath(const std::string& dir, const std::string& sha256) {
+  return dir + "/" + sha256.substr(0, 2) + "/" + sha256;
+}
+
+// The files the copy's attachment rows point at, into the backup beside them. Read after the
+// copy: a file is written before its row, so each one the copy lists is there.
+Status CopyAttachments(Database& target, const std::string& attachment_dir) {
+  if (auto s = target.Exec(std::string("CREATE TABLE ") + kAttachmentsTable +
+                           " (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL)");
+      !s) {
+    return s;
+  }
+  auto listed = target.Prepare("SELECT DISTINCT sha256 FROM ticket_attachments WHERE in_files");
+  if (!listed) return {};  // a database from before attachments
+  std::vector<std::string> digests;
+  for (;;) {
+    auto row = listed->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    digests.push_back(listed->Text(0));
+  }
+  for (const auto& sha256 : digests) {
+    auto content = files::Read(AttachmentPath(attachment_dir, sha256));
+    if (!content) return content.error();
+    auto insert =
+        target.Prepare(std::string("INSERT INTO ") + kAttachmentsTable + " VALUES (?, ?)");
+    if (!insert) return insert.error();
+    if (auto s =
+            insert->Bind(1, std::string_view(sha256)).BindBlob(2, std::string_view(*content)).Run();
+        !s) {
+      return s;
+    }
+  }
+  return {};
+}
 
 // Copies database `from` into `to` page by page: a consistent snapshot even while another
 // connection writes (readers of a WAL database see one committed state).
@@ -47,7 +85,7 @@ Status CopyDatabase(sqlite3* from, sqlite3* to) {
 }  // namespace
 
 Status Backup(const std::string& data_dir, const std::string& database,
-              const std::string& out_file) {
+              const std::string& attachment_dir, const std::string& out_file) {
   auto source = Database::Open(database);
   if (!source) return source.error();
   const std::string temp = out_file + ".partial";
@@ -82,6 +120,7 @@ Status Backup(const std::string& data_dir, const std::string& database,
         return s;
       }
     }
+    if (auto s = CopyAttachments(*target, attachment_dir); !s) return s;
   }
   if (std::rename(temp.c_str(), out_file.c_str()) != 0) {
     return MakeError(ErrorCode::kUnavailable, "cannot write " + out_file);
@@ -90,7 +129,7 @@ Status Backup(const std::string& data_dir, const std::string& database,
 }
 
 Status Restore(const std::string& backup_file, const std::string& data_dir,
-               const std::string& database) {
+               const std::string& database, const std::string& attachment_dir) {
   if (!files::Exists(backup_file)) {
     return MakeError(ErrorCode::kNotFound, "no backup file " + backup_file);
   }
@@ -118,6 +157,22 @@ Status Restore(const std::string& backup_file, const std::string& data_dir,
   if (saved.size() != kDataFiles.size()) {
     return MakeError(ErrorCode::kInvalidArgument, backup_file + " lacks the CA or server keys");
   }
+  // Backups from before attachments have no such table.
+  std::vector<std::pair<std::string, std::string>> attachments;
+  if (auto attached =
+          backup->Prepare(std::string("SELECT sha256, content FROM ") + kAttachmentsTable)) {
+    for (;;) {
+      auto row = attached->Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      attachments.emplace_back(attached->Text(0), attached->Text(1));
+      if (crypto::Sha256Hex(attachments.back().second) != attachments.back().first) {
+        return MakeError(ErrorCode::kInvalidArgument, backup_file + " is damaged: attachment " +
+                                                          attachments.back().first +
+                                                          " does not match its SHA-256");
+      }
+    }
+  }
 
   if (auto s = files::MakeDirectory(data_dir, 0700); !s) return s;
   {
@@ -125,11 +180,26 @@ Status Restore(const std::string& backup_file, const std::string& data_dir,
     if (!live) return live.error();
     if (auto s = CopyDatabase(backup->handle(), live->handle()); !s) return s;
     if (auto s = live->Exec(std::string("DROP TABLE ") + kFilesTable); !s) return s;
+    if (auto s = live->Exec(std::string("DROP TABLE IF EXISTS ") + kAttachmentsTable); !s) {
+      return s;
+    }
   }
   std::vector<std::string> written = {database, database + "-wal", database + "-shm"};
   for (const auto& [name, mode, content] : saved) {
     if (auto s = files::WriteAtomically(data_dir + "/" + name, content, mode); !s) return s;
     written.push_back(data_dir + "/" + name);
+  }
+  if (!attachments.empty()) {
+    if (auto s = files::MakeDirectory(attachment_dir, 0750); !s) return s;
+    written.push_back(attachment_dir);
+  }
+  for (const auto& [sha256, content] : attachments) {
+    const auto sub = attachment_dir + "/" + sha256.substr(0, 2);
+    if (auto s = files::MakeDirectory(sub, 0750); !s) return s;
+    const auto path = AttachmentPath(attachment_dir, sha256);
+    if (auto s = files::WriteAtomically(path, content, 0640); !s) return s;
+    written.push_back(sub);
+    written.push_back(path);
   }
   // Run as root for a server that runs as its own user: what was written belongs to the data
   // directory's owner, or the server could not read its own key.

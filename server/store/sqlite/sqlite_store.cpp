@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -478,6 +478,24 @@ CREATE VIRTUAL TABLE note_fts USING fts5(text, content='',
   tokenize='unicode61 remove_diacritics 2', prefix='2 3');
 CREATE VIRTUAL TABLE worklog_fts USING fts5(text, content='',
   tokenize='unicode61 remove_diacritics 2', prefix='2 3');
+)sql",
+    // 10: files attached to tickets. Their bytes are in the data directory by SHA-256, or in
+    // `content` when the server is configured to keep them in the database.
+    R"sql(
+CREATE TABLE ticket_attachments (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  at_ms INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  author TEXT NOT NULL,
+  in_files INTEGER NOT NULL,
+  content BLOB,
+  CHECK (in_files OR content IS NOT NULL)
+);
+CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
 )sql",
 };
 

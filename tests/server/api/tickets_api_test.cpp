@@ -2,6 +2,7 @@
 // tickets, notes, the worklog stream with a worklog-scoped token, and maintenance windows.
 #include <catch2/catch.hpp>
 
+#include "common/files.hpp"
 #include "fleetdesk/v1/tickets.pb.h"
 #include "tests/server/api/api_fixture.hpp"
 
@@ -9,6 +10,7 @@ using namespace fleetdesk::server;
 using fleetdesk::testing::Credentials;
 using fleetdesk::testing::ErrorOf;
 using fleetdesk::testing::Fixture;
+using fleetdesk::testing::TempDir;
 
 namespace {
 
@@ -269,4 +271,122 @@ TEST_CASE("reports answer monthly figures as JSON or CSV, and the noisiest hosts
   auto noise = f.Call("GET", "/api/v1/reports/noise?what=hosts&limit=5");
   CHECK(noise.status == 200);
   CHECK(f.Call("GET", "/api/v1/reports/noise?what=colours").status == 400);
+}
+
+namespace {
+
+http::Response Upload(Fixture& f, const Credentials& who, const std::string& target,
+                      const std::string& content_type, const std::string& body) {
+  auto r = f.Request("POST", target, body);
+  r.authorization = "Bearer " + who.bearer;
+  r.content_type = content_type;
+  return f.api->Handle(r);
+}
+
+std::string Header(const http::Response& response, const std::string& name) {
+  for (const auto& [header, value] : response.headers) {
+    if (header == name) return value;
+  }
+  return "";
+}
+
+const std::string kPng("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+
+}  // namespace
+
+TEST_CASE("attachments are checked, stored by their digest, and served only as downloads",
+          "[server][api][tickets]") {
+  api::ApiOptions options;
+  TempDir store_dir;
+  options.attachments.dir = store_dir.path();
+  options.attachments.max_bytes = 1024;
+  Fixture f(options);
+  auto rita = f.AddUser("rita", "requester");
+  auto oscar = f.AddUser("oscar", "operator");
+  auto victor = f.AddUser("victor", "viewer");
+  auto filed = f.CallWith(rita, "POST", "/api/v1/tickets", R"({"title":"Printer jam"})");
+  REQUIRE(filed.status == 201);
+  const auto path =
+      "/api/v1/tickets/" + std::to_string(As<fleetdesk::v1::Ticket>(filed).id()) + "/attachments";
+
+  auto shot = Upload(f, rita, path + "?name=jam%20%E5%9B%BE.png", "image/png", kPng);
+  REQUIRE(shot.status == 201);
+  auto a = As<fleetdesk::v1::Attachment>(shot);
+  CHECK(a.name() == "jam 图.png");
+  CHECK(a.content_type() == "image/png");
+  CHECK(a.size_bytes() == 16);
+  CHECK(a.author() == "rita");
+  CHECK(a.sha256() == fleetdesk::crypto::Sha256Hex(kPng));
+  // On disk under its digest, nowhere else.
+  CHECK(*fleetdesk::files::Read(store_dir.path() + "/" + a.sha256().substr(0, 2) + "/" +
+                                a.sha256()) == kPng);
+  auto log = Upload(f, oscar, path + "?name=cups.log", "text/plain; charset=utf-8",
+                    "E [22/Nov/2026] paper jam\n");
+  REQUIRE(log.status == 201);
+  CHECK(As<fleetdesk::v1::Attachment>(log).content_type() == "text/plain");
+
+  // Each refusal names what was wrong, and nothing is stored.
+  auto refused = [&](const http::Response& r, int status, const std::string& says) {
+    CHECK(r.status == status);
+    CHECK_THAT(ErrorOf(r).error().message(), Catch::Contains(says));
+  };
+  refused(Upload(f, oscar, path + "?name=x.png", "image/png", "GIF89a not a png"), 400,
+          "not image/png");
+  refused(Upload(f, oscar, path + "?name=x.txt", "text/plain", std::string("a\0b", 3)), 400,
+          "UTF-8");
+  refused(Upload(f, oscar, path + "?name=x.html", "text/html", "<script>"), 400,
+          "text/html are not accepted");
+  refused(Upload(f, oscar, path + "?name=../etc/passwd", "text/plain", "x"), 400, "without a path");
+  refused(Upload(f, oscar, path, "text/plain", "x"), 400, "name is required");
+  refused(Upload(f, oscar, path + "?name=x.txt", "", "x"), 400, "Content-Type is required");
+  refused(Upload(f, oscar, path + "?name=x.txt", "text/plain", ""), 400, "empty");
+  refused(Upload(f, oscar, path + "?name=big.txt", "text/plain", std::string(1025, 'a')), 413,
+          "at most 1024 bytes");
+  refused(Upload(f, oscar, path + "?name=x.txt&size=1", "text/plain", "x"), 400, "size");
+  refused(Upload(f, victor, path + "?name=x.txt", "text/plain", "x"), 403, "attachments.add");
+  refused(Upload(f, oscar, "/api/v1/tickets/404/attachments?name=x.txt", "text/plain", "x"), 404,
+          "404");
+
+  auto listed = As<fleetdesk::v1::AttachmentList>(f.CallWith(victor, "GET", path));
+  REQUIRE(listed.items_size() == 2);
+  CHECK(listed.items(1).name() == "cups.log");
+
+  auto got = f.CallWith(victor, "GET", path + "/" + std::to_string(a.id()) + "/content");
+  REQUIRE(got.status == 200);
+  CHECK(got.body == kPng);
+  CHECK(got.content_type == "image/png");
+  CHECK(Header(got, "Content-Disposition") ==
+        "attachment; filename=\"jam ___.png\"; filename*=UTF-8''jam%20%E5%9B%BE.png");
+  CHECK_THAT(Header(got, "Content-Security-Policy"), Catch::Contains("sandbox"));
+  CHECK(f.CallWith(victor, "GET", path + "/999/content").status == 404);
+
+  // Another requester does not see the ticket, so neither its files.
+  auto ruth = f.AddUser("ruth", "requester");
+  CHECK(f.CallWith(ruth, "GET", path).status == 404);
+  CHECK(f.CallWith(ruth, "GET", path + "/" + std::to_string(a.id()) + "/content").status == 404);
+  CHECK(Upload(f, ruth, path + "?name=x.txt", "text/plain", "x").status == 404);
+
+  // A file changed on disk behind the server's back is not served as if it were the upload.
+  REQUIRE(fleetdesk::files::WriteAtomically(
+              store_dir.path() + "/" + a.sha256().substr(0, 2) + "/" + a.sha256(), "tampered", 0640)
+              .ok());
+  CHECK(f.CallWith(victor, "GET", path + "/" + std::to_string(a.id()) + "/content").status == 500);
+}
+
+TEST_CASE("without an attachment directory the bytes are kept in the database",
+          "[server][api][tickets]") {
+  Fixture f;  // options.attachments.dir empty, as on PostgreSQL by default
+  auto filed = f.Call("POST", "/api/v1/tickets", R"({"title":"Report attached"})");
+  REQUIRE(filed.status == 201);
+  const auto path =
+      "/api/v1/tickets/" + std::to_string(As<fleetdesk::v1::Ticket>(filed).id()) + "/attachments";
+  auto r = f.Request("POST", path + "?name=report.pdf", "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n");
+  r.authorization = "Bearer " + f.token;
+  r.content_type = "application/pdf";
+  auto added = f.api->Handle(r);
+  REQUIRE(added.status == 201);
+  auto id = As<fleetdesk::v1::Attachment>(added).id();
+  auto got = f.Call("GET", path + "/" + std::to_string(id) + "/content");
+  REQUIRE(got.status == 200);
+  CHECK(got.body == "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n");
 }

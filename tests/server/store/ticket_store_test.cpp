@@ -380,6 +380,57 @@ TEST_CASE(
         ErrorCode::kNotFound);
 }
 
+TEST_CASE(
+    "attachments keep their bytes in the database or only their record, and not on a closed "
+    "ticket",
+    "[server][store][tickets]") {
+  EACH_STORE();
+  auto store = db.Open();
+  NewTicket n;
+  n.title = "Disk full";
+  auto t = store->CreateTicket(n, DefaultSlaTargets(), Actor{}, kNow);
+  REQUIRE(t.ok());
+  const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\x00", 18);
+  TicketAttachment shot;
+  shot.name = "df.png";
+  shot.content_type = "image/png";
+  shot.size_bytes = static_cast<std::int64_t>(png.size());
+  shot.sha256 = "ab12";
+  auto added = store->AddAttachment(t->id, shot, png, Person("oscar", 2), kNow + 1);
+  REQUIRE(added.ok());
+  CHECK(added->author == "oscar");
+  CHECK(added->at_ms == kNow + 1);
+  TicketAttachment log = shot;
+  log.name = "syslog.txt";
+  log.content_type = "text/plain";
+  log.in_files = true;  // the bytes are in the attachment directory
+  REQUIRE(store->AddAttachment(t->id, log, "", Person("oscar", 2), kNow + 2).ok());
+
+  auto listed = store->ListAttachments(t->id);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].name == "df.png");
+  CHECK((*listed)[1].in_files);
+  auto got = store->GetAttachment(t->id, added->id);
+  REQUIRE(got->has_value());
+  CHECK((*got)->second == png);  // binary, NULs and all
+  CHECK((*got)->first.content_type == "image/png");
+  auto in_files = store->GetAttachment(t->id, (*listed)[1].id);
+  CHECK((*in_files)->second.empty());
+  // Another ticket's attachment is not this ticket's.
+  auto other = store->CreateTicket(n, DefaultSlaTargets(), Actor{}, kNow);
+  CHECK(!store->GetAttachment(other->id, added->id)->has_value());
+  CHECK(Kinds(*store, t->id) ==
+        std::vector<std::string>{"created:new", "attachment:df.png", "attachment:syslog.txt"});
+
+  REQUIRE(store->ActOnTicket(t->id, Act("resolve"), Person("oscar", 2), kNow + 3).ok());
+  REQUIRE(store->ActOnTicket(t->id, Act("close"), Person("oscar", 2), kNow + 4).ok());
+  CHECK(store->AddAttachment(t->id, shot, png, Person("oscar", 2), kNow + 5).error().code ==
+        ErrorCode::kFailedPrecondition);
+  CHECK(store->ListAttachments(t->id)->size() == 2);
+  CHECK(store->AddAttachment(404, shot, png, Person("oscar", 2), kNow).error().code ==
+        ErrorCode::kNotFound);
+}
+
 TEST_CASE("a priority set by hand needs a reason, and new levels go back to the matrix",
           "[server][store][tickets]") {
   EACH_STORE();
