@@ -5,6 +5,7 @@
 #include <ctime>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "agent/identity.hpp"
@@ -13,6 +14,7 @@
 #include "common/crypto.hpp"
 #include "common/files.hpp"
 #include "fleetdesk/v1/api.pb.h"
+#include "fleetdesk/v1/tickets.pb.h"
 #include "tests/support/fleet.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/wait.hpp"
@@ -57,9 +59,9 @@ std::string FirstAnswer(const std::string& url, const fleetdesk::agent::Identity
 }
 
 std::unique_ptr<WsClient> ConnectRaw(const fleetdesk::agent::Identity& id,
-                                     const std::string& machine) {
-  auto client =
-      WsClient::Connect(id.gateway_urls.front(), {id.ca_pem, id.certificate_pem, id.key_pem});
+                                     const std::string& machine, std::string url = "") {
+  if (url.empty()) url = id.gateway_urls.front();
+  auto client = WsClient::Connect(url, {id.ca_pem, id.certificate_pem, id.key_pem});
   INFO((client.ok() ? std::string() : client.error().message));
   REQUIRE(client.ok());
   REQUIRE((*client)
@@ -612,4 +614,57 @@ TEST_CASE("an agent near its certificate's expiry renews it and reconnects with 
       },
       std::chrono::seconds(20)));
   CHECK(agent.process().Log().find("certificate expired") == std::string::npos);
+}
+
+namespace {
+
+// A report whose disk and memory are `percent` full.
+std::string FullDiskReport(std::uint64_t seq, int percent) {
+  const auto used = std::to_string(percent);
+  return R"({"report":{"seq":")" + std::to_string(seq) +
+         R"(","heartbeat":{"hostname":"raw"},"metrics":{"memoryTotalBytes":"100","memoryUsedBytes":")" +
+         used + R"(","filesystems":[{"mountPoint":"/","sizeBytes":"100","usedBytes":")" + used +
+         R"("}]}}})";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "two servers of one PostgreSQL raising the same incidents at once make one ticket of each",
+    "[integration][cluster][incidents]") {
+  const std::string database = TestPostgres::Shared().NewDatabase();
+  TestServer first("", database);
+  auto second = TestServer::Joining(first, database);
+  first.Start();
+  second->Start();
+  TempDir dir;
+  auto id = EnrollRaw(first, dir, "m-split");
+  // One machine's channel open on each server, as while a network split heals: each server's
+  // incident engine sees the samples that reach it, and both see the disk and the memory full
+  // in reports sent at the same moment, so both raise the same two fingerprints together.
+  auto a = ConnectRaw(id, "m-split", first.GatewayUrl());
+  auto b = ConnectRaw(id, "m-split", second->GatewayUrl());
+  std::thread other([&] { REQUIRE(b->Send(FullDiskReport(2, 99)).ok()); });
+  REQUIRE(a->Send(FullDiskReport(1, 99)).ok());
+  other.join();
+  CHECK(a->Read().ok());
+  CHECK(b->Read().ok());
+
+  auto incidents = [&](const TestServer& server) {
+    auto [status, body] = server.Get("/api/v1/tickets?kind=incident&limit=100");
+    REQUIRE(status == 200);
+    return *fleetdesk::codec::Parse<fleetdesk::v1::TicketList>(body);
+  };
+  // Both raises are counted: one ticket each, with two occurrences, whichever server won.
+  auto counted = [&] {
+    auto list = incidents(*second);
+    return list.items_size() == 2 && list.items(0).occurrences() == 2 &&
+           list.items(1).occurrences() == 2;
+  };
+  CHECK(WaitFor(counted, std::chrono::seconds(10)));
+  auto seen = incidents(first);
+  REQUIRE(seen.items_size() == 2);
+  std::set<std::string> fingerprints;
+  for (const auto& t : seen.items()) fingerprints.insert(t.fingerprint());
+  CHECK(fingerprints.size() == 2);
 }
