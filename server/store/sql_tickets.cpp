@@ -730,6 +730,10 @@ constexpr int kFilteredCandidates = 50;
 // PostgreSQL reads the newest this many entries of a source along its primary key first, checking
 // each one's stored tsvector; only when they hold too few matches does it ask the GIN index.
 constexpr std::int64_t kRecentWindow = 20'000;
+// Matches in the first window enough to judge their density by, and how far back a second window
+// may then reach: further, the index is cheaper.
+constexpr std::size_t kDensitySample = 3;
+constexpr std::int64_t kWiderWindow = 400'000;
 // Filters that leave at most this many tickets are searched from the tickets' side: their
 // entries are read and matched here, rather than the index's matches being read until enough
 // pass the filters (for one host's tickets and a common word, nearly all of them).
@@ -853,9 +857,10 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
                       [&](const SqlRow& r) { newest = r.OptInt(0); });
       if (!read) return read.error();
     }
-    for (const std::int64_t window : {kRecentWindow, std::int64_t{0}}) {
-      const bool bounded = newest && window > 0 && *newest > window;
-      if (Pg() && window > 0 && !bounded) continue;  // the window holds everything: go to all
+    using Row = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>;
+    // The newest matches with ids in (lo, hi], or anywhere when `hi` is 0, at most `limit`.
+    auto matches = [&](std::int64_t lo, std::int64_t hi, int limit,
+                       std::vector<Row>& rows) -> Status {
       std::vector<std::string> where;
       std::vector<SqlArg> args;
       std::string sql;
@@ -871,9 +876,12 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
         where.push_back(fts + " MATCH ?");
       }
       args.emplace_back(std::string_view(match));
+      const bool bounded = hi > 0;
       if (bounded) {
         where.push_back(std::string(source.id) + " > ?");
-        args.emplace_back(*newest - window);
+        args.emplace_back(lo);
+        where.push_back(std::string(source.id) + " <= ?");
+        args.emplace_back(hi);
       }
       if (note && !q.internal_notes) where.push_back("NOT n.internal");
       Filters(q.filters, where, args);
@@ -882,10 +890,9 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
       }
       sql += std::string(" ORDER BY ") + (Pg() ? source.id : source.fts + std::string(".rowid")) +
              " DESC LIMIT ?";
-      args.emplace_back(wanted);
-      std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>> rows;
-      // The recent window goes along the primary key: GIN answers only through a bitmap of every
-      // match of each word (for a common word, or a phrase of common CJK characters, hundreds of
+      args.emplace_back(limit);
+      // A window goes along the primary key: GIN answers only through a bitmap of every match
+      // of each word (for a common word, or a phrase of common CJK characters, hundreds of
       // thousands, each rechecked), while the newest rows hold enough of them.
       std::optional<Transaction<SqlConn>> along_key;
       if (bounded) {
@@ -898,17 +905,41 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
         rows.emplace_back(r.Int(0), r.Int(1), r.Int(2), r.Text(3));
       });
       if (!done) return done.error();
-      if (along_key) {
-        if (auto st = along_key->Commit(); !st) return st.error();
-      }
-      // SQLite's index gives matches newest first and stops at the limit: one pass. A window
-      // that held enough is the answer; else the index is asked for all.
-      if (!Pg() || static_cast<int>(rows.size()) >= wanted || !bounded) {
-        for (auto& [id, ticket, at, text] : rows)
-          consider(source, id, ticket, at, std::move(text), true);
-        break;
+      if (along_key) return along_key->Commit();
+      return {};
+    };
+    std::vector<Row> rows;
+    // SQLite's index gives matches newest first and stops at the limit: one pass. PostgreSQL
+    // walks windows of the newest entries (kRecentWindow); when the first holds some matches
+    // but too few, their density says how much further back the rest lie, and a second window
+    // reaches there if that is near (kWiderWindow); else the GIN index is asked for all.
+    bool answered = false;
+    if (Pg() && newest && *newest > kRecentWindow) {
+      std::int64_t hi = *newest;
+      std::int64_t size = kRecentWindow;
+      for (int step = 0; step < 2; ++step) {
+        const std::int64_t lo = std::max<std::int64_t>(0, hi - size);
+        if (auto st = matches(lo, hi, wanted - static_cast<int>(rows.size()), rows); !st) {
+          return st.error();
+        }
+        if (static_cast<int>(rows.size()) >= wanted || lo == 0) {
+          answered = true;
+          break;
+        }
+        if (rows.size() < kDensitySample) break;
+        const double density = static_cast<double>(rows.size()) / static_cast<double>(*newest - lo);
+        size = static_cast<std::int64_t>(
+            1.5 * static_cast<double>(wanted - static_cast<int>(rows.size())) / density);
+        if (size > kWiderWindow) break;
+        hi = lo;
       }
     }
+    if (!answered) {
+      rows.clear();
+      if (auto st = matches(0, 0, wanted, rows); !st) return st.error();
+    }
+    for (auto& [id, ticket, at, text] : rows)
+      consider(source, id, ticket, at, std::move(text), true);
   }
   // A ticket whose matches were all dropped with their source has none left.
   std::erase_if(found, [](const auto& entry) { return entry.second.matches.empty(); });
