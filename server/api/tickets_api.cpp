@@ -523,6 +523,48 @@ Result<http::Response> Api::GetAttachmentContent(const Call& call) {
   return response;
 }
 
+namespace {
+
+// A webhook's URL as far as its host: Slack's and most others' carry their secret in the path.
+std::string ShownTarget(const store::NotificationRecord& n) {
+  if (n.channel != "webhook") return n.target;
+  const auto scheme = n.target.find("://");
+  if (scheme == std::string::npos) return "(a URL)";
+  const auto path = n.target.find_first_of("/?#", scheme + 3);
+  return path == std::string::npos ? n.target : n.target.substr(0, path) + "/…";
+}
+
+}  // namespace
+
+Result<http::Response> Api::ListTicketNotifications(const Call& call) {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  if (auto t = VisibleTicket(call, **store); !t) return t.error();
+  auto sent = (*store)->ListNotifications(call.id());
+  if (!sent) return sent.error();
+  fleetdesk::v1::NotificationList out;
+  for (const auto& n : *sent) {
+    auto* item = out.add_items();
+    item->set_id(n.id);
+    item->set_event(n.event);
+    item->set_route(n.route);
+    item->set_channel(n.channel);
+    item->set_target(ShownTarget(n));
+    item->set_status(n.delivered_ms ? "delivered" : n.failed_ms ? "failed" : "pending");
+    item->set_attempts(n.attempts);
+    *item->mutable_created_at() = Ts(n.created_ms);
+    if (n.delivered_ms) {
+      *item->mutable_delivered_at() = Ts(*n.delivered_ms);
+    } else if (n.failed_ms) {
+      *item->mutable_failed_at() = Ts(*n.failed_ms);
+    } else {
+      *item->mutable_next_attempt_at() = Ts(n.next_ms);
+    }
+    item->set_last_error(n.last_error);
+  }
+  return Json(200, out);
+}
+
 Result<http::Response> Api::ListWorklog(const Call& call) {
   auto page_query = ParsePageQuery(call.request.query, "the worklog");
   if (!page_query) return page_query.error();

@@ -390,3 +390,44 @@ TEST_CASE("without an attachment directory the bytes are kept in the database",
   REQUIRE(got.status == 200);
   CHECK(got.body == "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n");
 }
+
+TEST_CASE("a ticket's notifications say what was sent where, without a webhook's secret path",
+          "[server][api][tickets]") {
+  Fixture f;
+  auto filed = f.Call("POST", "/api/v1/tickets", R"({"title":"Disk full"})");
+  REQUIRE(filed.status == 201);
+  const auto id = As<fleetdesk::v1::Ticket>(filed).id();
+  store::NotificationRecord hook;
+  hook.ticket_id = id;
+  hook.event = "opened";
+  hook.route = "chat";
+  hook.channel = "webhook";
+  hook.target = "https://hooks.example.com/services/T000/B000/SECRET?x=1";
+  hook.body = "{}";
+  hook.created_ms = NowMs();
+  hook.next_ms = NowMs();
+  store::NotificationRecord mail = hook;
+  mail.route = "oncall";
+  mail.channel = "email";
+  mail.target = "oncall@example.com";
+  mail.subject = "[fleetdesk] Disk full";
+  {
+    auto s = f.stores->Acquire();
+    REQUIRE((*s)->EnqueueNotifications({hook, mail}).ok());
+    auto claimed = (*s)->ClaimNotification(NowMs(), 60'000);
+    REQUIRE((*claimed).has_value());
+    REQUIRE((*s)->FinishNotification((*claimed)->id, true, NowMs(), "", std::nullopt).ok());
+  }
+  auto viewer = f.AddUser("vera", "viewer");
+  auto list = As<fleetdesk::v1::NotificationList>(
+      f.CallWith(viewer, "GET", "/api/v1/tickets/" + std::to_string(id) + "/notifications"));
+  REQUIRE(list.items_size() == 2);
+  CHECK(list.items(0).target() == "https://hooks.example.com/…");
+  CHECK(list.items(0).status() == "delivered");
+  CHECK(list.items(0).attempts() == 1);
+  CHECK(list.items(0).has_delivered_at());
+  CHECK(list.items(1).target() == "oncall@example.com");
+  CHECK(list.items(1).status() == "pending");
+  CHECK(list.items(1).has_next_attempt_at());
+  CHECK(f.Call("GET", "/api/v1/tickets/404/notifications").status == 404);
+}
