@@ -542,7 +542,7 @@ Result<http::Response> Api::ListTicketNotifications(const Call& call) {
   if (auto t = VisibleTicket(call, **store); !t) return t.error();
   auto sent = (*store)->ListNotifications(call.id());
   if (!sent) return sent.error();
-  fleetdesk::v1::NotificationList out;
+  fleetdesk::v1::SentNotificationList out;
   for (const auto& n : *sent) {
     auto* item = out.add_items();
     item->set_id(n.id);

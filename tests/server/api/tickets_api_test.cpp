@@ -419,7 +419,7 @@ TEST_CASE("a ticket's notifications say what was sent where, without a webhook's
     REQUIRE((*s)->FinishNotification((*claimed)->id, true, NowMs(), "", std::nullopt).ok());
   }
   auto viewer = f.AddUser("vera", "viewer");
-  auto list = As<fleetdesk::v1::NotificationList>(
+  auto list = As<fleetdesk::v1::SentNotificationList>(
       f.CallWith(viewer, "GET", "/api/v1/tickets/" + std::to_string(id) + "/notifications"));
   REQUIRE(list.items_size() == 2);
   CHECK(list.items(0).target() == "https://hooks.example.com/…");
