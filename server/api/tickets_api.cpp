@@ -525,13 +525,17 @@ Result<http::Response> Api::GetAttachmentContent(const Call& call) {
 
 namespace {
 
-// A webhook's URL as far as its host: Slack's and most others' carry their secret in the path.
+// A webhook's URL as far as its host: Slack's and most others' carry their secret in the path,
+// and a user:password@ before the host is one too.
 std::string ShownTarget(const store::NotificationRecord& n) {
   if (n.channel != "webhook") return n.target;
   const auto scheme = n.target.find("://");
   if (scheme == std::string::npos) return "(a URL)";
-  const auto path = n.target.find_first_of("/?#", scheme + 3);
-  return path == std::string::npos ? n.target : n.target.substr(0, path) + "/…";
+  const auto authority = scheme + 3;
+  const auto path = std::min(n.target.find_first_of("/?#", authority), n.target.size());
+  auto host = n.target.substr(authority, path - authority);
+  if (auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  return n.target.substr(0, authority) + host + (path < n.target.size() ? "/…" : "");
 }
 
 }  // namespace

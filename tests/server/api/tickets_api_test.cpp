@@ -411,9 +411,11 @@ TEST_CASE("a ticket's notifications say what was sent where, without a webhook's
   mail.channel = "email";
   mail.target = "oncall@example.com";
   mail.subject = "[fleetdesk] Disk full";
+  store::NotificationRecord basic = hook;
+  basic.target = "https://bot:hunter2@alerts.example.com";
   {
     auto s = f.stores->Acquire();
-    REQUIRE((*s)->EnqueueNotifications({hook, mail}).ok());
+    REQUIRE((*s)->EnqueueNotifications({hook, mail, basic}).ok());
     auto claimed = (*s)->ClaimNotification(NowMs(), 60'000);
     REQUIRE((*claimed).has_value());
     REQUIRE((*s)->FinishNotification((*claimed)->id, true, NowMs(), "", std::nullopt).ok());
@@ -421,8 +423,9 @@ TEST_CASE("a ticket's notifications say what was sent where, without a webhook's
   auto viewer = f.AddUser("vera", "viewer");
   auto list = As<fleetdesk::v1::SentNotificationList>(
       f.CallWith(viewer, "GET", "/api/v1/tickets/" + std::to_string(id) + "/notifications"));
-  REQUIRE(list.items_size() == 2);
+  REQUIRE(list.items_size() == 3);
   CHECK(list.items(0).target() == "https://hooks.example.com/…");
+  CHECK(list.items(2).target() == "https://alerts.example.com");
   CHECK(list.items(0).status() == "delivered");
   CHECK(list.items(0).attempts() == 1);
   CHECK(list.items(0).has_delivered_at());
