@@ -214,9 +214,16 @@ int Serve(const ServerConfig& config) {
   auto hosts = (*writer_store)->LoadHosts();
   if (!hosts) return Fail(hosts.error().message);
   engine.Load(*hosts);
-  // Incidents: fed by every commit's observations, on a thread and connection of its own.
-  auto incident_store = store::OpenStore(config.DatabaseUrl());
-  if (!incident_store) return Fail(incident_store.error().message);
+  // Incidents: fed by every commit's observations, on a thread of its own. On SQLite it writes
+  // through the writer's connection (see SharedStore); on PostgreSQL through one of its own.
+  const bool shared_database = !store::SqlitePath(config.DatabaseUrl()).has_value();
+  auto writer_connection = std::make_shared<store::SharedStore>(std::move(*writer_store));
+  auto incident_connection = writer_connection;
+  if (shared_database) {
+    auto opened = store::OpenStore(config.DatabaseUrl());
+    if (!opened) return Fail(opened.error().message);
+    incident_connection = std::make_shared<store::SharedStore>(std::move(*opened));
+  }
   // Notifications: queued where a change is made, delivered by a thread of each server.
   auto notify_store = store::OpenStore(config.DatabaseUrl());
   if (!notify_store) return Fail(notify_store.error().message);
@@ -228,13 +235,12 @@ int Serve(const ServerConfig& config) {
   incident_options.sla = config.sla;
   incident_options.notify = config.notify;
   incident_options.notified = notified;
-  engine::IncidentEngine incidents(std::move(*incident_store), incident_options, metrics);
+  engine::IncidentEngine incidents(incident_connection, incident_options, metrics);
   incidents.Start();
-  engine::Writer writer(std::move(*writer_store), metrics);
+  engine::Writer writer(writer_connection, metrics);
   writer.OnCommitted(
       [&incidents](store::Observations&& seen) { incidents.Submit(std::move(seen)); });
   writer.Start();
-  const bool shared_database = !store::SqlitePath(config.DatabaseUrl()).has_value();
   if (!shared_database) {
     // Channels do not survive a restart: whatever the last run left connected is offline now.
     // (On a shared PostgreSQL the other servers' channels are alive; a host whose server died

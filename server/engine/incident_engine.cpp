@@ -59,6 +59,11 @@ std::string Title(const std::string& kind, const std::string& subject, const std
 
 IncidentEngine::IncidentEngine(std::unique_ptr<store::Store> store, IncidentEngineOptions options,
                                ServerMetrics& metrics)
+    : IncidentEngine(std::make_shared<store::SharedStore>(std::move(store)), std::move(options),
+                     metrics) {}
+
+IncidentEngine::IncidentEngine(std::shared_ptr<store::SharedStore> store,
+                               IncidentEngineOptions options, ServerMetrics& metrics)
     : store_(std::move(store)),
       options_(std::move(options)),
       metrics_(metrics),
@@ -144,7 +149,7 @@ void IncidentEngine::Run() {
 void IncidentEngine::Refresh() {
   next_refresh_ = std::chrono::steady_clock::now() + options_.refresh;
   hosts_.clear();
-  auto open = store_->OpenFingerprints();
+  auto open = store_->Lock()->OpenFingerprints();
   if (!open) {
     spdlog::warn("incidents: cannot read the open incidents: {}", open.error().message);
     return;
@@ -163,7 +168,7 @@ const IncidentEngine::HostInfo& IncidentEngine::Host(std::int64_t host_id) {
   auto it = hosts_.find(host_id);
   if (it != hosts_.end()) return it->second;
   HostInfo info;
-  auto view = store_->GetHostView(host_id);
+  auto view = store_->Lock()->GetHostView(host_id);
   if (view && *view) {
     info.hostname = (*view)->record.hostname;
     info.tags = (*view)->attributes.tags;
@@ -251,20 +256,23 @@ void IncidentEngine::Apply(const std::vector<Decision>& decisions, Tracked& t,
         Raise(t, fingerprint, at_ms);
         break;
       case Decision::kRecovered:
-        if (auto done = store_->RecoverIncident(fingerprint, at_ms); !done) status = done.error();
+        if (auto done = store_->Lock()->RecoverIncident(fingerprint, at_ms); !done)
+          status = done.error();
         break;
       case Decision::kResolve:
         // The leader's job resolves incidents whose quiet period ended (FleetJobs), from the
         // store's recovery time, whichever server saw the recovery.
         break;
       case Decision::kFlapping:
-        if (auto done = store_->SetFlapping(fingerprint, true, at_ms); !done) status = done.error();
+        if (auto done = store_->Lock()->SetFlapping(fingerprint, true, at_ms); !done)
+          status = done.error();
         break;
       case Decision::kSettled:
-        if (auto done = store_->SetFlapping(fingerprint, false, at_ms); !done) {
+        if (auto done = store_->Lock()->SetFlapping(fingerprint, false, at_ms); !done) {
           status = done.error();
         } else if (!t.tracker.down()) {
-          if (auto rec = store_->RecoverIncident(fingerprint, at_ms); !rec) status = rec.error();
+          if (auto rec = store_->Lock()->RecoverIncident(fingerprint, at_ms); !rec)
+            status = rec.error();
         }
         break;
     }
@@ -294,7 +302,7 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
   }
   signal.reopen_window_ms = options_.rules.timing.reopen_ms;
   signal.at_ms = at_ms;
-  auto outcome = store_->RaiseIncident(signal, options_.sla);
+  auto outcome = store_->Lock()->RaiseIncident(signal, options_.sla);
   if (!outcome) {
     metrics_.incident_errors_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("incidents: raising {} failed: {}", fingerprint, outcome.error().message);
@@ -325,11 +333,11 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
   open_.insert(fingerprint);
   hosts_with_open_.insert(t.host_id);
   if (outcome->kind == Kind::kRepeated || options_.notify.routes.empty()) return;
-  auto ticket = store_->GetTicket(outcome->ticket_id);
+  auto ticket = store_->Lock()->GetTicket(outcome->ticket_id);
   Status queued = ticket ? Status{} : Status(ticket.error());
   if (ticket && *ticket) {
     queued =
-        notify::Enqueue(*store_, options_.notify,
+        notify::Enqueue(*store_->Lock(), options_.notify,
                         outcome->kind == Kind::kOpened ? "opened" : "reopened", **ticket, NowMs());
   }
   if (!queued) {

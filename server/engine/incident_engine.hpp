@@ -1,10 +1,10 @@
 // The incident engine: turns what commits saw (state transitions, check results, metric samples)
 // and hosts gone silent into incident tickets. One IncidentTracker per fingerprint (host + kind +
 // subject) applies confirmations, flap detection and recovery; the rules of the server config
-// name each incident's category, severity and assignment. It runs on a thread of its own with a
-// store connection of its own, so ingest never waits for it. The store decides what a raise
-// means (suppressed, one more occurrence, a reopen or a new ticket) in one transaction, so
-// servers sharing a database make one incident per fingerprint between them.
+// name each incident's category, severity and assignment. It runs on a thread of its own, so
+// ingest never waits for it; on SQLite it writes through the writer's connection (SharedStore). The
+// store decides what a raise means (suppressed, one more occurrence, a reopen or a new ticket) in
+// one transaction, so servers sharing a database make one incident per fingerprint between them.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,7 @@
 #include "server/engine/incident_tracker.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/notify.hpp"
+#include "server/store/shared_store.hpp"
 #include "server/store/store.hpp"
 
 namespace fleetdesk::server::engine {
@@ -49,6 +50,9 @@ class IncidentEngine {
  public:
   // Owns `store`: a connection of its own.
   IncidentEngine(std::unique_ptr<store::Store> store, IncidentEngineOptions options,
+                 ServerMetrics& metrics);
+  // Uses a connection shared with others (the writer's, on SQLite), held for each call.
+  IncidentEngine(std::shared_ptr<store::SharedStore> store, IncidentEngineOptions options,
                  ServerMetrics& metrics);
   ~IncidentEngine();
   IncidentEngine(const IncidentEngine&) = delete;
@@ -98,7 +102,7 @@ class IncidentEngine {
   // The host's name and tags, read at most once per refresh period.
   const HostInfo& Host(std::int64_t host_id);
 
-  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<store::SharedStore> store_;
   IncidentEngineOptions options_;
   ServerMetrics& metrics_;
   const bool uses_tags_;

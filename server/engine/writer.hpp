@@ -14,6 +14,7 @@
 
 #include "common/result.hpp"
 #include "server/engine/metrics.hpp"
+#include "server/store/shared_store.hpp"
 #include "server/store/store.hpp"
 
 namespace fleetdesk::server::engine {
@@ -26,6 +27,10 @@ class Writer {
 
   // Owns `store` (a connection of its own). `max_batch` bounds one transaction.
   Writer(std::unique_ptr<store::BatchWriter> store, ServerMetrics& metrics,
+         std::size_t max_batch = 5000);
+  // Writes through a connection it shares with others (the incident engine's, on SQLite: see
+  // SharedStore), holding it for each transaction.
+  Writer(std::shared_ptr<store::SharedStore> store, ServerMetrics& metrics,
          std::size_t max_batch = 5000);
   ~Writer();
   Writer(const Writer&) = delete;
@@ -61,8 +66,18 @@ class Writer {
   };
   void Run();
   void CommitBatch(std::vector<Item>& items, std::vector<store::AuditEntry>& audits);
+  // Runs `f` with the connection, held for the call when it is shared.
+  template <typename F>
+  auto WithStore(F f) {
+    if (shared_) {
+      auto db = shared_->Lock();
+      return f(static_cast<store::BatchWriter&>(*db));
+    }
+    return f(*owned_);
+  }
 
-  std::unique_ptr<store::BatchWriter> store_;
+  std::unique_ptr<store::BatchWriter> owned_;
+  std::shared_ptr<store::SharedStore> shared_;
   ServerMetrics& metrics_;
   Observer observer_;
   std::size_t max_batch_;

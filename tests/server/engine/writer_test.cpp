@@ -6,6 +6,8 @@
 #include <future>
 #include <thread>
 
+#include "server/engine/clock.hpp"
+#include "server/engine/incident_engine.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace fleetdesk::server;
@@ -62,6 +64,49 @@ TEST_CASE("the writer commits queued rows and calls back after the commit", "[se
   // Group commit: 200 rows took fewer transactions than rows.
   CHECK(metrics.commits_total.load() < 200);
   writer.Stop();
+}
+
+TEST_CASE("the writer and the incident engine take turns with the connection they share",
+          "[server][writer]") {
+  TempDir dir;
+  auto setup = store::OpenStore(dir / "db");
+  REQUIRE((*setup)->Migrate().ok());
+  auto hosts = EnrollHosts(**setup, 50);
+  ServerMetrics metrics;
+  auto shared =
+      std::make_shared<store::SharedStore>(std::move(store::OpenStore(dir / "db")).value());
+  engine::IncidentEngine incidents(shared, {}, metrics);
+  incidents.Start();
+  engine::Writer writer(shared, metrics);
+  writer.Start();
+  std::atomic<int> done = 0;
+  std::atomic<int> failed = 0;
+  std::thread raising([&] {
+    for (std::size_t i = 0; i < 20; ++i) {
+      store::Observations seen;
+      seen.transitions.push_back(
+          {0, hosts[i].id, NowMs(), "service", "app.service", "active", "failed", ""});
+      incidents.Submit(std::move(seen));
+    }
+  });
+  for (int round = 1; round <= 4; ++round) {
+    for (auto h : hosts) {
+      h.last_seq = static_cast<std::uint64_t>(round);
+      writer.Submit(h, [&](const fleetdesk::Status& status) { ++(status.ok() ? done : failed); });
+    }
+  }
+  raising.join();
+  incidents.Flush();
+  writer.Stop();
+  CHECK(failed == 0);
+  CHECK(done == 200);
+  CHECK(metrics.incident_errors_total == 0);
+  CHECK(metrics.incidents_opened_total == 20);
+  auto check = store::OpenStore(dir / "db");
+  for (const auto& h : (*check)->LoadHosts().value()) CHECK(h.last_seq == 4);
+  store::TicketQuery q;
+  q.limit = 100;
+  CHECK((*check)->ListTickets(q)->items.size() == 20);
 }
 
 TEST_CASE("stopping the writer commits what was queued first", "[server][writer]") {
