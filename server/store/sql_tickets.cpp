@@ -730,16 +730,21 @@ constexpr int kFilteredCandidates = 50;
 // PostgreSQL reads the newest this many entries of a source along its primary key first, checking
 // each one's stored tsvector; only when they hold too few matches does it ask the GIN index.
 constexpr std::int64_t kRecentWindow = 20'000;
-// Matches in the first window enough to judge their density by, and with filters how far back a
-// second window may reach.
+// Matches in the first window enough to judge their density by.
 constexpr std::size_t kDensitySample = 3;
-constexpr std::int64_t kWiderWindow = 400'000;
-// Without filters, what a second window costs against what GIN would: reading an entry along the
+// With filters, PostgreSQL walks the entries of the filters' tickets, newest first, this many at
+// first and at most kMostWalked; at most kEntriesPerTicket of one ticket.
+constexpr std::int64_t kFirstWalk = 2'000;
+constexpr std::int64_t kMostWalked = 40'000;
+constexpr int kEntriesPerTicket = 2'000;
+// What a second window costs against what GIN would: reading an entry along the
 // primary key and checking its tsvector, against fetching a match of GIN's bitmap from the heap and
 // rechecking it (measured over 2 million notes: about 0.7 and 3.5 us). GIN's bitmap holds all the
 // matches, which the first window's density estimates.
 constexpr double kWalkCost = 0.7;
 constexpr double kBitmapCost = 3.5;
+// Reading an entry of the filters' tickets: by each ticket's index, so scattered (about 1-3 us).
+constexpr double kTicketWalkCost = 5.0;
 // Filters that leave at most this many tickets are searched from the tickets' side: their
 // entries are read and matched here, rather than the index's matches being read until enough
 // pass the filters (for one host's tickets and a common word, nearly all of them).
@@ -900,16 +905,13 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
       // On PostgreSQL a window goes along the primary key: GIN answers only through a bitmap of
       // every match of each word (for a common word, or a phrase of common CJK characters,
       // hundreds of thousands, each rechecked), while the newest rows hold enough of them.
-      // Without filters GIN itself is asked through its bitmap: the windows found the matches
-      // few, and walking the primary key backwards, which the planner picks for the limit, reads
-      // every row when they are few or none (800 ms over 3 million worklog entries). With
-      // filters the planner chooses: walking backwards, checking each filter, beats a common
-      // word's bitmap.
+      // GIN itself is asked through its bitmap: the walks found the matches few, and walking the
+      // primary key backwards, which the planner picks for the limit, reads every row when they
+      // are few or none (800 ms over 3 million worklog entries).
       std::optional<Transaction<SqlConn>> planned;
-      const char* plan = !Pg()                  ? nullptr
-                         : bounded              ? "SET LOCAL enable_bitmapscan = off"
-                         : !Filtered(q.filters) ? "SET LOCAL enable_indexscan = off"
-                                                : nullptr;
+      const char* plan = !Pg()     ? nullptr
+                         : bounded ? "SET LOCAL enable_bitmapscan = off"
+                                   : "SET LOCAL enable_indexscan = off";
       if (plan != nullptr) {
         auto tx = Transaction<SqlConn>::Begin(*db_);
         if (!tx) return tx.error();
@@ -923,17 +925,79 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
       if (planned) return planned->Commit();
       return {};
     };
+    // PostgreSQL with filters: the matches among the newest `budget` entries of the filters'
+    // tickets, newest ticket first and each ticket's newest entry first, at most `limit`.
+    // Nothing orders them all, so the walk stops at the limit, having read only as far as the
+    // matches needed; and at most kEntriesPerTicket of one ticket (a job's huge worklog).
+    auto walk = [&](std::int64_t budget, int limit, std::vector<Row>& rows) -> Status {
+      std::vector<std::string> where;
+      std::vector<SqlArg> args;
+      Filters(q.filters, where, args);
+      std::string tickets = "SELECT t.id FROM tickets t";
+      for (std::size_t i = 0; i < where.size(); ++i) {
+        tickets += (i == 0 ? " WHERE " : " AND ") + where[i];
+      }
+      // The limit makes the planner walk the tickets along their key (or a filter's index)
+      // rather than sort all that pass.
+      tickets += " ORDER BY t.id DESC LIMIT ?";
+      args.emplace_back(budget);
+      // The entries read carry only what finds a match; the text is read for the matches alone
+      // (half the walk's time went to building each entry's text), and the query is parsed once
+      // (inline, a prepared statement's generic plan parses it again for every entry).
+      std::string entries = std::string("SELECT ") + source.id + " AS e_id, " + source.ticket +
+                            " AS e_ticket, " + source.at + " AS e_at, " + source.vector +
+                            " AS e_search FROM " + source.table + " WHERE " + source.ticket +
+                            " = f.id";
+      if (note && !q.internal_notes) entries += " AND NOT n.internal";
+      entries += std::string(" ORDER BY ") + source.id + " DESC LIMIT ?";
+      args.emplace_back(kEntriesPerTicket);
+      const std::string sql =
+          "SELECT m.e_id, m.e_ticket, m.e_at, x.e_text FROM (SELECT e.* FROM (" + tickets +
+          ") f, LATERAL (" + entries +
+          ") e LIMIT ?) m, to_tsquery('simple', ?) q, LATERAL (SELECT " + source.text +
+          " AS e_text FROM " + source.table + " WHERE " + source.id +
+          " = m.e_id) x WHERE m.e_search @@ q LIMIT ?";
+      args.emplace_back(budget);
+      args.emplace_back(std::string_view(match));
+      args.emplace_back(limit);
+      auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+        rows.emplace_back(r.Int(0), r.Int(1), r.Int(2), r.Text(3));
+      });
+      if (!done) return done.error();
+      return {};
+    };
     std::vector<Row> rows;
     // SQLite's index gives matches newest first and stops at the limit: one pass. PostgreSQL
-    // walks windows of the newest entries (kRecentWindow); when the first holds some matches
-    // but too few, their density says how much further back the rest lie, and a second window
-    // reaches there if reading it costs less than GIN's bitmap of all the matches would; else
-    // the GIN index is asked for all.
+    // walks the newest first: without filters windows of the newest entries (kRecentWindow),
+    // with filters the entries of the filters' newest tickets (kFirstWalk). When the first step
+    // holds some matches but too few, their density says how much further back the rest lie,
+    // and a second step reaches there if reading that costs less than GIN's bitmap of all the
+    // matches would; else the GIN index is asked for all.
     bool answered = false;
     const auto missing = [&] {
       return static_cast<double>(wanted) - static_cast<double>(rows.size());
     };
-    if (Pg() && newest && *newest > kRecentWindow) {
+    if (Pg() && Filtered(q.filters) && newest) {
+      std::int64_t budget = kFirstWalk;
+      for (int step = 0; step < 2; ++step) {
+        rows.clear();
+        if (auto st = walk(budget, wanted, rows); !st) return st.error();
+        if (missing() <= 0) {
+          answered = true;
+          break;
+        }
+        if (rows.size() < kDensitySample) break;
+        // The walk read its whole budget (or every entry the filters pass) for too few: as many
+        // more as should hold the rest, if that costs less than GIN's bitmap of all the matches.
+        const double density = static_cast<double>(rows.size()) / static_cast<double>(budget);
+        budget += static_cast<std::int64_t>(1.5 * missing() / density);
+        const double bitmap = density * static_cast<double>(*newest);
+        if (budget > kMostWalked ||
+            static_cast<double>(budget) * kTicketWalkCost > bitmap * kBitmapCost) {
+          break;
+        }
+      }
+    } else if (Pg() && newest && *newest > kRecentWindow) {
       std::int64_t hi = *newest;
       std::int64_t size = kRecentWindow;
       for (int step = 0; step < 2; ++step) {
@@ -946,15 +1010,9 @@ Result<std::vector<TicketSearchHit>> SqlTickets::SearchTickets(const TicketSearc
         if (rows.size() < kDensitySample) break;
         const double density = static_cast<double>(rows.size()) / static_cast<double>(*newest - lo);
         size = static_cast<std::int64_t>(1.5 * missing() / density);
-        if (Filtered(q.filters)) {
-          // The density is of matches that pass the filters, and GIN's bitmap holds all the
-          // word's matches, which only a window without the filters would count.
-          if (size > kWiderWindow) break;
-        } else {
-          // GIN's bitmap holds about density x entries matches.
-          const double bitmap = density * static_cast<double>(*newest);
-          if (static_cast<double>(size) * kWalkCost > bitmap * kBitmapCost) break;
-        }
+        // GIN's bitmap holds about density x entries matches.
+        const double bitmap = density * static_cast<double>(*newest);
+        if (static_cast<double>(size) * kWalkCost > bitmap * kBitmapCost) break;
         hi = lo;
       }
     }

@@ -1,7 +1,9 @@
 // Full-text search of tickets, notes and worklogs: the query language and snippets, then the
 // search itself on both stores, English and Chinese, with filters.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "server/store/postgres/pq.hpp"
 #include "server/store/search_text.hpp"
 #include "server/store/store.hpp"
 #include "tests/support/test_database.hpp"
@@ -152,6 +154,67 @@ TEST_CASE("search takes the list's filters, and an edited title is found by its 
   REQUIRE(store->PatchTicket(a, rename, DefaultSlaTargets(), Person("o"), kNow).ok());
   CHECK(Found(*store, "filesystem") == std::vector<std::int64_t>{a});
   CHECK(Found(*store, "disk full ") == std::vector<std::int64_t>{b});
+}
+
+TEST_CASE(
+    "on PostgreSQL a search past the newest entries and the filters' newest tickets still finds "
+    "every match of a rare word, and the newest of a common one",
+    "[server][store][search]") {
+  fleetdesk::testing::TestDatabase db("postgresql");
+  auto store = db.Open();
+  // More entries than the first window along the key and more tickets than a filter searched
+  // from the tickets' side: 30,000 tickets (the even ones closed), a note on each of tickets
+  // 2-25,001, and one ticket's worklog of 25,000 lines, more than a walk reads of one ticket.
+  auto pg = postgres::Connection::Open(db.url());
+  REQUIRE(pg.ok());
+  REQUIRE(pg->Exec(R"(
+INSERT INTO tickets (kind, title, state, impact, urgency, priority, last_seen_ms, created_ms,
+                     updated_ms, response_target_ms, resolution_target_ms)
+SELECT 'incident', 'ticket ' || i || CASE WHEN i % 7 = 0 THEN ' zebra' ELSE '' END
+         || CASE WHEN i % 1000 = 0 THEN ' quokka' ELSE '' END,
+       CASE WHEN i % 2 = 0 THEN 'closed' ELSE 'new' END, 'medium', 'medium', 3, i, i, i, 1, 1
+FROM generate_series(1, 30000) i;
+INSERT INTO ticket_notes (ticket_id, at_ms, author, body)
+SELECT i + 1, i, 'o', 'note ' || i || CASE WHEN i % 997 = 0 THEN ' wombat' ELSE '' END
+FROM generate_series(1, 25000) i;
+INSERT INTO ticket_worklog (ticket_id, at_ms, task, note, actor)
+SELECT 30000, i, 'job', 'line ' || i || CASE WHEN i % 5003 = 0 THEN ' numbat' ELSE '' END, 'bot'
+FROM generate_series(1, 25000) i;
+ANALYZE)")
+              .ok());
+  auto sorted = [](std::vector<std::int64_t> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  TicketSearchQuery all;
+  all.limit = 50;
+  TicketSearchQuery closed = all;
+  closed.filters.states = {"closed"};
+
+  // Rare words: every match, however old, through the index once the walks found too few.
+  std::vector<std::int64_t> wombats;
+  std::vector<std::int64_t> closed_wombats;
+  for (std::int64_t i = 997; i <= 25000; i += 997) {
+    wombats.push_back(i + 1);
+    if ((i + 1) % 2 == 0) closed_wombats.push_back(i + 1);
+  }
+  CHECK(sorted(Found(*store, "wombat ", all)) == wombats);
+  CHECK(sorted(Found(*store, "wombat ", closed)) == closed_wombats);
+  std::vector<std::int64_t> quokkas;
+  for (std::int64_t i = 1000; i <= 30000; i += 1000) quokkas.push_back(i);
+  CHECK(sorted(Found(*store, "quokka ", closed)) == quokkas);
+  // Only in the huge worklog's older lines, which the walk does not read.
+  CHECK(Found(*store, "numbat ", closed) == std::vector<std::int64_t>{30000});
+
+  // A common word: the newest matches, ranked alike, newest first.
+  std::vector<std::int64_t> zebras;
+  for (std::int64_t i = 29995; zebras.size() < 20; i -= 7) zebras.push_back(i);
+  TicketSearchQuery page;
+  CHECK(Found(*store, "zebra ", page) == zebras);
+  std::vector<std::int64_t> closed_zebras;
+  for (std::int64_t i = 29988; closed_zebras.size() < 20; i -= 14) closed_zebras.push_back(i);
+  page.filters.states = {"closed"};
+  CHECK(Found(*store, "zebra ", page) == closed_zebras);
 }
 
 TEST_CASE("matching and scoring here agree with the index: every term, more often ranks higher",
