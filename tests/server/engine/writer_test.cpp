@@ -103,7 +103,9 @@ TEST_CASE("the writer and the incident engine take turns with the connection the
   CHECK(metrics.incident_errors_total == 0);
   CHECK(metrics.incidents_opened_total == 20);
   auto check = store::OpenStore(dir / "db");
-  for (const auto& h : (*check)->LoadHosts().value()) CHECK(h.last_seq == 4);
+  auto stored = (*check)->LoadHosts();
+  REQUIRE(stored.ok());
+  for (const auto& h : *stored) CHECK(h.last_seq == 4);
   store::TicketQuery q;
   q.limit = 100;
   CHECK((*check)->ListTickets(q)->items.size() == 20);
