@@ -67,6 +67,7 @@ class Api {
   Api(ApiOptions options, store::StorePool& stores, engine::StateEngine& engine, const Pki& pki,
       ServerMetrics& metrics)
       : options_(std::move(options)),
+        outbox_(engine::notify::MakeOutbox(options_.notify)),
         stores_(stores),
         engine_(engine),
         pki_(pki),
@@ -164,6 +165,7 @@ class Api {
   Result<store::TicketRecord> VisibleTicket(const Call& call, store::Store& store);
 
   ApiOptions options_;
+  store::Outbox outbox_;  // the routes' notifications, for the connection a change is made on
   store::StorePool& stores_;
   engine::StateEngine& engine_;
   const Pki& pki_;

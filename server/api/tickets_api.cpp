@@ -339,18 +339,13 @@ Result<http::Response> Api::ActOnTicket(const Call& call) {
   auto store = stores_.Acquire();
   if (!store) return store.error();
   if (auto t = VisibleTicket(call, **store); !t) return t.error();
+  // A resolution or reopening and its notifications are written together.
+  (*store)->SetOutbox(outbox_);
   auto ticket = (*store)->ActOnTicket(call.id(), a, call.Actor(), NowMs());
   if (!ticket) return ticket.error();
-  if (*action == tk::Action::kResolve || *action == tk::Action::kReopen) {
-    // The change stands whether or not its notification could be queued.
-    auto queued = engine::notify::Enqueue(**store, options_.notify,
-                                          *action == tk::Action::kResolve ? "resolved" : "reopened",
-                                          *ticket, NowMs());
-    if (!queued) {
-      spdlog::error("notifying of ticket {}: {}", ticket->id, queued.error().message);
-    } else if (options_.notified) {
-      options_.notified();
-    }
+  if ((*action == tk::Action::kResolve || *action == tk::Action::kReopen) &&
+      !options_.notify.routes.empty() && options_.notified) {
+    options_.notified();
   }
   return Json(200, engine::TicketProto(*ticket));
 }

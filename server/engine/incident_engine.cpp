@@ -67,7 +67,11 @@ IncidentEngine::IncidentEngine(std::shared_ptr<store::SharedStore> store,
     : store_(std::move(store)),
       options_(std::move(options)),
       metrics_(metrics),
-      uses_tags_(options_.rules.UsesTags()) {}
+      uses_tags_(options_.rules.UsesTags()) {
+  // An incident's notifications are written with it (on SQLite this connection is the writer's
+  // too, which changes no ticket).
+  store_->Lock()->SetOutbox(notify::MakeOutbox(options_.notify));
+}
 
 IncidentEngine::~IncidentEngine() { Stop(); }
 
@@ -332,18 +336,8 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
   }
   open_.insert(fingerprint);
   hosts_with_open_.insert(t.host_id);
-  if (outcome->kind == Kind::kRepeated || options_.notify.routes.empty()) return;
-  auto ticket = store_->Lock()->GetTicket(outcome->ticket_id);
-  Status queued = ticket ? Status{} : Status(ticket.error());
-  if (ticket && *ticket) {
-    queued =
-        notify::Enqueue(*store_->Lock(), options_.notify,
-                        outcome->kind == Kind::kOpened ? "opened" : "reopened", **ticket, NowMs());
-  }
-  if (!queued) {
-    spdlog::error("incidents: notifying of {} failed: {}", outcome->ticket_id,
-                  queued.error().message);
-  } else if (options_.notified) {
+  // Its notifications were written with it; the notifier is told there is work.
+  if (outcome->kind != Kind::kRepeated && !options_.notify.routes.empty() && options_.notified) {
     options_.notified();
   }
 }

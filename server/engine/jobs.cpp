@@ -8,7 +8,10 @@
 namespace fleetdesk::server::engine {
 
 FleetJobs::FleetJobs(std::unique_ptr<store::Store> store, JobOptions options)
-    : store_(std::move(store)), options_(options) {}
+    : store_(std::move(store)), options_(options) {
+  // Escalations and resolutions are notified in their own transactions.
+  store_->SetOutbox(notify::MakeOutbox(options_.notify));
+}
 
 FleetJobs::~FleetJobs() { Stop(); }
 
@@ -49,16 +52,8 @@ void FleetJobs::CloseCutOffAgents() {
   audit_cursor_ = feed->last_id;
 }
 
-void FleetJobs::Notify(const std::string& event, std::int64_t ticket_id, std::int64_t now) {
-  if (options_.notify.routes.empty()) return;
-  auto ticket = store_->GetTicket(ticket_id);
-  Status queued = ticket ? Status{} : Status(ticket.error());
-  if (ticket && *ticket) queued = notify::Enqueue(*store_, options_.notify, event, **ticket, now);
-  if (!queued) {
-    spdlog::warn("fleet jobs: notifying of ticket {}: {}", ticket_id, queued.error().message);
-  } else if (options_.notified) {
-    options_.notified();
-  }
+void FleetJobs::Notified() {
+  if (!options_.notify.routes.empty() && options_.notified) options_.notified();
 }
 
 void FleetJobs::Tick() {
@@ -101,8 +96,8 @@ void FleetJobs::Tick() {
     } else {
       for (const auto& b : *breaches) {
         spdlog::info("ticket {} breached its {} target", b.ticket_id, b.clock);
-        Notify("escalated", b.ticket_id, now);
       }
+      if (!breaches->empty()) Notified();
     }
     auto resolved = store_->ResolveQuietIncidents(now - options_.incident_quiet.count(), now);
     if (!resolved) {
@@ -110,8 +105,8 @@ void FleetJobs::Tick() {
     } else {
       for (auto id : *resolved) {
         spdlog::info("incident {} resolved: up and quiet", id);
-        Notify("resolved", id, now);
       }
+      if (!resolved->empty()) Notified();
     }
     // One month per tick at most: a year of months to catch up on spreads over a minute.
     auto rolled = store_->RollUpReports(now);

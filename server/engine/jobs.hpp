@@ -55,7 +55,8 @@ class FleetJobs {
   void Tick();
   void CloseCutOffAgents();
   // Queues the notifications of `event` on the ticket.
-  void Notify(const std::string& event, std::int64_t ticket_id, std::int64_t now);
+  // Wakes the notifier: the store wrote notifications with the changes.
+  void Notified();
 
   std::unique_ptr<store::Store> store_;
   JobOptions options_;

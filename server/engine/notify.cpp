@@ -313,10 +313,14 @@ std::vector<store::NotificationRecord> Compose(const NotifyOptions& options,
   return out;
 }
 
-Status Enqueue(store::Store& store, const NotifyOptions& options, const std::string& event,
-               const store::TicketRecord& ticket, std::int64_t now_ms) {
-  if (ticket.kind != "incident" || options.routes.empty()) return {};
-  return store.EnqueueNotifications(Compose(options, event, ticket, now_ms));
+store::Outbox MakeOutbox(NotifyOptions options) {
+  return [options = std::move(options)](const std::string& event, const store::TicketRecord& ticket,
+                                        std::int64_t at_ms) {
+    if (ticket.kind != "incident" || options.routes.empty()) {
+      return std::vector<store::NotificationRecord>{};
+    }
+    return Compose(options, event, ticket, at_ms);
+  };
 }
 
 std::string Notifier::Deliver(const NotifyOptions& options, const store::NotificationRecord& n) {

@@ -68,9 +68,9 @@ std::vector<store::NotificationRecord> Compose(const NotifyOptions& options,
                                                const store::TicketRecord& ticket,
                                                std::int64_t now_ms);
 
-// Composes and queues them; called right after the change committed. Incidents only.
-Status Enqueue(store::Store& store, const NotifyOptions& options, const std::string& event,
-               const store::TicketRecord& ticket, std::int64_t now_ms);
+// What a store connection writes in a change's own transaction (Store::SetOutbox): Compose under
+// `options`, for incidents only.
+store::Outbox MakeOutbox(NotifyOptions options);
 
 // Delivers due notifications from the outbox on a thread of its own. Every server runs one;
 // the store's lease keeps two from sending the same message.

@@ -158,6 +158,7 @@ class SqlTickets : public SqlAccess {
   Result<std::vector<std::string>> OpenFingerprints() override;
   Result<std::vector<SlaBreach>> RecordSlaBreaches(std::int64_t now_ms) override;
 
+  void SetOutbox(Outbox outbox) override { outbox_ = std::move(outbox); }
   Status EnqueueNotifications(const std::vector<NotificationRecord>& items) override;
   Result<std::optional<NotificationRecord>> ClaimNotification(std::int64_t now_ms,
                                                               std::int64_t lease_ms) override;
@@ -192,6 +193,9 @@ class SqlTickets : public SqlAccess {
   // A person acted: the first time is the first response.
   Status Responded(TicketRecord& ticket, const std::string& actor, std::int64_t now_ms);
   Result<IncidentOutcome> TryRaise(const IncidentSignal& signal, const SlaTargets& sla);
+  // Writes the outbox's notifications of `event` on `ticket`, inside the caller's transaction.
+  Status Notify(const std::string& event, const TicketRecord& ticket, std::int64_t at_ms);
+  Status InsertNotifications(const std::vector<NotificationRecord>& items);
   // SQLite's full-text tables are contentless: the store adds each row's words, and takes them
   // out again with the text they were added with. PostgreSQL indexes an expression instead.
   Status AddWords(const char* table, std::int64_t id, const std::string& text);
@@ -199,6 +203,8 @@ class SqlTickets : public SqlAccess {
   // The WHERE conditions of a ticket list's filters, over `tickets t`.
   static void Filters(const TicketQuery& q, std::vector<std::string>& where,
                       std::vector<SqlArg>& args);
+
+  Outbox outbox_;
 };
 
 // Monthly reports and their rollups (sql_reports.cpp).

@@ -34,6 +34,17 @@ Status SqlTickets::EnqueueNotifications(const std::vector<NotificationRecord>& i
   if (items.empty()) return {};
   auto tx = BeginTx();
   if (!tx) return tx.error();
+  if (auto s = InsertNotifications(items); !s) return s;
+  return tx->Commit();
+}
+
+Status SqlTickets::Notify(const std::string& event, const TicketRecord& ticket,
+                          std::int64_t at_ms) {
+  if (!outbox_) return {};
+  return InsertNotifications(outbox_(event, ticket, at_ms));
+}
+
+Status SqlTickets::InsertNotifications(const std::vector<NotificationRecord>& items) {
   for (const auto& n : items) {
     if (auto s = Do("INSERT INTO notifications (ticket_id, event, route, channel, target, "
                     "subject, body, created_ms, next_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -43,7 +54,7 @@ Status SqlTickets::EnqueueNotifications(const std::vector<NotificationRecord>& i
       return s;
     }
   }
-  return tx->Commit();
+  return {};
 }
 
 Result<std::optional<NotificationRecord>> SqlTickets::ClaimNotification(std::int64_t now_ms,

@@ -472,6 +472,12 @@ Result<TicketRecord> SqlTickets::ActOnTicket(std::int64_t id, const TicketAction
   if (auto s = Save(*t); !s) return s.error();
   auto out = MustRead(id, false);
   if (!out) return out.error();
+  if (*action == tk::Action::kResolve || *action == tk::Action::kReopen) {
+    if (auto s = Notify(*action == tk::Action::kResolve ? "resolved" : "reopened", *out, now_ms);
+        !s) {
+      return s.error();
+    }
+  }
   if (auto s = tx->Commit(); !s) return s.error();
   return out;
 }
@@ -1158,6 +1164,7 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
       ++t->occurrences;
       t->last_seen_ms = std::max(t->last_seen_ms, s.at_ms);
       if (auto st = Save(*t); !st) return st.error();
+      if (auto st = Notify("reopened", *t, s.at_ms); !st) return st.error();
       if (auto st = tx->Commit(); !st) return st.error();
       return IncidentOutcome{IncidentOutcome::Kind::kReopened, t->id, ""};
     }
@@ -1222,6 +1229,11 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
     if (auto st = Event(id, s.at_ms, "state", "assign", "new", "assigned", kEngineActor); !st) {
       return st.error();
     }
+  }
+  if (outbox_) {
+    auto created = MustRead(id, false);
+    if (!created) return created.error();
+    if (auto st = Notify("opened", *created, s.at_ms); !st) return st.error();
   }
   if (auto st = tx->Commit(); !st) return st.error();
   return IncidentOutcome{IncidentOutcome::Kind::kOpened, id, ""};
@@ -1292,6 +1304,7 @@ Result<std::vector<std::int64_t>> SqlTickets::ResolveQuietIncidents(
       return s.error();
     }
     if (auto s = Save(*t); !s) return s.error();
+    if (auto s = Notify("resolved", *t, now_ms); !s) return s.error();
     resolved.push_back(id);
   }
   if (auto s = tx->Commit(); !s) return s.error();
@@ -1339,13 +1352,15 @@ Result<std::vector<SlaBreach>> SqlTickets::RecordSlaBreaches(std::int64_t now_ms
       changed = true;
     }
     if (!changed) continue;
+    if (auto s = Save(*t); !s) return s.error();
+    // Each clock's breach is an escalation of its own.
     for (auto it = out.rbegin(); it != out.rend() && it->ticket_id == id; ++it) {
       if (auto s = Event(id, it->at_ms, "sla_breach", it->clock, "", "breached", kEngineActor);
           !s) {
         return s.error();
       }
+      if (auto s = Notify("escalated", *t, now_ms); !s) return s.error();
     }
-    if (auto s = Save(*t); !s) return s.error();
   }
   if (auto s = tx->Commit(); !s) return s.error();
   return out;

@@ -3,6 +3,7 @@
 // database gets its own from OpenStore (the writer one, each API worker one).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,11 @@ namespace fleetdesk::server::store {
 
 // What the writer needs of a store: group commits. Apart so a test can put a fault between the
 // writer and a real store without forwarding the whole Store.
+// What a change to a ticket is to be notified as (see Store::SetOutbox): the notifications of
+// `event` on `ticket` at `at_ms`, none when nobody is to hear of it.
+using Outbox = std::function<std::vector<NotificationRecord>(
+    const std::string& event, const TicketRecord& ticket, std::int64_t at_ms)>;
+
 class BatchWriter {
  public:
   virtual ~BatchWriter() = default;
@@ -233,6 +239,11 @@ class Store : public BatchWriter {
   virtual Result<std::string> RollUpReports(std::int64_t now_ms) = 0;
 
   // Notifications (sql_outbox.cpp) -------------------------------------------------------------
+  // The notifications of the changes made through this connection that people hear of (an
+  // incident opened or reopened, a ticket resolved or reopened, an SLA breach: `event` opened,
+  // reopened, resolved, escalated) are composed by `outbox` and written in the change's own
+  // transaction, so a crash keeps both or neither. Unset (the default): none are written.
+  virtual void SetOutbox(Outbox outbox) = 0;
   virtual Status EnqueueNotifications(const std::vector<NotificationRecord>& items) = 0;
   // The oldest notification due at `now_ms`, taken for `lease_ms`: its attempt counted and its
   // due time moved past the lease, so no other server takes it meanwhile, and it is due again if

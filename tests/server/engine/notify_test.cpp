@@ -182,7 +182,7 @@ TEST_CASE("a webhook is posted signed, and retried until the receiver takes it",
   engine::notify::Notifier notifier(db.Open(), options, metrics);
   notifier.Start();
   auto t = Incident(*s, "postgresql.service failed on db-1");
-  REQUIRE(engine::notify::Enqueue(*s, options, "opened", t, NowMs()).ok());
+  REQUIRE(s->EnqueueNotifications(engine::notify::Compose(options, "opened", t, NowMs())).ok());
   notifier.Wake();
   REQUIRE(fleetdesk::testing::WaitFor([&] { return Lines(received).size() >= 2; },
                                       std::chrono::seconds(10)));
@@ -219,7 +219,7 @@ TEST_CASE("a webhook that never answers well is given up after its last attempt"
   engine::notify::Notifier notifier(db.Open(), options, metrics);
   notifier.Start();
   auto t = Incident(*s, "nginx.service failed");
-  REQUIRE(engine::notify::Enqueue(*s, options, "opened", t, NowMs()).ok());
+  REQUIRE(s->EnqueueNotifications(engine::notify::Compose(options, "opened", t, NowMs())).ok());
   REQUIRE(fleetdesk::testing::WaitFor(
       [&] { return metrics.notifications_given_up_total.load() == 1; }, std::chrono::seconds(10)));
   notifier.Stop();

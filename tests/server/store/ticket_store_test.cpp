@@ -217,6 +217,68 @@ TEST_CASE("one fingerprint makes one open incident; a resolved one reopens insid
   CHECK((*store->GetTicket(first->ticket_id))->state == "resolved");
 }
 
+TEST_CASE("a change and its notifications are written together, or neither is",
+          "[server][store][incidents]") {
+  EACH_STORE();
+  auto store = db.Open();
+  const auto sla = DefaultSlaTargets();
+  auto host = Enroll(*store, "web-2", "high");
+  // An outbox that writes one webhook per event, or, while `broken`, one the database refuses.
+  bool broken = false;
+  store->SetOutbox([&](const std::string& event, const TicketRecord& t, std::int64_t at_ms) {
+    NotificationRecord n;
+    n.ticket_id = t.id;
+    n.event = event;
+    n.route = "ops";
+    n.channel = broken ? "carrier pigeon" : "webhook";
+    n.target = "https://hooks.example/ops";
+    n.body = t.title;
+    n.created_ms = at_ms;
+    n.next_ms = at_ms;
+    return std::vector<NotificationRecord>{n};
+  });
+  auto events = [&](std::int64_t ticket) {
+    auto listed = store->ListNotifications(ticket);
+    REQUIRE(listed.ok());
+    std::vector<std::string> out;
+    for (const auto& n : *listed) out.push_back(n.event);
+    return out;
+  };
+
+  auto opened = store->RaiseIncident(Failed(host, "nginx.service", kNow), sla);
+  REQUIRE(opened.ok());
+  CHECK(events(opened->ticket_id) == std::vector<std::string>{"opened"});
+  // A repeat is no news.
+  REQUIRE(store->RaiseIncident(Failed(host, "nginx.service", kNow + 1), sla).ok());
+  CHECK(events(opened->ticket_id).size() == 1);
+
+  // When the notification cannot be written, neither is the incident.
+  broken = true;
+  auto refused = store->RaiseIncident(Failed(host, "php-fpm.service", kNow), sla);
+  CHECK_FALSE(refused.ok());
+  CHECK(store->OpenFingerprints()->size() == 1);
+  // Nor a resolution.
+  auto resolve = store->ActOnTicket(opened->ticket_id, Act("resolve"), Person("ann", 0), kNow);
+  CHECK_FALSE(resolve.ok());
+  CHECK((*store->GetTicket(opened->ticket_id))->state == "new");
+
+  broken = false;
+  REQUIRE(store->ActOnTicket(opened->ticket_id, Act("resolve"), Person("ann", 0), kNow).ok());
+  REQUIRE(store->ActOnTicket(opened->ticket_id, Act("reopen"), Person("ann", 0), kNow).ok());
+  CHECK(events(opened->ticket_id) == std::vector<std::string>{"opened", "resolved", "reopened"});
+  // The fleet jobs' changes too: an SLA breach, a quiet recovery resolved.
+  auto breaches = store->RecordSlaBreaches(kNow + 100 * 60 * kMinute);
+  REQUIRE(breaches.ok());
+  REQUIRE(!breaches->empty());
+  const auto fingerprint = std::to_string(host) + "/service/nginx.service";
+  REQUIRE(store->RecoverIncident(fingerprint, kNow + kMinute).ok());
+  REQUIRE(store->ResolveQuietIncidents(kNow + kMinute, kNow + 200 * 60 * kMinute)->size() == 1);
+  std::vector<std::string> expected = {"opened", "resolved", "reopened"};
+  for (std::size_t i = 0; i < breaches->size(); ++i) expected.push_back("escalated");
+  expected.push_back("resolved");
+  CHECK(events(opened->ticket_id) == expected);
+}
+
 TEST_CASE("maintenance windows and an unreachable host suppress incidents",
           "[server][store][incidents]") {
   EACH_STORE();
