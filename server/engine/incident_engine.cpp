@@ -235,7 +235,8 @@ void IncidentEngine::Observe(std::int64_t host_id, const std::string& kind,
     const auto& rule = options_.rules.For(kind, subject, tags);
     incidents::IncidentTracker tracker(options_.rules.PolicyFor(rule));
     if (open) tracker.AssumeOpen();
-    it = trackers_.emplace(fingerprint, Tracked{tracker, host_id, kind, subject, &rule, {}}).first;
+    it = trackers_.emplace(fingerprint, Tracked{tracker, host_id, kind, subject, &rule, {}, {}})
+             .first;
     ++trackers_of_host_[host_id];
   }
   Tracked& t = it->second;
@@ -329,9 +330,15 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
     case Kind::kSuppressed:
       metrics_.incidents_suppressed_total.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("incident suppressed ({}): {}", outcome->why, signal.title);
-      // Still failing when the window ends or the host is back: its next failing observation
-      // raises it then.
-      t.tracker.Forget();
+      if (outcome->for_good) {
+        t.tracker.Forget();
+        return;
+      }
+      // Still failing when the window ends or the host is back, it is raised then: a unit that
+      // stays failed says so only once.
+      t.tracker.Suppressed();
+      t.retry_ms = outcome->until_ms.value_or(
+          at_ms + std::chrono::duration_cast<std::chrono::milliseconds>(options_.refresh).count());
       return;
   }
   open_.insert(fingerprint);
@@ -345,6 +352,10 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
 void IncidentEngine::Tick(std::int64_t now_ms) {
   for (auto it = trackers_.begin(); it != trackers_.end();) {
     Apply(it->second.tracker.Tick(now_ms), it->second, it->first, now_ms);
+    if (auto& retry = it->second.retry_ms; retry && *retry <= now_ms) {
+      retry.reset();
+      Apply(it->second.tracker.Retry(), it->second, it->first, now_ms);
+    }
     if (it->second.tracker.Idle(now_ms)) {
       const auto host = it->second.host_id;
       if (--trackers_of_host_[host] == 0) trackers_of_host_.erase(host);

@@ -77,6 +77,9 @@ class IncidentEngine {
     std::string subject;
     const incidents::IncidentRule* rule = nullptr;
     std::string detail;  // what the newest failing observation said, for a new ticket
+    // Suppressed and still down: when to raise it again (a maintenance window's end, or the
+    // next refresh while its host is unreachable).
+    std::optional<std::int64_t> retry_ms;
   };
   struct HostInfo {
     std::string hostname;

@@ -91,6 +91,19 @@ bool IncidentTracker::Changed(std::int64_t at_ms) {
   return true;
 }
 
+void IncidentTracker::Suppressed() {
+  open_ = false;
+  occurrences_ = 0;
+  recovered_at_.reset();
+}
+
+std::vector<Decision> IncidentTracker::Retry() {
+  if (!down_ || open_) return {};
+  open_ = true;
+  occurrences_ = 1;
+  return {Decision::kOpen};
+}
+
 void IncidentTracker::Forget() {
   down_ = false;
   open_ = false;

@@ -55,9 +55,13 @@ class IncidentTracker {
   // Nothing to remember: up, no incident, no failures counted, no change inside the flap window.
   // The engine drops idle trackers.
   bool Idle(std::int64_t now_ms) const;
-  // The incident could not be opened (suppressed, or the store failed): forget the failure, so
-  // the next failing observations count again and raise it once nothing stands in the way.
+  // The incident could not be opened (the store failed): forget the failure, so the next failing
+  // observations count again and raise it.
   void Forget();
+  // The incident was suppressed (a maintenance window, the host unreachable): still down, with no
+  // incident; Retry raises it when what suppressed it may have ended, unless it came up since.
+  void Suppressed();
+  std::vector<Decision> Retry();
 
   bool down() const { return down_; }
   bool incident_open() const { return open_; }

@@ -1111,14 +1111,18 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
   out.kind = IncidentOutcome::Kind::kSuppressed;
   if (host->archived) {
     out.why = "the host is archived";
+    out.for_good = true;
     return out;
   }
+  // The window that lasts longest, when several overlap: until it ends nothing is raised.
   done = Run(
-      "SELECT id, reason FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? AND "
-      "(host_id = ? OR tag IN (SELECT tag FROM host_tags WHERE host_id = ?)) ORDER BY id LIMIT 1",
+      "SELECT id, reason, ends_ms FROM maintenance_windows WHERE starts_ms <= ? AND ends_ms > ? "
+      "AND (host_id = ? OR tag IN (SELECT tag FROM host_tags WHERE host_id = ?)) "
+      "ORDER BY ends_ms DESC, id LIMIT 1",
       {s.at_ms, s.at_ms, s.host_id, s.host_id}, [&](const SqlRow& r) {
         out.why = "maintenance window " + std::to_string(r.Int(0)) +
                   (r.Text(1).empty() ? "" : " (" + r.Text(1) + ")");
+        out.until_ms = r.Int(2);
       });
   if (!done) return done.error();
   if (!out.why.empty()) return out;

@@ -115,6 +115,10 @@ struct IncidentOutcome {
   Kind kind = Kind::kOpened;
   std::int64_t ticket_id = 0;  // 0 when suppressed
   std::string why;             // suppressed: by what
+  // Suppressed by a maintenance window: when it ends. Suppressed for good (the host archived):
+  // raising it again is pointless.
+  std::optional<std::int64_t> until_ms;
+  bool for_good = false;
 };
 
 // Changes a person makes to a ticket's fields; absent ones stay.

@@ -3,9 +3,11 @@
 #include "server/engine/incident_engine.hpp"
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "server/engine/clock.hpp"
 #include "tests/support/test_database.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace fleetdesk::server;
 using store::IncidentOutcome;
@@ -176,6 +178,40 @@ TEST_CASE("an unreachable host raises one incident and suppresses its services'"
   back.transitions.push_back({0, host, t0 + 2, "reachability", "", "unreachable", "reachable", ""});
   e.Feed(back);
   CHECK((*s->GetTicket(tickets[0].id))->recovered_ms == t0 + 2);
+}
+
+TEST_CASE(
+    "a unit that failed in a maintenance window is raised when the window ends, if still failed",
+    "[server][engine][incidents]") {
+  EACH_STORE();
+  auto s = db.Open();
+  auto host = Enroll(*s, "web-9");
+  const auto t0 = NowMs();
+  store::MaintenanceWindow window;
+  window.host_id = host;
+  window.starts_ms = t0 - kMinute;
+  window.ends_ms = t0 + 1'500;
+  window.reason = "kernel upgrade";
+  REQUIRE(s->CreateMaintenanceWindow(window, {}).ok());
+  engine::IncidentEngineOptions options;
+  options.tick = std::chrono::milliseconds(100);
+  Engine e(db, options);
+  // One unit fails and stays failed (a transition says so once); another fails and comes back
+  // before the window ends.
+  e.Feed(Unit(host, "nginx.service", "active", "failed", t0));
+  e.Feed(Unit(host, "cron.service", "active", "failed", t0));
+  e.Feed(Unit(host, "cron.service", "failed", "active", t0 + 500));
+  CHECK(Tickets(*s).empty());
+  CHECK(e.metrics.incidents_suppressed_total == 2);
+  REQUIRE(fleetdesk::testing::WaitFor([&] { return Tickets(*s).size() == 1; },
+                                      std::chrono::seconds(10)));
+  auto tickets = Tickets(*s);
+  CHECK(tickets[0].title == "nginx.service failed on web-9");
+  CHECK(tickets[0].created_ms >= t0 + 1'500);
+  // Once: the tracker's incident is open now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  e.engine->Flush();
+  CHECK(Tickets(*s).size() == 1);
 }
 
 TEST_CASE("a disk over its threshold raises a capacity incident, routed by the assignment rules",
