@@ -110,7 +110,9 @@ void Writer::Run() {
     }
     if (!batch.empty() || !audits.empty()) CommitBatch(batch, audits);
     for (auto& [renewal, done] : renewals) {
-      Status status = WithStore([&](store::BatchWriter& db) { return db.RecordRenewal(renewal); });
+      // Captured by name: a lambda may not capture a structured binding (C++20, clang).
+      Status status = WithStore(
+          [&renewal = renewal](store::BatchWriter& db) { return db.RecordRenewal(renewal); });
       if (!status) {
         spdlog::error("cannot record the renewed certificate of agent {}: {}", renewal.agent_id,
                       status.error().message);
