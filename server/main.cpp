@@ -337,6 +337,7 @@ int Serve(const ServerConfig& config) {
   api_options.rate_burst = static_cast<double>(config.api_rate_burst);
   api_options.sla = config.sla;
   api_options.notify = config.notify;
+  api_options.assignment = config.incidents.assignment;
   api_options.notified = notified;
   api_options.attachments = config.attachments;
   api_options.attachments.dir = config.AttachmentDir();

@@ -10,6 +10,7 @@
 #include "server/api/access.hpp"
 #include "server/api/attachments.hpp"
 #include "server/api/pki.hpp"
+#include "server/engine/incident_rules.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/notify.hpp"
 #include "server/engine/rate_limit.hpp"
@@ -40,6 +41,9 @@ struct ApiOptions {
   double rate_burst = 200;
   // The SLA targets by priority ([tickets.sla]).
   store::SlaTargets sla = store::DefaultSlaTargets();
+  // [[incidents.assign]]: a ticket filed with no group goes where they say, by its category and
+  // its host's tags (rules naming a unit or check pattern route raised incidents only).
+  std::vector<engine::incidents::AssignmentRule> assignment;
   // Who hears of incidents people resolve or reopen; `notified` wakes the notifier.
   engine::notify::NotifyOptions notify;
   std::function<void()> notified;

@@ -254,6 +254,21 @@ Result<http::Response> Api::CreateTicket(const Call& call) {
   n.group = body->group();
   auto store = stores_.Acquire();
   if (!store) return store.error();
+  if (n.group.empty() && !options_.assignment.empty()) {
+    // Routed as incidents are: by category, and by the host's tags when it names one (a host
+    // that is not there is refused by the store, with the reason).
+    std::vector<std::string> tags;
+    if (n.host_id) {
+      auto view = (*store)->GetHostView(*n.host_id);
+      if (!view) return view.error();
+      if (*view) tags = (*view)->attributes.tags;
+    }
+    if (const auto* rule =
+            engine::incidents::FirstAssignment(options_.assignment, n.category, "", tags)) {
+      n.group = rule->group;
+      n.assignee = rule->assignee;
+    }
+  }
   auto ticket = (*store)->CreateTicket(n, options_.sla, call.Actor(), NowMs());
   if (!ticket) return ticket.error();
   return Json(201, engine::TicketProto(*ticket));

@@ -77,7 +77,13 @@ const IncidentRule& IncidentRules::For(const std::string& kind, const std::strin
 
 const AssignmentRule* IncidentRules::AssignFor(const std::string& category, const std::string& name,
                                                const std::vector<std::string>& host_tags) const {
-  for (const auto& rule : assignment) {
+  return FirstAssignment(assignment, category, name, host_tags);
+}
+
+const AssignmentRule* FirstAssignment(const std::vector<AssignmentRule>& rules,
+                                      const std::string& category, const std::string& name,
+                                      const std::vector<std::string>& host_tags) {
+  for (const auto& rule : rules) {
     if (!rule.category.empty() && rule.category != category) continue;
     if (fnmatch(rule.name.c_str(), name.c_str(), 0) != 0) continue;
     if (HasAnyTag(rule.tags, host_tags)) return &rule;

@@ -57,6 +57,12 @@ struct AssignmentRule {
   std::string assignee;  // a user's name: an admin or operator
 };
 
+// The first of `rules` for a ticket of `category` about `name` (a unit, a check key...; empty
+// for one filed by hand, which only rules named "*" take) on a host with `host_tags`.
+const AssignmentRule* FirstAssignment(const std::vector<AssignmentRule>& rules,
+                                      const std::string& category, const std::string& name,
+                                      const std::vector<std::string>& host_tags);
+
 struct IncidentRules {
   std::vector<AssignmentRule> assignment;
   std::vector<IncidentRule> rules;  // configured ones first, then DefaultRules()

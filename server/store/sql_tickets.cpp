@@ -286,26 +286,40 @@ Result<TicketRecord> SqlTickets::CreateTicket(const NewTicket& n, const SlaTarge
   if (!impact) return impact.error();
   const int priority = tk::Priority(*impact, *urgency);
   const auto& target = sla[static_cast<std::size_t>(priority - 1)];
-  const bool assigned = !n.group.empty();
+  std::optional<std::int64_t> assignee;
+  if (!n.assignee.empty()) {
+    auto done = Run(
+        "SELECT id FROM users WHERE name = ? AND NOT disabled AND role IN ('admin', 'operator')",
+        {n.assignee}, [&](const SqlRow& r) { assignee = r.Int(0); });
+    if (!done) return done.error();
+  }
+  const bool assigned = !n.group.empty() || assignee.has_value();
   std::optional<std::int64_t> requester;
   if (actor.user_id != 0) requester = actor.user_id;
   std::int64_t id = 0;
   auto done = Run(
       "INSERT INTO tickets (kind, title, description, state, category, impact, urgency, priority, "
-      "host_id, last_seen_ms, assignee_group, requester_id, created_by, created_ms, updated_ms, "
-      "response_target_ms, resolution_target_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?) RETURNING id",
+      "host_id, last_seen_ms, assignee_group, assignee_id, requester_id, created_by, created_ms, "
+      "updated_ms, response_target_ms, resolution_target_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
       {n.kind, n.title, n.description, assigned ? "assigned" : "new", n.category, impact_name,
-       n.urgency, priority, n.host_id, now_ms, n.group, requester, actor.name, now_ms, now_ms,
-       target.first_response_ms, target.resolution_ms},
+       n.urgency, priority, n.host_id, now_ms, n.group, assignee, requester, actor.name, now_ms,
+       now_ms, target.first_response_ms, target.resolution_ms},
       [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
   if (auto s = AddWords("ticket_fts", id, n.title + " " + n.description); !s) return s.error();
   if (auto s = Event(id, now_ms, "created", n.kind, "", "new", actor.name); !s) return s.error();
-  if (assigned) {
+  if (!n.group.empty()) {
     if (auto s = Event(id, now_ms, "assigned", "group", "", n.group, actor.name); !s) {
       return s.error();
     }
+  }
+  if (assignee) {
+    if (auto s = Event(id, now_ms, "assigned", "assignee", "", n.assignee, actor.name); !s) {
+      return s.error();
+    }
+  }
+  if (assigned) {
     if (auto s = Event(id, now_ms, "state", "assign", "new", "assigned", actor.name); !s) {
       return s.error();
     }

@@ -85,6 +85,9 @@ struct NewTicket {
   std::string urgency = "medium";
   std::optional<std::int64_t> host_id;
   std::string group;
+  // A user's name, from an assignment rule: assigned when an enabled admin or operator has it,
+  // else left out (as for an incident).
+  std::string assignee;
 };
 
 // What the incident engine raises: one confirmed failure of a fingerprint.

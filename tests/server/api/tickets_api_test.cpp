@@ -78,6 +78,53 @@ TEST_CASE("a requester files a request, an operator works it through the workflo
   CHECK(notes.items(0).body() == "taking it");
 }
 
+TEST_CASE("a ticket filed with no group is routed by the assignment rules, as incidents are",
+          "[server][api][tickets]") {
+  api::ApiOptions options;
+  // Access requests go to the helpdesk and to dora; anything about a host tagged db to the
+  // DBAs; a rule for a unit pattern routes raised incidents only.
+  options.assignment.push_back({"access", "*", {}, "helpdesk", "dora"});
+  options.assignment.push_back({"", "postgresql*", {}, "dba-units", ""});
+  options.assignment.push_back({"", "*", {"db"}, "dba", ""});
+  Fixture f(options);
+  auto rita = f.AddUser("rita", "requester");
+  auto oscar = f.AddUser("oscar", "operator");
+  f.AddUser("dora", "operator");
+  auto file = [&](const Credentials& who, const std::string& body) {
+    auto filed = f.CallWith(who, "POST", "/api/v1/tickets", body);
+    REQUIRE(filed.status == 201);
+    return As<fleetdesk::v1::Ticket>(filed);
+  };
+  auto access = file(rita, R"({"title":"VPN access","category":"access"})");
+  CHECK(access.state() == "assigned");
+  CHECK(access.group() == "helpdesk");
+  CHECK(access.assignee() == "dora");
+  // No rule for this category and no host: unassigned, for people to pick up.
+  auto other = file(rita, R"({"title":"Printer jam","category":"printing"})");
+  CHECK(other.state() == "new");
+  CHECK(other.group().empty());
+  // By the host's tags.
+  std::int64_t host = 0;
+  {
+    auto s = f.stores->Acquire();
+    REQUIRE((*s)->CreateEnrollmentToken({"t", 0, INT64_MAX, std::nullopt, ""}, {}).ok());
+    auto enrolled = (*s)->EnrollAgent("t", {"a-db-7", "m-db-7", "db-7", "", "", 0, NowMs()});
+    REQUIRE(enrolled.ok());
+    host = enrolled->id;
+    store::AttributePatch patch;
+    patch.tags = std::vector<std::string>{"db"};
+    REQUIRE((*s)->PatchHost(host, patch, {}, NowMs()).ok());
+  }
+  auto slow = file(oscar, R"({"title":"Slow queries","kind":"incident","hostId":")" +
+                              std::to_string(host) + R"("})");
+  CHECK(slow.group() == "dba");
+  CHECK(slow.assignee().empty());
+  // A group named by the one filing wins.
+  auto named = file(
+      oscar, R"({"title":"Disk","hostId":")" + std::to_string(host) + R"(","group":"storage"})");
+  CHECK(named.group() == "storage");
+}
+
 TEST_CASE("requesters see their own tickets only, and never internal notes",
           "[server][api][tickets]") {
   Fixture f;
