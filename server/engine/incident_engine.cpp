@@ -13,6 +13,10 @@ namespace {
 
 using incidents::Decision;
 
+// How long a failure suppressed because its host is unreachable waits before it is tried again,
+// unless the host's return is seen first.
+constexpr std::int64_t kUnreachableRetryMs = 5 * 60'000;
+
 std::string Fingerprint(std::int64_t host_id, const std::string& kind, const std::string& subject) {
   return std::to_string(host_id) + "/" + kind + "/" + subject;
 }
@@ -191,6 +195,12 @@ void IncidentEngine::Process(Work& work) {
               e.subject + " went from " + e.old_value + " to " + e.new_value);
     } else if (e.kind == "reachability" && e.new_value == "reachable") {
       Observe(e.host_id, "host", "", false, e.at_ms, "");
+      // What its being unreachable suppressed is raised at the next tick if still failing.
+      if (trackers_of_host_.count(e.host_id) != 0) {
+        for (auto& [fingerprint, t] : trackers_) {
+          if (t.host_id == e.host_id && t.retry_ms) t.retry_ms = std::min(*t.retry_ms, e.at_ms);
+        }
+      }
     } else if (e.kind == "inventory") {
       if (auto failing = InventoryFailing(e)) {
         Observe(e.host_id, "inventory", e.subject, *failing, e.at_ms,
@@ -337,8 +347,9 @@ void IncidentEngine::Raise(Tracked& t, const std::string& fingerprint, std::int6
       // Still failing when the window ends or the host is back, it is raised then: a unit that
       // stays failed says so only once.
       t.tracker.Suppressed();
-      t.retry_ms = outcome->until_ms.value_or(
-          at_ms + std::chrono::duration_cast<std::chrono::milliseconds>(options_.refresh).count());
+      // A window says when it ends. An unreachable host's return is a transition, which brings
+      // the retry forward (Process); the fallback is for a return another server saw.
+      t.retry_ms = outcome->until_ms.value_or(at_ms + kUnreachableRetryMs);
       return;
   }
   open_.insert(fingerprint);

@@ -174,10 +174,22 @@ TEST_CASE("an unreachable host raises one incident and suppresses its services'"
   CHECK(tickets[0].priority == 2);  // medium host x critical urgency
   CHECK(e.metrics.incidents_suppressed_total == 1);
   // Back: its recovery is noted on the host incident.
+  // (Its agent reports again: the commit clears its unreachable mark and sees the transition.)
+  auto row = s->GetHost(host);
+  REQUIRE((row.ok() && row->has_value()));
+  (*row)->connected = true;
+  (*row)->last_seen_ms = t0 + 2;
+  store::WriteBatch batch;
+  batch.hosts.push_back(**row);
   Observations back;
-  back.transitions.push_back({0, host, t0 + 2, "reachability", "", "unreachable", "reachable", ""});
+  REQUIRE(s->Commit(batch, &back).ok());
+  REQUIRE(back.transitions.size() == 1);
   e.Feed(back);
   CHECK((*s->GetTicket(tickets[0].id))->recovered_ms == t0 + 2);
+  // The unit it suppressed is still failed: raised now that the host is back.
+  REQUIRE(fleetdesk::testing::WaitFor([&] { return Tickets(*s).size() == 2; },
+                                      std::chrono::seconds(10)));
+  CHECK(Tickets(*s)[0].title == "nginx.service failed on edge-1");
 }
 
 TEST_CASE(
