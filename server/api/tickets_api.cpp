@@ -267,6 +267,7 @@ Result<http::Response> Api::CreateTicket(const Call& call) {
             engine::incidents::FirstAssignment(options_.assignment, n.category, "", tags)) {
       n.group = rule->group;
       n.assignee = rule->assignee;
+      n.routed = true;
     }
   }
   auto ticket = (*store)->CreateTicket(n, options_.sla, call.Actor(), NowMs());

@@ -309,18 +309,19 @@ Result<TicketRecord> SqlTickets::CreateTicket(const NewTicket& n, const SlaTarge
   if (!done) return done.error();
   if (auto s = AddWords("ticket_fts", id, n.title + " " + n.description); !s) return s.error();
   if (auto s = Event(id, now_ms, "created", n.kind, "", "new", actor.name); !s) return s.error();
+  const std::string assigner = n.routed ? kEngineActor : actor.name;
   if (!n.group.empty()) {
-    if (auto s = Event(id, now_ms, "assigned", "group", "", n.group, actor.name); !s) {
+    if (auto s = Event(id, now_ms, "assigned", "group", "", n.group, assigner); !s) {
       return s.error();
     }
   }
   if (assignee) {
-    if (auto s = Event(id, now_ms, "assigned", "assignee", "", n.assignee, actor.name); !s) {
+    if (auto s = Event(id, now_ms, "assigned", "assignee", "", n.assignee, assigner); !s) {
       return s.error();
     }
   }
   if (assigned) {
-    if (auto s = Event(id, now_ms, "state", "assign", "new", "assigned", actor.name); !s) {
+    if (auto s = Event(id, now_ms, "state", "assign", "new", "assigned", assigner); !s) {
       return s.error();
     }
   }

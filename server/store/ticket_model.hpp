@@ -88,6 +88,9 @@ struct NewTicket {
   // A user's name, from an assignment rule: assigned when an enabled admin or operator has it,
   // else left out (as for an incident).
   std::string assignee;
+  // The group and assignee come from an assignment rule: the timeline says the server assigned
+  // them, not the one who filed the ticket.
+  bool routed = false;
 };
 
 // What the incident engine raises: one confirmed failure of a fingerprint.

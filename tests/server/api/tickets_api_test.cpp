@@ -99,6 +99,12 @@ TEST_CASE("a ticket filed with no group is routed by the assignment rules, as in
   CHECK(access.state() == "assigned");
   CHECK(access.group() == "helpdesk");
   CHECK(access.assignee() == "dora");
+  // The timeline says the server routed it.
+  auto timeline = As<fleetdesk::v1::TicketEventList>(
+      f.CallWith(oscar, "GET", "/api/v1/tickets/" + std::to_string(access.id()) + "/timeline"));
+  REQUIRE(timeline.items_size() == 4);  // created, group, assignee, state
+  CHECK(timeline.items(0).actor() == "fleetdesk");
+  CHECK(timeline.items(3).actor() == "rita");
   // No rule for this category and no host: unassigned, for people to pick up.
   auto other = file(rita, R"({"title":"Printer jam","category":"printing"})");
   CHECK(other.state() == "new");
