@@ -314,12 +314,13 @@ std::vector<store::NotificationRecord> Compose(const NotifyOptions& options,
 }
 
 store::Outbox MakeOutbox(NotifyOptions options) {
-  return [options = std::move(options)](const std::string& event, const store::TicketRecord& ticket,
-                                        std::int64_t at_ms) {
-    if (ticket.kind != "incident" || options.routes.empty()) {
+  // Shared: the API hands a copy of the outbox to each connection it changes a ticket on.
+  auto shared = std::make_shared<const NotifyOptions>(std::move(options));
+  return [shared](const std::string& event, const store::TicketRecord& ticket, std::int64_t at_ms) {
+    if (ticket.kind != "incident" || shared->routes.empty()) {
       return std::vector<store::NotificationRecord>{};
     }
-    return Compose(options, event, ticket, at_ms);
+    return Compose(*shared, event, ticket, at_ms);
   };
 }
 

@@ -244,6 +244,7 @@ class Store : public BatchWriter {
   // reopened, resolved, escalated) are composed by `outbox` and written in the change's own
   // transaction, so a crash keeps both or neither. Unset (the default): none are written.
   virtual void SetOutbox(Outbox outbox) = 0;
+  // Messages written on their own, about no change made here (tests seed the outbox with it).
   virtual Status EnqueueNotifications(const std::vector<NotificationRecord>& items) = 0;
   // The oldest notification due at `now_ms`, taken for `lease_ms`: its attempt counted and its
   // due time moved past the lease, so no other server takes it meanwhile, and it is due again if
