@@ -13,7 +13,7 @@ namespace {
 
 // The same numbered migrations as the SQLite store, in PostgreSQL's dialect: each version means
 // the same tables and columns in both. A shipped migration is never edited, only followed.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -476,6 +476,19 @@ CREATE TABLE ticket_attachments (
   CHECK (in_files OR content IS NOT NULL)
 );
 CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
+)sql",
+    // 11: GIN keeps new entries in a pending list, up to 4 MB, until a vacuum or the insert that
+    // fills it merges them, and every search reads the whole list. A ticket is rewritten with all
+    // its index entries on most changes (the SLA sweep, an occurrence), so the list refilled as
+    // fast as it was merged: 5,000 entries made a search of a million tickets' titles 27 ms
+    // instead of 12. Tickets change a few times a second at most: their entries go straight into
+    // the index. Notes and worklog lines arrive in bursts (a job's worklog): their list is kept,
+    // at 1 MB.
+    R"sql(
+ALTER INDEX tickets_search SET (fastupdate = off);
+SELECT gin_clean_pending_list('tickets_search'::regclass);
+ALTER INDEX ticket_notes_search SET (gin_pending_list_limit = 1024);
+ALTER INDEX ticket_worklog_search SET (gin_pending_list_limit = 1024);
 )sql",
 };
 

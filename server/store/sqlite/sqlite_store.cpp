@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -496,6 +496,11 @@ CREATE TABLE ticket_attachments (
   CHECK (in_files OR content IS NOT NULL)
 );
 CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
+)sql",
+    // 11: PostgreSQL's text-search indexes without a pending list (tickets) or with a smaller one;
+    // FTS5 has none. The number is kept so both stores name the same schema by it.
+    R"sql(
+-- nothing on SQLite
 )sql",
 };
 

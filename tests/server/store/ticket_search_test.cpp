@@ -217,6 +217,34 @@ ANALYZE)")
   CHECK(Found(*store, "zebra ", page) == closed_zebras);
 }
 
+TEST_CASE(
+    "on PostgreSQL a changed ticket's words go straight into its text index, while notes wait "
+    "in a small pending list",
+    "[server][store][search]") {
+  fleetdesk::testing::TestDatabase db("postgresql");
+  auto store = db.Open();
+  auto pg = postgres::Connection::Open(db.url());
+  REQUIRE(pg.ok());
+  REQUIRE(pg->Exec("CREATE EXTENSION IF NOT EXISTS pgstattuple").ok());
+  auto pending = [&](const std::string& index) {
+    auto rows = pg->Query("SELECT pending_tuples FROM pgstatginindex('" + index + "'::regclass)");
+    REQUIRE(rows.ok());
+    return rows->Int(0, 0);
+  };
+  auto id = File(*store, "Disk full on db-7");
+  REQUIRE(store->AddNote(id, {0, 0, 0, "", false, "Rotated the logs"}, Person("oscar"), kNow).ok());
+  CHECK(pending("tickets_search") == 0);
+  CHECK(pending("ticket_notes_search") == 1);
+  auto limit = pg->Query(
+      "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = "
+      "'ticket_worklog_search'");
+  REQUIRE(limit.ok());
+  CHECK(limit->Text(0, 0) == "gin_pending_list_limit=1024");
+  // Found all the same, from the index and from the list.
+  CHECK(Found(*store, "disk ") == std::vector<std::int64_t>{id});
+  CHECK(Found(*store, "rotated ") == std::vector<std::int64_t>{id});
+}
+
 TEST_CASE("matching and scoring here agree with the index: every term, more often ranks higher",
           "[server][search]") {
   auto q = *search::ParseQuery("disk \"out of space\" 数据 conn");
