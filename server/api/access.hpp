@@ -55,6 +55,7 @@ inline constexpr Rule kRules[] = {
     {"notes", "internal", true, true, false, false, "add an internal note"},
     {"notes", "read_internal", true, true, false, true, "read internal notes"},
     {"attachments", "add", true, true, true, false, "attach a file (requesters: to theirs)"},
+    {"attachments", "remove", true, true, false, false, "remove an attachment (audited)"},
     {"notifications", "read", true, true, false, true, "what was sent about a ticket"},
     {"worklog", "append", true, true, false, false, "append to a ticket's worklog"},
     {"reports", "read", true, true, false, true, "ticket reports"},

@@ -155,6 +155,7 @@ class Api {
   Result<http::Response> ListAttachments(const Call& call);
   Result<http::Response> AddAttachment(const Call& call);
   Result<http::Response> GetAttachmentContent(const Call& call);
+  Result<http::Response> RemoveAttachment(const Call& call);
   Result<http::Response> ListTicketNotifications(const Call& call);
   Result<http::Response> ListWorklog(const Call& call);
   Result<http::Response> AppendWorklog(const Call& call);

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "common/crypto.hpp"
@@ -145,6 +148,39 @@ Result<std::string> AttachmentFiles::Get(const std::string& sha256) const {
                      "the attachment's file " + Path(sha256) + " no longer matches its SHA-256");
   }
   return content;
+}
+
+Status AttachmentFiles::Keep(const std::string& sha256, std::string_view content) const {
+  // Put writes only a missing file.
+  return Put(sha256, content);
+}
+
+Status AttachmentFiles::Remove(const std::string& sha256,
+                               const std::function<Result<bool>()>& used) const {
+  const std::string path = Path(sha256);
+  // Aside first, under a name of this removal's own: an upload committed before `used` is asked
+  // is seen by it, one committed after finds no file and writes it again (Keep).
+  const std::string aside =
+      dir_ + "/" + sha256.substr(0, 2) + "/.removing-" + crypto::RandomToken(12);
+  if (std::rename(path.c_str(), aside.c_str()) != 0) {
+    if (errno == ENOENT) return {};  // another removal has it
+    return MakeError(ErrorCode::kInternal,
+                     "cannot move " + path + " aside: " + std::strerror(errno));
+  }
+  auto still = used();
+  if (!still || *still) {
+    // Back where it was; a Keep that wrote it again meanwhile wrote the same bytes.
+    if (std::rename(aside.c_str(), path.c_str()) != 0) {
+      return MakeError(ErrorCode::kInternal,
+                       "cannot move " + aside + " back: " + std::strerror(errno));
+    }
+    if (!still) return still.error();
+    return {};
+  }
+  if (std::remove(aside.c_str()) != 0) {
+    return MakeError(ErrorCode::kInternal, "cannot remove " + aside + ": " + std::strerror(errno));
+  }
+  return {};
 }
 
 std::string AttachmentDisposition(const std::string& name) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,14 @@ class AttachmentFiles {
   Status Put(const std::string& sha256, std::string_view content) const;
   // kInternal when the file is missing or its bytes no longer match their digest.
   Result<std::string> Get(const std::string& sha256) const;
+  // After an attachment's row is committed: puts the file back if a removal (below) took it in
+  // between, so a listed attachment never lacks its bytes.
+  Status Keep(const std::string& sha256, std::string_view content) const;
+  // Removes the file under `sha256` unless `used` (asked after the file is moved aside) says an
+  // attachment still has its bytes there: an upload of the same bytes may commit its row at any
+  // moment, and either finds the file or, through Keep, writes it again. A file nobody removes
+  // (two removals at once, a crash) stays, unlisted.
+  Status Remove(const std::string& sha256, const std::function<Result<bool>()>& used) const;
 
  private:
   std::string Path(const std::string& sha256) const;

@@ -494,7 +494,35 @@ Result<http::Response> Api::AddAttachment(const Call& call) {
   auto added = (*store)->AddAttachment(call.id(), a, a.in_files ? "" : call.request.body,
                                        call.Actor(), NowMs());
   if (!added) return added.error();
+  if (a.in_files) {
+    // A removal of an attachment with the same bytes may have taken the file since it was put.
+    if (auto s = AttachmentFiles(options.dir).Keep(a.sha256, call.request.body); !s) {
+      spdlog::error("attachment {} of ticket {}: cannot store its file again: {}", added->id,
+                    added->ticket_id, s.error().message);
+    }
+  }
   return Json(201, ToProto(*added));
+}
+
+// The row goes first, then the file unless another attachment has the same bytes: a failure in
+// between leaves a file nobody lists, never a listed attachment without its bytes.
+Result<http::Response> Api::RemoveAttachment(const Call& call) {
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  if (auto t = VisibleTicket(call, **store); !t) return t.error();
+  auto removed = (*store)->RemoveAttachment(call.id(), call.ids.at(1), call.Actor(), NowMs());
+  if (!removed) return removed.error();
+  if (removed->in_files && !options_.attachments.dir.empty()) {
+    auto& db = **store;
+    auto s = AttachmentFiles(options_.attachments.dir).Remove(removed->sha256, [&] {
+      return db.AttachmentFileUsed(removed->sha256);
+    });
+    if (!s) {
+      spdlog::error("attachment {} of ticket {} removed; its file stays: {}", removed->id,
+                    removed->ticket_id, s.error().message);
+    }
+  }
+  return Json(200, ToProto(*removed));
 }
 
 Result<http::Response> Api::GetAttachmentContent(const Call& call) {

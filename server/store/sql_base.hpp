@@ -139,6 +139,9 @@ class SqlTickets : public SqlAccess {
   Result<std::vector<TicketAttachment>> ListAttachments(std::int64_t ticket_id) override;
   Result<std::optional<std::pair<TicketAttachment, std::string>>> GetAttachment(
       std::int64_t ticket_id, std::int64_t attachment_id) override;
+  Result<TicketAttachment> RemoveAttachment(std::int64_t ticket_id, std::int64_t attachment_id,
+                                            const Actor& actor, std::int64_t now_ms) override;
+  Result<bool> AttachmentFileUsed(const std::string& sha256) override;
   Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
                                            std::optional<std::int64_t> before_id,
                                            int limit) override;

@@ -676,6 +676,60 @@ Result<std::optional<std::pair<TicketAttachment, std::string>>> SqlTickets::GetA
   return out;
 }
 
+Result<TicketAttachment> SqlTickets::RemoveAttachment(std::int64_t ticket_id,
+                                                      std::int64_t attachment_id,
+                                                      const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto t = MustRead(ticket_id, true);
+  if (!t) return t.error();
+  std::optional<TicketAttachment> found;
+  auto read = Run(std::string("SELECT ") + kAttachmentColumns +
+                      " FROM ticket_attachments WHERE id = ? AND ticket_id = ?",
+                  {attachment_id, ticket_id}, [&](const SqlRow& r) { found = ReadAttachment(r); });
+  if (!read) return read.error();
+  if (!found) {
+    return MakeError(ErrorCode::kNotFound, "ticket " + std::to_string(ticket_id) +
+                                               " has no attachment " +
+                                               std::to_string(attachment_id));
+  }
+  if (auto s = Do("DELETE FROM ticket_attachments WHERE id = ?", {attachment_id}); !s) {
+    return s.error();
+  }
+  // The same kind as its arrival, the name now the old value.
+  if (auto s = Event(ticket_id, now_ms, "attachment", std::to_string(attachment_id), found->name,
+                     "", actor.name);
+      !s) {
+    return s.error();
+  }
+  // Removing what someone attached is audited, with what it was.
+  AuditEntry entry;
+  entry.at_ms = now_ms;
+  entry.actor = actor;
+  entry.action = "attachment.remove";
+  entry.resource = "attachment";
+  entry.resource_id = std::to_string(attachment_id);
+  entry.before = {{"ticket", std::to_string(ticket_id)},
+                  {"name", found->name},
+                  {"content_type", found->content_type},
+                  {"size_bytes", std::to_string(found->size_bytes)},
+                  {"sha256", found->sha256},
+                  {"author", found->author}};
+  if (auto s = Audit(entry); !s) return s.error();
+  t->updated_ms = now_ms;
+  if (auto s = Save(*t); !s) return s.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return *found;
+}
+
+Result<bool> SqlTickets::AttachmentFileUsed(const std::string& sha256) {
+  bool used = false;
+  auto done = Run("SELECT 1 FROM ticket_attachments WHERE sha256 = ? AND in_files LIMIT 1",
+                  {sha256}, [&](const SqlRow&) { used = true; });
+  if (!done) return done.error();
+  return used;
+}
+
 Result<TicketEventPage> SqlTickets::ListTicketEvents(std::int64_t ticket_id,
                                                      std::optional<std::int64_t> before_id,
                                                      int limit) {

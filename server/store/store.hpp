@@ -185,6 +185,16 @@ class Store : public BatchWriter {
   // the ticket has no such attachment.
   virtual Result<std::optional<std::pair<TicketAttachment, std::string>>> GetAttachment(
       std::int64_t ticket_id, std::int64_t attachment_id) = 0;
+  // Removes one of the ticket's attachments, with its bytes when they are in the database, and
+  // says on the timeline who did; in any state of the ticket, since a file attached by mistake
+  // (a key, a password in a log) may have to go from a closed one too. Returns what it removed;
+  // the caller removes a file of the attachment directory that no attachment uses any more.
+  // Errors: kNotFound.
+  virtual Result<TicketAttachment> RemoveAttachment(std::int64_t ticket_id,
+                                                    std::int64_t attachment_id, const Actor& actor,
+                                                    std::int64_t now_ms) = 0;
+  // Whether any attachment has its bytes in the attachment directory under `sha256`.
+  virtual Result<bool> AttachmentFileUsed(const std::string& sha256) = 0;
   virtual Result<TicketEventPage> ListTicketEvents(std::int64_t ticket_id,
                                                    std::optional<std::int64_t> before_id,
                                                    int limit) = 0;

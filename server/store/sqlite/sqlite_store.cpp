@@ -497,10 +497,11 @@ CREATE TABLE ticket_attachments (
 );
 CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
 )sql",
-    // 11: PostgreSQL's text-search indexes without a pending list (tickets) or with a smaller one;
-    // FTS5 has none. The number is kept so both stores name the same schema by it.
+    // 11: attachments by their bytes' digest: a file of the attachment directory is removed with
+    // the last attachment that uses it. (PostgreSQL's text-search indexes change too; FTS5 has
+    // nothing like their pending lists.)
     R"sql(
--- nothing on SQLite
+CREATE INDEX ticket_attachments_sha256 ON ticket_attachments (sha256);
 )sql",
 };
 

@@ -68,6 +68,7 @@ const std::vector<Expected> kMatrix = {
     {"GET", "/api/v1/tickets/1/attachments", "", kAll},
     {"POST", "/api/v1/tickets/1/attachments?name=%ROLE%.txt", "log", kFilers},
     {"GET", "/api/v1/tickets/1/attachments/999/content", "", kAll},
+    {"DELETE", "/api/v1/tickets/1/attachments/999", "", kEditors},
     {"GET", "/api/v1/tickets/1/notifications", "", kStaff},
     {"GET", "/api/v1/tickets/1/worklog", "", kAll},
     {"POST", "/api/v1/tickets/1/worklog", R"({"task":"t","note":"n"})", kEditors},

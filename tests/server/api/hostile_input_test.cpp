@@ -48,6 +48,7 @@ const std::set<Route> kNoBody = {
     {"DELETE", "/api/v1/enrollment-tokens/{id}"},
     {"POST", "/api/v1/agents/{agent}/revoke"},
     {"POST", "/api/v1/maintenance/{id}/end"},
+    {"DELETE", "/api/v1/tickets/{id}/attachments/{id}"},
 };
 
 std::vector<std::string> HostileJson() {

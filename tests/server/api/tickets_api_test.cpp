@@ -2,8 +2,10 @@
 // tickets, notes, the worklog stream with a worklog-scoped token, and maintenance windows.
 #include <catch2/catch.hpp>
 
+#include "common/crypto.hpp"
 #include "common/files.hpp"
 #include "fleetdesk/v1/tickets.pb.h"
+#include "server/api/attachments.hpp"
 #include "tests/server/api/api_fixture.hpp"
 
 using namespace fleetdesk::server;
@@ -424,6 +426,83 @@ TEST_CASE("attachments are checked, stored by their digest, and served only as d
               store_dir.path() + "/" + a.sha256().substr(0, 2) + "/" + a.sha256(), "tampered", 0640)
               .ok());
   CHECK(f.CallWith(victor, "GET", path + "/" + std::to_string(a.id()) + "/content").status == 500);
+}
+
+TEST_CASE(
+    "a removed attachment is gone from the list and its file with the last attachment that "
+    "used it; only staff remove one",
+    "[server][api][tickets]") {
+  api::ApiOptions options;
+  TempDir store_dir;
+  options.attachments.dir = store_dir.path();
+  Fixture f(options);
+  auto rita = f.AddUser("rita", "requester");
+  auto oscar = f.AddUser("oscar", "operator");
+  auto victor = f.AddUser("victor", "viewer");
+  auto filed = f.CallWith(rita, "POST", "/api/v1/tickets", R"({"title":"VPN logs"})");
+  REQUIRE(filed.status == 201);
+  const auto path =
+      "/api/v1/tickets/" + std::to_string(As<fleetdesk::v1::Ticket>(filed).id()) + "/attachments";
+  const std::string text = "password=hunter2\n";
+  auto first =
+      As<fleetdesk::v1::Attachment>(Upload(f, rita, path + "?name=vpn.log", "text/plain", text));
+  auto second = As<fleetdesk::v1::Attachment>(
+      Upload(f, rita, path + "?name=vpn-copy.log", "text/plain", text));
+  const auto file = store_dir.path() + "/" + first.sha256().substr(0, 2) + "/" + first.sha256();
+  REQUIRE(fleetdesk::files::Exists(file));
+
+  auto refused = f.CallWith(rita, "DELETE", path + "/" + std::to_string(first.id()));
+  CHECK(refused.status == 403);
+  CHECK_THAT(ErrorOf(refused).error().message(), Catch::Contains("attachments.remove"));
+  CHECK(f.CallWith(victor, "DELETE", path + "/" + std::to_string(first.id())).status == 403);
+  CHECK(f.CallWith(oscar, "DELETE", path + "/999").status == 404);
+  CHECK(As<fleetdesk::v1::AttachmentList>(f.CallWith(victor, "GET", path)).items_size() == 2);
+
+  auto removed = f.CallWith(oscar, "DELETE", path + "/" + std::to_string(first.id()));
+  REQUIRE(removed.status == 200);
+  CHECK(As<fleetdesk::v1::Attachment>(removed).name() == "vpn.log");
+  CHECK(fleetdesk::files::Exists(file));  // the copy still uses it
+  auto copy = f.CallWith(victor, "GET", path + "/" + std::to_string(second.id()) + "/content");
+  CHECK(copy.body == text);
+  CHECK(f.CallWith(oscar, "DELETE", path + "/" + std::to_string(second.id())).status == 200);
+  CHECK_FALSE(fleetdesk::files::Exists(file));
+  CHECK(As<fleetdesk::v1::AttachmentList>(f.CallWith(victor, "GET", path)).items_size() == 0);
+  CHECK(f.CallWith(victor, "GET", path + "/" + std::to_string(second.id()) + "/content").status ==
+        404);
+  // The same bytes attached again are stored again.
+  auto again = Upload(f, rita, path + "?name=vpn.log", "text/plain", text);
+  REQUIRE(again.status == 201);
+  CHECK(f.CallWith(
+             victor, "GET",
+             path + "/" + std::to_string(As<fleetdesk::v1::Attachment>(again).id()) + "/content")
+            .body == text);
+}
+
+TEST_CASE(
+    "a file is removed only when no attachment uses it once it is moved aside, and one put back "
+    "after a removal is there again",
+    "[server][api][tickets]") {
+  TempDir dir;
+  const api::AttachmentFiles files(dir.path());
+  const std::string sha = fleetdesk::crypto::Sha256Hex("bytes");
+  const auto path = dir.path() + "/" + sha.substr(0, 2) + "/" + sha;
+  REQUIRE(files.Put(sha, "bytes").ok());
+  // Still used (an upload committed its row meanwhile), or the question failed: it stays.
+  CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(true); }).ok());
+  CHECK(*files.Get(sha) == "bytes");
+  auto failed = files.Remove(sha, [] {
+    return fleetdesk::Result<bool>(
+        fleetdesk::MakeError(fleetdesk::ErrorCode::kUnavailable, "database gone"));
+  });
+  CHECK(failed.error().message == "database gone");
+  CHECK(*files.Get(sha) == "bytes");
+  // Unused: gone, nothing left beside it; a second removal finds nothing to do.
+  CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(false); }).ok());
+  CHECK_FALSE(fleetdesk::files::Exists(path));
+  CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(false); }).ok());
+  // An upload that committed its row after the removal asked puts the file back.
+  REQUIRE(files.Keep(sha, "bytes").ok());
+  CHECK(*files.Get(sha) == "bytes");
 }
 
 TEST_CASE("without an attachment directory the bytes are kept in the database",

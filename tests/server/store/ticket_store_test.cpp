@@ -493,6 +493,77 @@ TEST_CASE(
         ErrorCode::kNotFound);
 }
 
+TEST_CASE(
+    "an attachment is removed with its bytes, on the timeline and in the audit log, even from a "
+    "closed ticket, and its file is said unused only with the last attachment that had it",
+    "[server][store][tickets]") {
+  EACH_STORE();
+  auto store = db.Open();
+  NewTicket n;
+  n.title = "Password pasted into a log";
+  auto t = store->CreateTicket(n, DefaultSlaTargets(), Actor{}, kNow);
+  REQUIRE(t.ok());
+  TicketAttachment in_db;
+  in_db.name = "secret.txt";
+  in_db.content_type = "text/plain";
+  in_db.size_bytes = 6;
+  in_db.sha256 = "5e";
+  auto kept_in_db = store->AddAttachment(t->id, in_db, "hunter", Person("rita", 3), kNow + 1);
+  REQUIRE(kept_in_db.ok());
+  TicketAttachment log = in_db;
+  log.name = "auth.log";
+  log.sha256 = "a1";
+  log.in_files = true;
+  auto first = store->AddAttachment(t->id, log, "", Person("rita", 3), kNow + 2);
+  log.name = "auth.log.1";  // the same bytes again: one file for both
+  auto second = store->AddAttachment(t->id, log, "", Person("rita", 3), kNow + 3);
+  REQUIRE((first.ok() && second.ok()));
+  REQUIRE(store->ActOnTicket(t->id, Act("resolve"), Person("oscar", 2), kNow + 4).ok());
+  REQUIRE(store->ActOnTicket(t->id, Act("close"), Person("oscar", 2), kNow + 5).ok());
+
+  auto removed = store->RemoveAttachment(t->id, kept_in_db->id, Person("oscar", 2), kNow + 6);
+  REQUIRE(removed.ok());
+  CHECK(removed->name == "secret.txt");
+  CHECK(!store->GetAttachment(t->id, kept_in_db->id)->has_value());
+  REQUIRE(store->RemoveAttachment(t->id, first->id, Person("oscar", 2), kNow + 7).ok());
+  CHECK(*store->AttachmentFileUsed("a1"));
+  REQUIRE(store->RemoveAttachment(t->id, second->id, Person("oscar", 2), kNow + 8).ok());
+  CHECK_FALSE(*store->AttachmentFileUsed("a1"));
+  CHECK(store->ListAttachments(t->id)->empty());
+
+  // The timeline keeps what arrived and says what went, by whom.
+  auto events = store->ListTicketEvents(t->id, std::nullopt, 100);
+  REQUIRE(events.ok());
+  const auto& last = events->items.front();  // newest first
+  CHECK(last.kind == "attachment");
+  CHECK(last.old_value == "auth.log.1");
+  CHECK(last.new_value.empty());
+  CHECK(last.actor == "oscar");
+  CHECK(store->GetTicket(t->id)->value().updated_ms == kNow + 8);
+  auto audit = store->ListAudit({});
+  REQUIRE(audit.ok());
+  REQUIRE(audit->items.size() == 3);
+  const auto& entry = audit->items.back();  // newest first: the oldest is the first removal
+  CHECK(entry.action == "attachment.remove");
+  CHECK(entry.actor.name == "oscar");
+  CHECK(entry.resource_id == std::to_string(kept_in_db->id));
+  CHECK(entry.before.at("name") == "secret.txt");
+  CHECK(entry.before.at("author") == "rita");
+
+  // Gone is gone; another ticket's attachment is not this ticket's; nothing else changed.
+  CHECK(store->RemoveAttachment(t->id, kept_in_db->id, Person("oscar", 2), kNow).error().code ==
+        ErrorCode::kNotFound);
+  auto other = store->CreateTicket(n, DefaultSlaTargets(), Actor{}, kNow);
+  auto theirs = store->AddAttachment(other->id, in_db, "hunter", Person("rita", 3), kNow);
+  REQUIRE(theirs.ok());
+  auto refused = store->RemoveAttachment(t->id, theirs->id, Person("oscar", 2), kNow);
+  CHECK(refused.error().code == ErrorCode::kNotFound);
+  CHECK_THAT(refused.error().message, Catch::Contains("has no attachment"));
+  CHECK(store->ListAttachments(other->id)->size() == 1);
+  CHECK(store->RemoveAttachment(404, theirs->id, Person("oscar", 2), kNow).error().code ==
+        ErrorCode::kNotFound);
+}
+
 TEST_CASE("a priority set by hand needs a reason, and new levels go back to the matrix",
           "[server][store][tickets]") {
   EACH_STORE();
