@@ -157,9 +157,14 @@ Status AttachmentFiles::Keep(const std::string& sha256, std::string_view content
 
 Status AttachmentFiles::Remove(const std::string& sha256,
                                const std::function<Result<bool>()>& used) const {
+  // Another attachment with the same bytes (the usual reason to keep the file) is seen without
+  // moving the file, which a download of that attachment would find missing meanwhile.
+  auto shared = used();
+  if (!shared) return shared.error();
+  if (*shared) return {};
   const std::string path = Path(sha256);
-  // Aside first, under a name of this removal's own: an upload committed before `used` is asked
-  // is seen by it, one committed after finds no file and writes it again (Keep).
+  // Aside, under a name of this removal's own, and asked again: an upload committed before the
+  // second question is seen by it, one committed after finds no file and writes it again (Keep).
   const std::string aside =
       dir_ + "/" + sha256.substr(0, 2) + "/.removing-" + crypto::RandomToken(12);
   if (std::rename(path.c_str(), aside.c_str()) != 0) {

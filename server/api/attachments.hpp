@@ -47,10 +47,10 @@ class AttachmentFiles {
   // After an attachment's row is committed: puts the file back if a removal (below) took it in
   // between, so a listed attachment never lacks its bytes.
   Status Keep(const std::string& sha256, std::string_view content) const;
-  // Removes the file under `sha256` unless `used` (asked after the file is moved aside) says an
-  // attachment still has its bytes there: an upload of the same bytes may commit its row at any
-  // moment, and either finds the file or, through Keep, writes it again. A file nobody removes
-  // (two removals at once, a crash) stays, unlisted.
+  // Removes the file under `sha256` unless `used` says an attachment still has its bytes there,
+  // asked before and again after the file is moved aside: an upload of the same bytes may commit
+  // its row at any moment, and either finds the file or, through Keep, writes it again. A file
+  // nobody removes (two removals at once, a crash) stays, unlisted.
   Status Remove(const std::string& sha256, const std::function<Result<bool>()>& used) const;
 
  private:

@@ -512,7 +512,12 @@ Result<http::Response> Api::RemoveAttachment(const Call& call) {
   if (auto t = VisibleTicket(call, **store); !t) return t.error();
   auto removed = (*store)->RemoveAttachment(call.id(), call.ids.at(1), call.Actor(), NowMs());
   if (!removed) return removed.error();
-  if (removed->in_files && !options_.attachments.dir.empty()) {
+  if (removed->in_files && options_.attachments.dir.empty()) {
+    spdlog::warn(
+        "attachment {} of ticket {} removed; its file stays in an attachment directory this "
+        "server does not have (tickets.attachment_dir)",
+        removed->id, removed->ticket_id);
+  } else if (removed->in_files) {
     auto& db = **store;
     auto s = AttachmentFiles(options_.attachments.dir).Remove(removed->sha256, [&] {
       return db.AttachmentFileUsed(removed->sha256);

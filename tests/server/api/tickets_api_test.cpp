@@ -1,6 +1,7 @@
 // The ticket desk over the API: filing, the workflow by permission, requesters kept to their own
 // tickets, notes, the worklog stream with a worklog-scoped token, and maintenance windows.
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "common/crypto.hpp"
 #include "common/files.hpp"
@@ -479,8 +480,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a file is removed only when no attachment uses it once it is moved aside, and one put back "
-    "after a removal is there again",
+    "a file is removed only when no attachment uses it, before and after it is moved aside, and "
+    "one put back after a removal is there again",
     "[server][api][tickets]") {
   TempDir dir;
   const api::AttachmentFiles files(dir.path());
@@ -496,9 +497,15 @@ TEST_CASE(
   });
   CHECK(failed.error().message == "database gone");
   CHECK(*files.Get(sha) == "bytes");
+  // Used until it was moved aside (an upload committed meanwhile): put back.
+  int asked = 0;
+  CHECK(files.Remove(sha, [&] { return fleetdesk::Result<bool>(++asked == 2); }).ok());
+  CHECK(asked == 2);
+  CHECK(*files.Get(sha) == "bytes");
   // Unused: gone, nothing left beside it; a second removal finds nothing to do.
   CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(false); }).ok());
   CHECK_FALSE(fleetdesk::files::Exists(path));
+  CHECK(std::filesystem::is_empty(dir.path() + "/" + sha.substr(0, 2)));
   CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(false); }).ok());
   // An upload that committed its row after the removal asked puts the file back.
   REQUIRE(files.Keep(sha, "bytes").ok());
