@@ -150,11 +150,6 @@ Result<std::string> AttachmentFiles::Get(const std::string& sha256) const {
   return content;
 }
 
-Status AttachmentFiles::Keep(const std::string& sha256, std::string_view content) const {
-  // Put writes only a missing file.
-  return Put(sha256, content);
-}
-
 Status AttachmentFiles::Remove(const std::string& sha256,
                                const std::function<Result<bool>()>& used) const {
   // Another attachment with the same bytes (the usual reason to keep the file) is seen without
@@ -164,7 +159,7 @@ Status AttachmentFiles::Remove(const std::string& sha256,
   if (*shared) return {};
   const std::string path = Path(sha256);
   // Aside, under a name of this removal's own, and asked again: an upload committed before the
-  // second question is seen by it, one committed after finds no file and writes it again (Keep).
+  // second question is seen by it, one committed after finds no file and puts it again.
   const std::string aside =
       dir_ + "/" + sha256.substr(0, 2) + "/.removing-" + crypto::RandomToken(12);
   if (std::rename(path.c_str(), aside.c_str()) != 0) {
@@ -174,7 +169,7 @@ Status AttachmentFiles::Remove(const std::string& sha256,
   }
   auto still = used();
   if (!still || *still) {
-    // Back where it was; a Keep that wrote it again meanwhile wrote the same bytes.
+    // Back where it was; an upload that put it again meanwhile wrote the same bytes.
     if (std::rename(aside.c_str(), path.c_str()) != 0) {
       return MakeError(ErrorCode::kInternal,
                        "cannot move " + aside + " back: " + std::strerror(errno));

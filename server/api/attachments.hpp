@@ -44,12 +44,9 @@ class AttachmentFiles {
   Status Put(const std::string& sha256, std::string_view content) const;
   // kInternal when the file is missing or its bytes no longer match their digest.
   Result<std::string> Get(const std::string& sha256) const;
-  // After an attachment's row is committed: puts the file back if a removal (below) took it in
-  // between, so a listed attachment never lacks its bytes.
-  Status Keep(const std::string& sha256, std::string_view content) const;
   // Removes the file under `sha256` unless `used` says an attachment still has its bytes there,
   // asked before and again after the file is moved aside: an upload of the same bytes may commit
-  // its row at any moment, and either finds the file or, through Keep, writes it again. A file
+  // its row at any moment, and either finds the file or puts it again after its commit. A file
   // nobody removes (two removals at once, a crash) stays, unlisted.
   Status Remove(const std::string& sha256, const std::function<Result<bool>()>& used) const;
 

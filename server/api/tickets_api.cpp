@@ -495,8 +495,9 @@ Result<http::Response> Api::AddAttachment(const Call& call) {
                                        call.Actor(), NowMs());
   if (!added) return added.error();
   if (a.in_files) {
-    // A removal of an attachment with the same bytes may have taken the file since it was put.
-    if (auto s = AttachmentFiles(options.dir).Keep(a.sha256, call.request.body); !s) {
+    // A removal of an attachment with the same bytes may have taken the file since it was put:
+    // put again (Put writes only a missing file), so a listed attachment never lacks its bytes.
+    if (auto s = AttachmentFiles(options.dir).Put(a.sha256, call.request.body); !s) {
       spdlog::error("attachment {} of ticket {}: cannot store its file again: {}", added->id,
                     added->ticket_id, s.error().message);
     }

@@ -508,7 +508,7 @@ TEST_CASE(
   CHECK(std::filesystem::is_empty(dir.path() + "/" + sha.substr(0, 2)));
   CHECK(files.Remove(sha, [] { return fleetdesk::Result<bool>(false); }).ok());
   // An upload that committed its row after the removal asked puts the file back.
-  REQUIRE(files.Keep(sha, "bytes").ok());
+  REQUIRE(files.Put(sha, "bytes").ok());
   CHECK(*files.Get(sha) == "bytes");
 }
 
