@@ -132,7 +132,8 @@ bool TlsStream::Pull(error_code& ec) {
   // One buffer per thread serves every connection: it is only used between readiness and
   // handing the bytes to OpenSSL, never across a wait.
   thread_local std::array<char, 16384> buffer;
-  socket_.non_blocking(true, ec);
+  // Asio sets the mode with an ioctl each time it is asked; once per socket is enough.
+  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
   if (ec) return false;
   std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -151,7 +152,7 @@ bool TlsStream::Pull(error_code& ec) {
 
 bool TeardownOp::DrainOnce(asio::ip::tcp::socket& socket, boost::system::error_code& ec) {
   thread_local std::array<char, 4096> sink;
-  socket.non_blocking(true, ec);
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
   for (;;) {
     socket.read_some(asio::buffer(sink), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
