@@ -113,6 +113,18 @@ TEST_CASE("tickets are found by words of their title, notes and worklog, English
   CHECK(Found(*store, "数据库") == std::vector<std::int64_t>{db_down});
   CHECK(Found(*store, "无法连接") == std::vector<std::int64_t>{db_down});
   CHECK(Found(*store, "连接 postgresql") == std::vector<std::int64_t>{db_down});
+  // Any run of characters, wherever it starts and ends, alone or next to a word.
+  CHECK(Found(*store, "库") == std::vector<std::int64_t>{db_down});
+  CHECK(Found(*store, "败") == std::vector<std::int64_t>{db_down});
+  CHECK(Found(*store, "接失") == std::vector<std::int64_t>{db_down});
+  CHECK(Found(*store, "\"失败 postgresql\"") == std::vector<std::int64_t>{db_down});
+  CHECK(Found(*store, "\"连接 postgresql\"").empty());
+  CHECK(Found(*store, "库数").empty());
+  // Characters apart only by spaces or punctuation are in a row, as in SQLite's index.
+  auto full = File(*store, "磁盘 已满，请清理");
+  CHECK(Found(*store, "盘已") == std::vector<std::int64_t>{full});
+  CHECK(Found(*store, "满请") == std::vector<std::int64_t>{full});
+  CHECK(Found(*store, "盘满").empty());
   CHECK(Found(*store, "pg_dump 42") == std::vector<std::int64_t>{backup});
   CHECK(Found(*store, "checksum ok ").size() == 1);
   CHECK(Found(*store, "nothing-like-this ").empty());
