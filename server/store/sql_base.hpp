@@ -176,6 +176,12 @@ class SqlTickets : public SqlAccess {
                                                                 std::int64_t now_ms) override;
   Status EndMaintenanceWindow(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
 
+ protected:
+  // A timeline entry of the ticket, inside the caller's transaction.
+  Status Event(std::int64_t ticket_id, std::int64_t at_ms, const std::string& kind,
+               const std::string& subject, const std::string& old_value,
+               const std::string& new_value, const std::string& actor);
+
  private:
   // The ticket's row; inside a write transaction locked against other servers (PostgreSQL).
   Result<std::optional<TicketRecord>> ReadTicket(std::int64_t id, bool lock);
@@ -186,9 +192,6 @@ class SqlTickets : public SqlAccess {
   Result<std::optional<TicketRecord>> OpenIncident(const std::string& fingerprint);
   // Writes every field a change may touch.
   Status Save(const TicketRecord& ticket);
-  Status Event(std::int64_t ticket_id, std::int64_t at_ms, const std::string& kind,
-               const std::string& subject, const std::string& old_value,
-               const std::string& new_value, const std::string& actor);
   // Moves the ticket to `to` with its SLA bookkeeping (clocks paused while pending or resolved)
   // and a timeline entry.
   Status MoveTo(TicketRecord& ticket, engine::tickets::State to, const std::string& action,
@@ -233,6 +236,38 @@ class SqlReports : public SqlTickets {
   static bool Final(const std::string& month, std::int64_t computed_ms);
   // Whether a report reads it: final, or recent enough for a month still moving.
   static bool Usable(const std::string& month, std::int64_t computed_ms, std::int64_t now_ms);
+};
+
+// Configuration tasks: their hosts, results and rollouts (sql_tasks.cpp).
+class SqlTasks : public SqlReports {
+ public:
+  using SqlReports::SqlReports;
+
+  Result<std::vector<TaskTarget>> ResolveTaskTargets(const TaskTargeting& targeting) override;
+  Result<TaskRecord> CreateTask(const NewTask& task, const Actor& actor,
+                                std::int64_t now_ms) override;
+  Result<std::optional<TaskRecord>> GetTask(std::int64_t id) override;
+  Result<TaskPage> ListTasks(std::optional<std::int64_t> before_id, int limit) override;
+  Result<std::vector<TaskHostRecord>> ListTaskHosts(std::int64_t task_id, const std::string& state,
+                                                    std::int64_t after_host, int limit) override;
+  Result<std::vector<TaskHostRecord>> HostTasks(std::int64_t host_id, int limit) override;
+  Result<std::vector<TaskRecord>> DueTasks(std::int64_t host_id, std::int64_t now_ms) override;
+  Result<bool> MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
+                            std::int64_t now_ms) override;
+  Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
+                                const TaskResultRecord& result, std::int64_t now_ms) override;
+  Result<TaskRecord> CancelTask(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
+  Result<TaskSweep> SweepTasks(std::int64_t now_ms) override;
+
+ private:
+  // The tasks the statement's rows name (its first column their ids), with their counts.
+  Result<std::vector<TaskRecord>> ReadTasks(const std::string& where, std::vector<SqlArg> args,
+                                            const std::string& tail = "");
+  // One host of a task to a final state, inside the caller's transaction, and the rollout's
+  // bookkeeping that follows: failures counted, the threshold checked, the next batch opened,
+  // the task finished with its last host.
+  Status Settle(std::int64_t task_id, std::int64_t host_id, const std::string& state,
+                const TaskResultRecord& result, std::int64_t now_ms);
 };
 
 }  // namespace fleetdesk::server::store

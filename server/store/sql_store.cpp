@@ -118,10 +118,10 @@ std::string JoinTags(const std::vector<std::string>& tags) {
 // Host ids by agent id, for one group commit.
 using HostIds = std::unordered_map<std::string_view, std::int64_t>;
 
-class SqlStore final : public SqlReports {
+class SqlStore final : public SqlTasks {
  public:
   SqlStore(std::unique_ptr<SqlConn> db, std::span<const char* const> migrations)
-      : SqlReports(std::move(db)), migrations_(migrations) {}
+      : SqlTasks(std::move(db)), migrations_(migrations) {}
 
   // Schema ----------------------------------------------------------------------------------
   Status Migrate() override {

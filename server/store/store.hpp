@@ -12,6 +12,7 @@
 #include "common/result.hpp"
 #include "server/store/access_model.hpp"
 #include "server/store/model.hpp"
+#include "server/store/task_model.hpp"
 #include "server/store/ticket_model.hpp"
 
 namespace fleetdesk::server::store {
@@ -277,6 +278,49 @@ class Store : public BatchWriter {
                                                                         std::int64_t now_ms) = 0;
   // Ends a window now (a future one never starts).
   virtual Status EndMaintenanceWindow(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
+
+  // Configuration tasks (sql_tasks.cpp) --------------------------------------------------------
+  // The hosts a task would go to, in rollout order (by id). Listed hosts must each be enrolled,
+  // not archived and not revoked; a selector takes every such host with all its tags (and its
+  // environment). Errors: kInvalidArgument naming the first listed host that may not have it, or
+  // saying the selector chose none.
+  virtual Result<std::vector<TaskTarget>> ResolveTaskTargets(const TaskTargeting& targeting) = 0;
+  // Records the task and its hosts, queued in their batches, audited `task.create`, with a
+  // timeline entry on its ticket, in one transaction. A key its creator used before answers
+  // that task (`replayed`), or kAlreadyExists when the request was a different one.
+  // Errors: kInvalidArgument (no hosts, an unknown ticket or host).
+  virtual Result<TaskRecord> CreateTask(const NewTask& task, const Actor& actor,
+                                        std::int64_t now_ms) = 0;
+  virtual Result<std::optional<TaskRecord>> GetTask(std::int64_t id) = 0;
+  // Newest first, at most `limit`, older than `before_id` when given.
+  virtual Result<TaskPage> ListTasks(std::optional<std::int64_t> before_id, int limit) = 0;
+  // A task's hosts by host id after `after_host`, only those in `state` when it is not empty.
+  virtual Result<std::vector<TaskHostRecord>> ListTaskHosts(std::int64_t task_id,
+                                                            const std::string& state,
+                                                            std::int64_t after_host, int limit) = 0;
+  // A host's tasks, newest first, at most `limit`.
+  virtual Result<std::vector<TaskHostRecord>> HostTasks(std::int64_t host_id, int limit) = 0;
+  // What to send the host now, oldest first: its queued hosts' rows of running tasks, in a batch
+  // the rollout has reached, not expired.
+  virtual Result<std::vector<TaskRecord>> DueTasks(std::int64_t host_id, std::int64_t now_ms) = 0;
+  // queued -> sent; false when the host's task was no longer queued (cancelled, expired, or sent
+  // by another server), and then it must not be sent.
+  virtual Result<bool> MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
+                                    std::int64_t now_ms) = 0;
+  // What the agent said: running, or an outcome. Only a task sent or running takes it (false
+  // otherwise: a repeat, or a host already timed out or cancelled). Then the rollout: past its
+  // failure threshold it stops, and its hosts not sent the task are cancelled; a batch done
+  // opens the next; the last outcome finishes the task. Errors: kNotFound (the host has no such
+  // task), kInvalidArgument (not a state an agent reports).
+  virtual Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
+                                        const TaskResultRecord& result, std::int64_t now_ms) = 0;
+  // Stops a running task: its hosts not sent it yet are cancelled; those that have it report as
+  // they will. Audited `task.cancel`. Errors: kNotFound; kFailedPrecondition when not running.
+  virtual Result<TaskRecord> CancelTask(std::int64_t id, const Actor& actor,
+                                        std::int64_t now_ms) = 0;
+  // Hosts still queued when their task expired are cancelled; hosts sent or running past the
+  // task's timeout are timed out; the rollouts go on as for results. The leader's job.
+  virtual Result<TaskSweep> SweepTasks(std::int64_t now_ms) = 0;
 
   // Audit log ---------------------------------------------------------------------------------
   // Append-only: both stores refuse UPDATE and DELETE on it. Changes made through the Store

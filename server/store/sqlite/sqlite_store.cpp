@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -502,6 +502,58 @@ CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
     // nothing like their pending lists.)
     R"sql(
 CREATE INDEX ticket_attachments_sha256 ON ticket_attachments (sha256);
+)sql",
+    // 12: configuration tasks: what to do and to which hosts in which batches, and each host's
+    // state and result. A host's tasks are looked up when it connects (task_hosts_host); a retried
+    // submission finds its task by creator and idempotency key.
+    R"sql(
+CREATE TABLE tasks (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  selector TEXT NOT NULL DEFAULT '',
+  batch_size INTEGER NOT NULL,
+  max_failures INTEGER,
+  timeout_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  ticket_id INTEGER REFERENCES tickets (id),
+  idempotency_key TEXT,
+  request_digest TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'stopped', 'cancelled')),
+  stop_reason TEXT NOT NULL DEFAULT '',
+  current_batch INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL,
+  -- Hosts without a final state, and hosts failed: the rollout's bookkeeping, kept as results
+  -- arrive rather than counted again for each.
+  pending INTEGER NOT NULL,
+  failures INTEGER NOT NULL DEFAULT 0,
+  finished_ms INTEGER
+);
+CREATE UNIQUE INDEX tasks_idempotency ON tasks (created_by, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX tasks_running ON tasks (id) WHERE state = 'running';
+CREATE TABLE task_hosts (
+  task_id INTEGER NOT NULL REFERENCES tasks (id),
+  host_id INTEGER NOT NULL REFERENCES hosts (id),
+  batch INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'running', 'succeeded', 'failed',
+    'timed_out', 'cancelled', 'refused')),
+  exit_code INTEGER,
+  duration_ms INTEGER,
+  stdout TEXT NOT NULL DEFAULT '',
+  stderr TEXT NOT NULL DEFAULT '',
+  stdout_size INTEGER NOT NULL DEFAULT 0,
+  stderr_size INTEGER NOT NULL DEFAULT 0,
+  message TEXT NOT NULL DEFAULT '',
+  sent_ms INTEGER,
+  finished_ms INTEGER,
+  PRIMARY KEY (task_id, host_id)
+);
+CREATE INDEX task_hosts_host ON task_hosts (host_id, task_id);
+CREATE INDEX task_hosts_open ON task_hosts (task_id, batch)
+  WHERE state IN ('queued', 'sent', 'running');
 )sql",
 };
 

@@ -1,0 +1,483 @@
+// Configuration tasks: targets resolved at submit time, each host's state, the rollout's batches
+// and failure threshold, cancellation and the sweep of expired and timed-out hosts.
+#include <algorithm>
+#include <map>
+
+#include "server/store/sql_base.hpp"
+
+namespace fleetdesk::server::store {
+namespace {
+
+constexpr const char* kTaskColumns =
+    "id, kind, spec, selector, batch_size, max_failures, timeout_ms, expires_ms, ticket_id, "
+    "idempotency_key, created_by, created_ms, state, stop_reason, current_batch, batches, "
+    "finished_ms";
+
+TaskRecord ReadTask(const SqlRow& r) {
+  TaskRecord t;
+  t.id = r.Int(0);
+  t.kind = r.Text(1);
+  t.spec = r.Text(2);
+  t.selector = r.Text(3);
+  t.batch_size = static_cast<int>(r.Int(4));
+  if (auto m = r.OptInt(5)) t.max_failures = static_cast<int>(*m);
+  t.timeout_ms = r.Int(6);
+  t.expires_ms = r.Int(7);
+  t.ticket_id = r.OptInt(8);
+  t.idempotency_key = r.IsNull(9) ? "" : r.Text(9);
+  t.created_by = r.Text(10);
+  t.created_ms = r.Int(11);
+  t.state = r.Text(12);
+  t.stop_reason = r.Text(13);
+  t.current_batch = static_cast<int>(r.Int(14));
+  t.batches = static_cast<int>(r.Int(15));
+  t.finished_ms = r.OptInt(16);
+  return t;
+}
+
+constexpr const char* kHostRowColumns =
+    "th.task_id, th.host_id, h.hostname, th.batch, th.state, th.exit_code, th.duration_ms, "
+    "th.stdout, th.stderr, th.stdout_size, th.stderr_size, th.message, th.sent_ms, "
+    "th.finished_ms";
+
+TaskHostRecord ReadTaskHost(const SqlRow& r) {
+  TaskHostRecord h;
+  h.task_id = r.Int(0);
+  h.host_id = r.Int(1);
+  h.hostname = r.Text(2);
+  h.batch = static_cast<int>(r.Int(3));
+  h.state = r.Text(4);
+  if (auto c = r.OptInt(5)) h.exit_code = static_cast<int>(*c);
+  h.duration_ms = r.OptInt(6);
+  h.stdout_text = r.Text(7);
+  h.stderr_text = r.Text(8);
+  h.stdout_size = r.Int(9);
+  h.stderr_size = r.Int(10);
+  h.message = r.Text(11);
+  h.sent_ms = r.OptInt(12);
+  h.finished_ms = r.OptInt(13);
+  return h;
+}
+
+void Count(TaskCounts& c, const std::string& state, int n) {
+  if (state == "queued") c.queued += n;
+  if (state == "sent") c.sent += n;
+  if (state == "running") c.running += n;
+  if (state == "succeeded") c.succeeded += n;
+  if (state == "failed") c.failed += n;
+  if (state == "timed_out") c.timed_out += n;
+  if (state == "cancelled") c.cancelled += n;
+  if (state == "refused") c.refused += n;
+}
+
+bool FinalState(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "timed_out" ||
+         state == "cancelled" || state == "refused";
+}
+
+bool Failure(const std::string& state) {
+  return state == "failed" || state == "timed_out" || state == "refused";
+}
+
+}  // namespace
+
+Result<std::vector<TaskTarget>> SqlTasks::ResolveTaskTargets(const TaskTargeting& targeting) {
+  std::vector<TaskTarget> out;
+  // What may be sent a task: an enrolled agent that is neither revoked nor archived.
+  const std::string usable = "h.agent_id IS NOT NULL AND NOT h.revoked AND h.archived_ms IS NULL";
+  if (!targeting.by_selector()) {
+    std::vector<std::int64_t> ids = targeting.host_ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (std::int64_t id : ids) {
+      std::optional<std::pair<std::string, bool>> host;
+      auto done = Run("SELECT h.hostname, CASE WHEN " + usable +
+                          " THEN 1 ELSE 0 END FROM hosts h WHERE h.id = ?",
+                      {id}, [&](const SqlRow& r) { host.emplace(r.Text(0), r.Int(1) != 0); });
+      if (!done) return done.error();
+      if (!host) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "hostIds: no host has id " + std::to_string(id));
+      }
+      if (!host->second) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "hostIds: host " + std::to_string(id) + " (" + host->first +
+                             ") has no enrolled agent that may be sent tasks (not enrolled, "
+                             "revoked or archived)");
+      }
+      out.push_back({id, host->first, 0});
+    }
+    return out;
+  }
+  std::string sql = "SELECT h.id, h.hostname FROM hosts h WHERE " + usable;
+  std::vector<SqlArg> args;
+  for (const auto& tag : targeting.tags) {
+    sql += " AND EXISTS (SELECT 1 FROM host_tags t WHERE t.host_id = h.id AND t.tag = ?)";
+    args.emplace_back(tag);
+  }
+  if (!targeting.environment.empty()) {
+    sql += " AND h.environment = ?";
+    args.emplace_back(targeting.environment);
+  }
+  sql += " ORDER BY h.id";
+  auto done = db_->Run(sql, args, [&](const SqlRow& r) {
+    out.push_back({r.Int(0), r.Text(1), 0});
+  });
+  if (!done) return done.error();
+  if (out.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "selector: no enrolled host (not archived, not revoked) matches it");
+  }
+  return out;
+}
+
+Result<std::vector<TaskRecord>> SqlTasks::ReadTasks(const std::string& where,
+                                                    std::vector<SqlArg> args,
+                                                    const std::string& tail) {
+  std::vector<TaskRecord> out;
+  auto done = db_->Run(std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE " + where + tail,
+                       args, [&](const SqlRow& r) { out.push_back(ReadTask(r)); });
+  if (!done) return done.error();
+  if (out.empty()) return out;
+  std::map<std::int64_t, TaskRecord*> by_id;
+  std::vector<SqlArg> ids;
+  std::string in;
+  for (auto& t : out) {
+    by_id[t.id] = &t;
+    ids.emplace_back(t.id);
+    in += in.empty() ? "?" : ", ?";
+  }
+  done = db_->Run("SELECT task_id, state, COUNT(*) FROM task_hosts WHERE task_id IN (" + in +
+                      ") GROUP BY task_id, state",
+                  ids, [&](const SqlRow& r) {
+                    Count(by_id[r.Int(0)]->counts, r.Text(1), static_cast<int>(r.Int(2)));
+                  });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<TaskRecord> SqlTasks::CreateTask(const NewTask& task, const Actor& actor,
+                                        std::int64_t now_ms) {
+  if (task.host_ids.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "a task needs at least one host");
+  }
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  if (!task.idempotency_key.empty()) {
+    std::optional<std::pair<std::int64_t, std::string>> earlier;
+    auto done =
+        Run("SELECT id, request_digest FROM tasks WHERE created_by = ? AND idempotency_key = ?",
+            {actor.name, task.idempotency_key},
+            [&](const SqlRow& r) { earlier.emplace(r.Int(0), r.Text(1)); });
+    if (!done) return done.error();
+    if (earlier) {
+      if (earlier->second != task.request_digest) {
+        return MakeError(ErrorCode::kAlreadyExists, "idempotencyKey: already used by task " +
+                                                        std::to_string(earlier->first) +
+                                                        " for a different request");
+      }
+      auto tasks = ReadTasks("id = ?", {earlier->first});
+      if (!tasks) return tasks.error();
+      TaskRecord replay = tasks->at(0);
+      replay.replayed = true;
+      return replay;
+    }
+  }
+  if (task.ticket_id) {
+    bool found = false;
+    auto done = Run("SELECT 1 FROM tickets WHERE id = ?", {*task.ticket_id},
+                    [&](const SqlRow&) { found = true; });
+    if (!done) return done.error();
+    if (!found) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "ticketId: no ticket has id " + std::to_string(*task.ticket_id));
+    }
+  }
+  const int hosts = static_cast<int>(task.host_ids.size());
+  const int batch_size = task.batch_size > 0 ? std::min(task.batch_size, hosts) : hosts;
+  const int batches = (hosts + batch_size - 1) / batch_size;
+  std::optional<std::string> key;
+  if (!task.idempotency_key.empty()) key = task.idempotency_key;
+  std::optional<std::int64_t> max_failures;
+  if (task.max_failures) max_failures = *task.max_failures;
+  std::int64_t id = 0;
+  auto done = Run(
+      "INSERT INTO tasks (kind, spec, selector, batch_size, max_failures, timeout_ms, expires_ms, "
+      "ticket_id, idempotency_key, request_digest, created_by, created_ms, state, batches, "
+      "pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+      {task.kind, task.spec, task.selector, batch_size, max_failures, task.timeout_ms,
+       task.expires_ms, task.ticket_id, key, task.request_digest, actor.name, now_ms, batches,
+       hosts},
+      [&](const SqlRow& r) { id = r.Int(0); });
+  if (!done) return done.error();
+  for (int i = 0; i < hosts; ++i) {
+    // A host listed twice would be sent the task twice: the primary key refuses it, and the
+    // caller resolves targets to distinct hosts.
+    if (auto s = Do("INSERT INTO task_hosts (task_id, host_id, batch, state) VALUES (?, ?, ?, "
+                    "'queued')",
+                    {id, task.host_ids[static_cast<std::size_t>(i)], i / batch_size});
+        !s) {
+      return s.error();
+    }
+  }
+  auto entry = AuditOf("task.create", "task", id, actor, now_ms);
+  entry.after = {{"kind", task.kind},
+                 {"hosts", std::to_string(hosts)},
+                 {"selector", task.selector},
+                 {"batch_size", std::to_string(batch_size)},
+                 {"max_failures", task.max_failures ? std::to_string(*task.max_failures) : ""},
+                 {"spec", task.spec}};
+  if (task.ticket_id) entry.after["ticket"] = std::to_string(*task.ticket_id);
+  if (auto s = Audit(entry); !s) return s.error();
+  if (task.ticket_id) {
+    if (auto s = Event(*task.ticket_id, now_ms, "task", task.kind, "",
+                       "task " + std::to_string(id) + " to " + std::to_string(hosts) +
+                           (hosts == 1 ? " host" : " hosts"),
+                       actor.name);
+        !s) {
+      return s.error();
+    }
+  }
+  auto created = ReadTasks("id = ?", {id});
+  if (!created) return created.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return created->at(0);
+}
+
+Result<std::optional<TaskRecord>> SqlTasks::GetTask(std::int64_t id) {
+  auto tasks = ReadTasks("id = ?", {id});
+  if (!tasks) return tasks.error();
+  if (tasks->empty()) return std::optional<TaskRecord>{};
+  return std::optional<TaskRecord>(std::move(tasks->at(0)));
+}
+
+Result<TaskPage> SqlTasks::ListTasks(std::optional<std::int64_t> before_id, int limit) {
+  TaskPage page;
+  auto tasks = ReadTasks("id < ?", {before_id.value_or(INT64_MAX)},
+                         " ORDER BY id DESC LIMIT " + std::to_string(limit + 1));
+  if (!tasks) return tasks.error();
+  page.items = std::move(*tasks);
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.resize(static_cast<std::size_t>(limit));
+    page.next_before = page.items.back().id;
+  }
+  return page;
+}
+
+Result<std::vector<TaskHostRecord>> SqlTasks::ListTaskHosts(std::int64_t task_id,
+                                                            const std::string& state,
+                                                            std::int64_t after_host, int limit) {
+  std::vector<TaskHostRecord> out;
+  std::string sql = std::string("SELECT ") + kHostRowColumns +
+                    " FROM task_hosts th JOIN hosts h ON h.id = th.host_id WHERE th.task_id = ? "
+                    "AND th.host_id > ?";
+  std::vector<SqlArg> args{task_id, after_host};
+  if (!state.empty()) {
+    sql += " AND th.state = ?";
+    args.emplace_back(state);
+  }
+  sql += " ORDER BY th.host_id LIMIT ?";
+  args.emplace_back(limit);
+  auto done = db_->Run(sql, args, [&](const SqlRow& r) { out.push_back(ReadTaskHost(r)); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::vector<TaskHostRecord>> SqlTasks::HostTasks(std::int64_t host_id, int limit) {
+  std::vector<TaskHostRecord> out;
+  auto done = Run(std::string("SELECT ") + kHostRowColumns +
+                      " FROM task_hosts th JOIN hosts h ON h.id = th.host_id WHERE th.host_id = ? "
+                      "ORDER BY th.task_id DESC LIMIT ?",
+                  {host_id, limit}, [&](const SqlRow& r) { out.push_back(ReadTaskHost(r)); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::vector<TaskRecord>> SqlTasks::DueTasks(std::int64_t host_id, std::int64_t now_ms) {
+  return ReadTasks(
+      "state = 'running' AND expires_ms > ? AND id IN (SELECT th.task_id FROM task_hosts th "
+      "WHERE th.host_id = ? AND th.state = 'queued' AND th.batch <= tasks.current_batch)",
+      {now_ms, host_id}, " ORDER BY id");
+}
+
+Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
+                                    std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  // Only a running task's queued host, in a batch the rollout reached, before expiry: the
+  // same conditions DueTasks read, checked again where the change is made, so a cancel or
+  // another server's send that came in between wins.
+  auto changed =
+      Run("UPDATE task_hosts SET state = 'sent', sent_ms = ? WHERE task_id = ? AND host_id = ? AND "
+          "state = 'queued' AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = task_hosts.task_id AND "
+          "t.state = 'running' AND t.expires_ms > ? AND task_hosts.batch <= t.current_batch)",
+          {now_ms, task_id, host_id, now_ms});
+  if (!changed) return changed.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return *changed > 0;
+}
+
+Status SqlTasks::Settle(std::int64_t task_id, std::int64_t host_id, const std::string& state,
+                        const TaskResultRecord& result, std::int64_t now_ms) {
+  std::optional<std::int64_t> exit_code;
+  if (result.exit_code) exit_code = *result.exit_code;
+  if (auto s =
+          Do("UPDATE task_hosts SET state = ?, exit_code = ?, duration_ms = ?, stdout = ?, "
+             "stderr = ?, stdout_size = ?, stderr_size = ?, message = ?, finished_ms = ? "
+             "WHERE task_id = ? AND host_id = ?",
+             {state, exit_code, result.duration_ms, result.stdout_text, result.stderr_text,
+              result.stdout_size, result.stderr_size, result.message, now_ms, task_id, host_id});
+      !s) {
+    return s;
+  }
+  if (auto s = Do("UPDATE tasks SET pending = pending - 1, failures = failures + ? WHERE id = ?",
+                  {Failure(state) ? 1 : 0, task_id});
+      !s) {
+    return s;
+  }
+  std::optional<TaskRecord> task;
+  std::int64_t pending = 0;
+  std::int64_t failures = 0;
+  auto done =
+      Run(std::string("SELECT ") + kTaskColumns + ", pending, failures FROM tasks WHERE id = ?",
+          {task_id}, [&](const SqlRow& r) {
+            task = ReadTask(r);
+            pending = r.Int(17);
+            failures = r.Int(18);
+          });
+  if (!done) return done.error();
+  if (!task) return MakeError(ErrorCode::kInternal, "task vanished while settling a host");
+  if (pending == 0) {
+    return Do(
+        "UPDATE tasks SET state = CASE WHEN state = 'running' THEN 'finished' ELSE state END, "
+        "finished_ms = ? WHERE id = ?",
+        {now_ms, task_id});
+  }
+  if (task->state != "running") return {};
+  if (task->max_failures && failures > *task->max_failures) {
+    const std::string reason = std::to_string(failures) + " hosts failed, more than the " +
+                               std::to_string(*task->max_failures) + " the rollout allows";
+    if (auto s = Do("UPDATE tasks SET state = 'stopped', stop_reason = ? WHERE id = ?",
+                    {reason, task_id});
+        !s) {
+      return s;
+    }
+    // The hosts not sent the task never will be; count them out of the pending ones.
+    auto cancelled = Run(
+        "UPDATE task_hosts SET state = 'cancelled', message = ?, finished_ms = ? WHERE task_id = "
+        "? AND state = 'queued'",
+        {"the rollout stopped: " + reason, now_ms, task_id});
+    if (!cancelled) return cancelled.error();
+    return Do(
+        "UPDATE tasks SET pending = pending - ?, finished_ms = CASE WHEN pending = ? THEN ? ELSE "
+        "finished_ms END WHERE id = ?",
+        {*cancelled, *cancelled, now_ms, task_id});
+  }
+  // The batch is done when none of its hosts (nor an earlier batch's) waits for a result.
+  bool open = false;
+  done = Run(
+      "SELECT 1 FROM task_hosts WHERE task_id = ? AND batch <= ? AND state IN ('queued', 'sent', "
+      "'running') LIMIT 1",
+      {task_id, task->current_batch}, [&](const SqlRow&) { open = true; });
+  if (!done) return done.error();
+  if (!open && task->current_batch + 1 < task->batches) {
+    return Do("UPDATE tasks SET current_batch = current_batch + 1 WHERE id = ?", {task_id});
+  }
+  return {};
+}
+
+Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
+                                        const TaskResultRecord& result, std::int64_t now_ms) {
+  if (result.state != "running" && !FinalState(result.state)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "state: an agent reports running, succeeded, failed, timed_out, cancelled "
+                     "or refused, not '" +
+                         result.state + "'");
+  }
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<std::string> current;
+  auto done = Run(std::string("SELECT state FROM task_hosts WHERE task_id = ? AND host_id = ?") +
+                      (Pg() ? " FOR UPDATE" : ""),
+                  {task_id, host_id}, [&](const SqlRow& r) { current = r.Text(0); });
+  if (!done) return done.error();
+  if (!current) {
+    return MakeError(ErrorCode::kNotFound,
+                     "host " + std::to_string(host_id) + " has no task " + std::to_string(task_id));
+  }
+  if (*current != "sent" && *current != "running") return false;
+  if (result.state == "running") {
+    if (*current == "running") return false;
+    if (auto s = Do("UPDATE task_hosts SET state = 'running' WHERE task_id = ? AND host_id = ?",
+                    {task_id, host_id});
+        !s) {
+      return s.error();
+    }
+  } else if (auto s = Settle(task_id, host_id, result.state, result, now_ms); !s) {
+    return s.error();
+  }
+  if (auto s = tx->Commit(); !s) return s.error();
+  return true;
+}
+
+Result<TaskRecord> SqlTasks::CancelTask(std::int64_t id, const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<std::string> state;
+  auto done = Run(std::string("SELECT state FROM tasks WHERE id = ?") + (Pg() ? " FOR UPDATE" : ""),
+                  {id}, [&](const SqlRow& r) { state = r.Text(0); });
+  if (!done) return done.error();
+  if (!state) return MakeError(ErrorCode::kNotFound, "no task has id " + std::to_string(id));
+  if (*state != "running") {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "task " + std::to_string(id) + " is " + *state + ", not running");
+  }
+  auto cancelled = Run(
+      "UPDATE task_hosts SET state = 'cancelled', message = ?, finished_ms = ? WHERE task_id = ? "
+      "AND state = 'queued'",
+      {"cancelled by " + actor.name, now_ms, id});
+  if (!cancelled) return cancelled.error();
+  if (auto s = Do("UPDATE tasks SET state = 'cancelled', stop_reason = ?, pending = pending - ?, "
+                  "finished_ms = CASE WHEN pending = ? THEN ? ELSE finished_ms END WHERE id = ?",
+                  {"cancelled by " + actor.name, *cancelled, *cancelled, now_ms, id});
+      !s) {
+    return s.error();
+  }
+  auto entry = AuditOf("task.cancel", "task", id, actor, now_ms);
+  entry.before = {{"state", *state}};
+  entry.after = {{"state", "cancelled"}, {"hosts_cancelled", std::to_string(*cancelled)}};
+  if (auto s = Audit(entry); !s) return s.error();
+  auto tasks = ReadTasks("id = ?", {id});
+  if (!tasks) return tasks.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return tasks->at(0);
+}
+
+Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
+  TaskSweep sweep;
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  // Who is late: queued hosts of expired running tasks, and hosts sent the task longer ago
+  // than its timeout.
+  std::vector<std::tuple<std::int64_t, std::int64_t, bool>> late;
+  auto done = Run(
+      "SELECT th.task_id, th.host_id, th.state = 'queued' FROM task_hosts th JOIN tasks t ON "
+      "t.id = th.task_id WHERE th.state IN ('queued', 'sent', 'running') AND ((th.state = "
+      "'queued' AND t.expires_ms <= ?) OR (th.state <> 'queued' AND th.sent_ms + t.timeout_ms <= "
+      "?)) ORDER BY th.task_id, th.host_id LIMIT 10000",
+      {now_ms, now_ms}, [&](const SqlRow& r) { late.emplace_back(r.Int(0), r.Int(1), r.Bool(2)); });
+  if (!done) return done.error();
+  for (const auto& [task, host, queued] : late) {
+    TaskResultRecord result;
+    result.message = queued ? "expired before the host could be sent the task"
+                            : "no result within the task's timeout";
+    if (auto s = Settle(task, host, queued ? "cancelled" : "timed_out", result, now_ms); !s) {
+      return s.error();
+    }
+    ++(queued ? sweep.expired : sweep.timed_out);
+  }
+  if (auto s = tx->Commit(); !s) return s.error();
+  return sweep;
+}
+
+}  // namespace fleetdesk::server::store
