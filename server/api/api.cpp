@@ -183,6 +183,7 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
       {"PATCH", "/api/v1/hosts/{id}", G::kPermission, {"hosts", "write"}, &Api::PatchHost},
       {"GET", "/api/v1/hosts/{id}/history", G::kPermission, {"hosts", "read"}, &Api::HostHistory},
       {"GET", "/api/v1/hosts/{id}/metrics", G::kPermission, {"hosts", "read"}, &Api::HostMetrics},
+      {"GET", "/api/v1/hosts/{id}/tasks", G::kPermission, {"tasks", "read"}, &Api::HostTasks},
       {"POST",
        "/api/v1/hosts/{id}/archive",
        G::kPermission,
@@ -288,6 +289,10 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
        G::kPermission,
        {"maintenance", "write"},
        &Api::EndMaintenance},
+      {"GET", "/api/v1/tasks", G::kPermission, {"tasks", "read"}, &Api::ListTasks},
+      {"POST", "/api/v1/tasks", G::kPermission, {"tasks", "submit"}, &Api::SubmitTask},
+      {"GET", "/api/v1/tasks/{id}", G::kPermission, {"tasks", "read"}, &Api::GetTaskView},
+      {"POST", "/api/v1/tasks/{id}/cancel", G::kPermission, {"tasks", "cancel"}, &Api::CancelTask},
   };
   return routes;
 }

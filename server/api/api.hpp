@@ -162,6 +162,12 @@ class Api {
   Result<http::Response> ListMaintenance(const Call& call);
   Result<http::Response> CreateMaintenance(const Call& call);
   Result<http::Response> EndMaintenance(const Call& call);
+  // Configuration tasks (tasks_api.cpp).
+  Result<http::Response> SubmitTask(const Call& call);
+  Result<http::Response> ListTasks(const Call& call);
+  Result<http::Response> GetTaskView(const Call& call);
+  Result<http::Response> CancelTask(const Call& call);
+  Result<http::Response> HostTasks(const Call& call);
   // Reports (reports_api.cpp).
   Result<http::Response> MonthlyReport(const Call& call);
   Result<http::Response> NoiseReport(const Call& call);

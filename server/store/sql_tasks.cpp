@@ -38,7 +38,7 @@ TaskRecord ReadTask(const SqlRow& r) {
 constexpr const char* kHostRowColumns =
     "th.task_id, th.host_id, h.hostname, th.batch, th.state, th.exit_code, th.duration_ms, "
     "th.stdout, th.stderr, th.stdout_size, th.stderr_size, th.message, th.sent_ms, "
-    "th.finished_ms";
+    "th.finished_ms, t.kind";
 
 TaskHostRecord ReadTaskHost(const SqlRow& r) {
   TaskHostRecord h;
@@ -56,6 +56,7 @@ TaskHostRecord ReadTaskHost(const SqlRow& r) {
   h.message = r.Text(11);
   h.sent_ms = r.OptInt(12);
   h.finished_ms = r.OptInt(13);
+  h.kind = r.Text(14);
   return h;
 }
 
@@ -268,9 +269,11 @@ Result<std::vector<TaskHostRecord>> SqlTasks::ListTaskHosts(std::int64_t task_id
                                                             const std::string& state,
                                                             std::int64_t after_host, int limit) {
   std::vector<TaskHostRecord> out;
-  std::string sql = std::string("SELECT ") + kHostRowColumns +
-                    " FROM task_hosts th JOIN hosts h ON h.id = th.host_id WHERE th.task_id = ? "
-                    "AND th.host_id > ?";
+  std::string sql =
+      std::string("SELECT ") + kHostRowColumns +
+      " FROM task_hosts th JOIN hosts h ON h.id = th.host_id JOIN tasks t ON t.id = th.task_id "
+      "WHERE th.task_id = ? "
+      "AND th.host_id > ?";
   std::vector<SqlArg> args{task_id, after_host};
   if (!state.empty()) {
     sql += " AND th.state = ?";
@@ -285,10 +288,12 @@ Result<std::vector<TaskHostRecord>> SqlTasks::ListTaskHosts(std::int64_t task_id
 
 Result<std::vector<TaskHostRecord>> SqlTasks::HostTasks(std::int64_t host_id, int limit) {
   std::vector<TaskHostRecord> out;
-  auto done = Run(std::string("SELECT ") + kHostRowColumns +
-                      " FROM task_hosts th JOIN hosts h ON h.id = th.host_id WHERE th.host_id = ? "
-                      "ORDER BY th.task_id DESC LIMIT ?",
-                  {host_id, limit}, [&](const SqlRow& r) { out.push_back(ReadTaskHost(r)); });
+  auto done =
+      Run(std::string("SELECT ") + kHostRowColumns +
+              " FROM task_hosts th JOIN hosts h ON h.id = th.host_id JOIN tasks t ON t.id = "
+              "th.task_id WHERE th.host_id = ? "
+              "ORDER BY th.task_id DESC LIMIT ?",
+          {host_id, limit}, [&](const SqlRow& r) { out.push_back(ReadTaskHost(r)); });
   if (!done) return done.error();
   return out;
 }

@@ -48,6 +48,7 @@ struct NewTask {
 // Per host: queued, sent, running, and then succeeded, failed, timed_out, cancelled or refused.
 struct TaskHostRecord {
   std::int64_t task_id = 0;
+  std::string kind;  // the task's
   std::int64_t host_id = 0;
   std::string hostname;
   int batch = 0;

@@ -141,6 +141,14 @@ struct Fixture {
   std::size_t HostCount() { return (*stores->Acquire())->LoadHosts()->size(); }
 };
 
+// The answer's body as message M.
+template <typename M>
+M As(const http::Response& response) {
+  auto parsed = fleetdesk::codec::Parse<M>(response.body);
+  REQUIRE(parsed.ok());
+  return *parsed;
+}
+
 inline fleetdesk::v1::ErrorResponse ErrorOf(const http::Response& r) {
   auto e = fleetdesk::codec::Parse<fleetdesk::v1::ErrorResponse>(r.body);
   REQUIRE(e.ok());

@@ -40,6 +40,7 @@ const std::map<Route, std::pair<std::string, bool>> kBodyEndpoints = {
     {{"POST", "/api/v1/tickets/{id}/attachments"},
      {"/api/v1/tickets/1/attachments?name=x.png", false}},
     {{"POST", "/api/v1/maintenance"}, {"/api/v1/maintenance", false}},
+    {{"POST", "/api/v1/tasks"}, {"/api/v1/tasks", false}},
 };
 const std::set<Route> kNoBody = {
     {"DELETE", "/api/v1/session"},
@@ -49,6 +50,7 @@ const std::set<Route> kNoBody = {
     {"POST", "/api/v1/agents/{agent}/revoke"},
     {"POST", "/api/v1/maintenance/{id}/end"},
     {"DELETE", "/api/v1/tickets/{id}/attachments/{id}"},
+    {"POST", "/api/v1/tasks/{id}/cancel"},
 };
 
 std::vector<std::string> HostileJson() {

@@ -10,19 +10,13 @@
 #include "tests/server/api/api_fixture.hpp"
 
 using namespace fleetdesk::server;
+using fleetdesk::testing::As;
 using fleetdesk::testing::Credentials;
 using fleetdesk::testing::ErrorOf;
 using fleetdesk::testing::Fixture;
 using fleetdesk::testing::TempDir;
 
 namespace {
-
-template <typename M>
-M As(const http::Response& response) {
-  auto parsed = fleetdesk::codec::Parse<M>(response.body);
-  REQUIRE(parsed.ok());
-  return *parsed;
-}
 
 std::vector<std::string> Actions(const fleetdesk::v1::Ticket& t) {
   return {t.actions().begin(), t.actions().end()};
