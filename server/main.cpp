@@ -30,6 +30,7 @@
 #include "server/engine/clock.hpp"
 #include "server/engine/incident_engine.hpp"
 #include "server/engine/jobs.hpp"
+#include "server/engine/tasks.hpp"
 #include "server/engine/writer.hpp"
 #include "server/gateway/gateway.hpp"
 #include "server/http/http_server.hpp"
@@ -300,7 +301,28 @@ int Serve(const ServerConfig& config) {
   gateway_options.ca = pki->ca;
   gateway_options.certificate_validity = config.agent_certificate_validity;
   gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
+  // Configuration tasks: sent to this server's channels and their results recorded, on a thread
+  // of its own; on SQLite through the writer's connection (see SharedStore).
+  auto task_connection = writer_connection;
+  if (shared_database) {
+    auto opened = store::OpenStore(config.DatabaseUrl());
+    if (!opened) return Fail(opened.error().message);
+    task_connection = std::make_shared<store::SharedStore>(std::move(*opened));
+  }
+  engine::TaskDispatcher dispatcher(
+      task_connection,
+      engine::TaskChannels{
+          [&gateway](const std::string& agent) { return gateway.Connected(agent); },
+          [&gateway](const std::string& agent, const fleetdesk::v1::Task& task) {
+            return gateway.SendTask(agent, task);
+          }});
+  gateway.OnTaskResult(
+      [&dispatcher](const std::string& agent, const fleetdesk::v1::TaskResult& result) {
+        dispatcher.Submit(agent, result);
+      });
+  gateway.OnAgentConnected([&dispatcher](const std::string&) { dispatcher.Wake(); });
   if (auto s = gateway.Start(); !s) return Fail(s.error().message);
+  dispatcher.Start();
 
   auto jobs_store = store::OpenStore(config.DatabaseUrl());
   if (!jobs_store) return Fail(jobs_store.error().message);
@@ -345,6 +367,7 @@ int Serve(const ServerConfig& config) {
   api.OnAgentCutOff([&gateway](const std::string& agent_id, const std::string& reason) {
     gateway.Disconnect(agent_id, reason);
   });
+  api.OnTaskSubmitted([&dispatcher] { dispatcher.Wake(); });
   http::HttpServerOptions http_options;
   http_options.address = config.api_listen.address;
   http_options.port = config.api_listen.port;
@@ -430,6 +453,7 @@ int Serve(const ServerConfig& config) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   workers.join();
+  dispatcher.Stop();  // records the results the channels handed over
   jobs.Stop();
   writer.Stop();     // commits whatever the channels handed over
   incidents.Stop();  // and what those commits saw

@@ -83,6 +83,10 @@ class Api {
     close_channel_ = std::move(close);
   }
 
+  // Called after a task is submitted, to send it at once rather than at the next round. Set
+  // before serving.
+  void OnTaskSubmitted(std::function<void()> submitted) { task_submitted_ = std::move(submitted); }
+
   // Thread-safe. Always answers: errors become the JSON error contract of docs/API.md.
   http::Response Handle(const http::Request& request);
 
@@ -185,6 +189,7 @@ class Api {
   engine::RateLimiter per_caller_{options_.rate_limit, options_.rate_burst};
   engine::RateLimiter per_address_{4 * options_.rate_limit, 4 * options_.rate_burst};
   std::function<void(const std::string&, const std::string&)> close_channel_;
+  std::function<void()> task_submitted_;
 };
 
 // The query string's parameters, percent-decoded ('+' is a space). Errors: kInvalidArgument for

@@ -347,6 +347,7 @@ Result<http::Response> Api::SubmitTask(const Call& call) {
   task.request_digest = crypto::Sha256Hex(digest);
   auto created = (*store)->CreateTask(task, call.Actor(), now);
   if (!created) return created.error();
+  if (!created->replayed && task_submitted_) task_submitted_();
   return Json(created->replayed ? 200 : 201, ToProto(*created));
 }
 

@@ -87,6 +87,14 @@ void FleetJobs::Tick() {
                  options_.silent_after.count() / 1000);
     if (options_.unreachable) options_.unreachable(*marked, now);
   }
+  // Tasks: hosts never sent one before it expired, and hosts that never answered in time.
+  auto swept = store_->SweepTasks(now);
+  if (!swept) {
+    spdlog::warn("fleet jobs: tasks: {}", swept.error().message);
+  } else if (swept->expired + swept->timed_out > 0) {
+    spdlog::info("fleet jobs: tasks: {} host(s) expired unsent, {} timed out", swept->expired,
+                 swept->timed_out);
+  }
   if (options_.incident_quiet.count() > 0) {
     // Breaches first: an incident resolved below stops its clocks, and a breach it had already
     // run into would never be recorded.

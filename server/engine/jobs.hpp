@@ -1,6 +1,6 @@
 // The jobs that must run once per fleet, however many servers share the database: marking
-// silent hosts unreachable, resolving incidents quiet for long enough, recording SLA breaches, and
-// pruning history past its retention. Every server runs this
+// silent hosts unreachable, timing out tasks, resolving incidents quiet for long enough,
+// recording SLA breaches, and pruning history past its retention. Every server runs this
 // loop; only the holder of the store's leadership lock acts, and when it dies the lock (a
 // PostgreSQL session lock) passes to the next server that asks.
 #pragma once

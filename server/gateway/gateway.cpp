@@ -78,6 +78,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   // Every live session, from accept to close, so Stop reaches those still handshaking too.
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   bool stopping = false;
+  std::function<void(const std::string&, const fleetdesk::v1::TaskResult&)> on_task_result;
+  std::function<void(const std::string&)> on_connected;
 
   awaitable<void> Accept();
 };
@@ -299,6 +301,8 @@ awaitable<void> Session::Run() {
   welcome.mutable_welcome()->set_encoding(use_binary ? kProtobufEncoding : "json");
   Send(welcome);
   binary = use_binary;
+  // Tasks queued for this host while it was away go out after the welcome.
+  if (gateway->on_connected) gateway->on_connected(agent_id);
   spdlog::debug("agent {} ({}) connected from {}, encoding {}", agent_id, connected->row.hostname,
                 remote, use_binary ? kProtobufEncoding : "json");
 
@@ -421,8 +425,7 @@ Status Session::HandleMessage(std::string_view payload, bool text,
       Renew(message.renew().csr());
       return {};
     case fleetdesk::v1::AgentMessage::kTaskResult:
-      // Tasks arrive with the tasks issue; until then a result is noted and dropped.
-      spdlog::debug("agent {} sent a task result; no tasks are tracked yet", agent_id);
+      if (gateway->on_task_result) gateway->on_task_result(agent_id, message.task_result());
       return {};
     case fleetdesk::v1::AgentMessage::kHello:
       return MakeError(ErrorCode::kInvalidArgument, "a second hello on one channel");
@@ -590,6 +593,36 @@ void Gateway::Disconnect(const std::string& agent_id, const std::string& reason)
     session->Send(error);
     session->Close(websocket::close_code::policy_error, reason);
   });
+}
+
+bool Gateway::Connected(const std::string& agent_id) const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->channels.contains(agent_id);
+}
+
+bool Gateway::SendTask(const std::string& agent_id, const fleetdesk::v1::Task& task) {
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->channels.find(agent_id);
+    if (it == impl_->channels.end()) return false;
+    session = it->second;
+  }
+  fleetdesk::v1::ServerMessage message;
+  *message.mutable_task() = task;
+  asio::post(session->ws.get_executor(), [session, message = std::move(message)]() mutable {
+    session->Send(std::move(message));
+  });
+  return true;
+}
+
+void Gateway::OnTaskResult(
+    std::function<void(const std::string&, const fleetdesk::v1::TaskResult&)> handler) {
+  impl_->on_task_result = std::move(handler);
+}
+
+void Gateway::OnAgentConnected(std::function<void(const std::string&)> handler) {
+  impl_->on_connected = std::move(handler);
 }
 
 void Gateway::Stop() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,11 @@ namespace ssl {
 class context;
 }
 }  // namespace boost::asio
+
+namespace fleetdesk::v1 {
+class Task;
+class TaskResult;
+}  // namespace fleetdesk::v1
 
 namespace fleetdesk::server::gateway {
 
@@ -54,6 +60,16 @@ class Gateway {
   // Closes the agent's channel, if it has one here, telling it why (revoked, archived). Thread-
   // safe. The agent's next hello is refused by the state engine.
   void Disconnect(const std::string& agent_id, const std::string& reason);
+
+  // Whether the agent has a channel here. Thread-safe.
+  bool Connected(const std::string& agent_id) const;
+  // Queues the task on the agent's channel; false when it has none here. Thread-safe.
+  bool SendTask(const std::string& agent_id, const fleetdesk::v1::Task& task);
+  // Set before Start: called on a network thread with each task result an agent sends (to be
+  // handed on, never to block), and with each agent once its channel is open.
+  void OnTaskResult(
+      std::function<void(const std::string& agent_id, const fleetdesk::v1::TaskResult&)> handler);
+  void OnAgentConnected(std::function<void(const std::string& agent_id)> handler);
 
   // Stops accepting and closes every channel with "going away"; agents reconnect elsewhere or
   // later. Reports already received are committed by the writer, which outlives the gateway.

@@ -256,6 +256,13 @@ class SqlTasks : public SqlReports {
                             std::int64_t now_ms) override;
   Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
                                 const TaskResultRecord& result, std::int64_t now_ms) override;
+  Result<std::vector<DueTaskHost>> DueTaskHosts(std::int64_t now_ms, std::int64_t after_task,
+                                                std::int64_t after_host, int limit) override;
+  Result<std::vector<bool>> MarkTasksSent(
+      const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts,
+      std::int64_t now_ms) override;
+  Result<std::vector<Result<bool>>> RecordTaskResults(const std::vector<AgentTaskResult>& results,
+                                                      std::int64_t now_ms) override;
   Result<TaskRecord> CancelTask(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
   Result<TaskSweep> SweepTasks(std::int64_t now_ms) override;
 
@@ -263,6 +270,11 @@ class SqlTasks : public SqlReports {
   // The tasks the statement's rows name (its first column their ids), with their counts.
   Result<std::vector<TaskRecord>> ReadTasks(const std::string& where, std::vector<SqlArg> args,
                                             const std::string& tail = "");
+  // The UPDATE that marks a host sent, inside the caller's transaction.
+  Result<bool> MarkSent(std::int64_t task_id, std::int64_t host_id, std::int64_t now_ms);
+  // A result applied inside the caller's transaction.
+  Result<bool> ApplyResult(std::int64_t task_id, std::int64_t host_id,
+                           const TaskResultRecord& result, std::int64_t now_ms);
   // One host of a task to a final state, inside the caller's transaction, and the rollout's
   // bookkeeping that follows: failures counted, the threshold checked, the next batch opened,
   // the task finished with its last host.

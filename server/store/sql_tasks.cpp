@@ -305,10 +305,7 @@ Result<std::vector<TaskRecord>> SqlTasks::DueTasks(std::int64_t host_id, std::in
       {now_ms, host_id}, " ORDER BY id");
 }
 
-Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
-                                    std::int64_t now_ms) {
-  auto tx = BeginTx();
-  if (!tx) return tx.error();
+Result<bool> SqlTasks::MarkSent(std::int64_t task_id, std::int64_t host_id, std::int64_t now_ms) {
   // Only a running task's queued host, in a batch the rollout reached, before expiry: the
   // same conditions DueTasks read, checked again where the change is made, so a cancel or
   // another server's send that came in between wins.
@@ -318,8 +315,46 @@ Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
           "t.state = 'running' AND t.expires_ms > ? AND task_hosts.batch <= t.current_batch)",
           {now_ms, task_id, host_id, now_ms});
   if (!changed) return changed.error();
-  if (auto s = tx->Commit(); !s) return s.error();
   return *changed > 0;
+}
+
+Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
+                                    std::int64_t now_ms) {
+  auto marked = MarkTasksSent({{task_id, host_id}}, now_ms);
+  if (!marked) return marked.error();
+  return static_cast<bool>(marked->at(0));
+}
+
+Result<std::vector<bool>> SqlTasks::MarkTasksSent(
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts, std::int64_t now_ms) {
+  std::vector<bool> out;
+  if (task_hosts.empty()) return out;
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  for (const auto& [task, host] : task_hosts) {
+    auto marked = MarkSent(task, host, now_ms);
+    if (!marked) return marked.error();
+    out.push_back(*marked);
+  }
+  if (auto s = tx->Commit(); !s) return s.error();
+  return out;
+}
+
+Result<std::vector<DueTaskHost>> SqlTasks::DueTaskHosts(std::int64_t now_ms,
+                                                        std::int64_t after_task,
+                                                        std::int64_t after_host, int limit) {
+  std::vector<DueTaskHost> out;
+  auto done = Run(
+      "SELECT th.task_id, th.host_id, h.agent_id FROM tasks t JOIN task_hosts th ON th.task_id = "
+      "t.id AND th.state = 'queued' AND th.batch <= t.current_batch JOIN hosts h ON h.id = "
+      "th.host_id WHERE t.state = 'running' AND t.expires_ms > ? AND h.agent_id IS NOT NULL "
+      "AND (th.task_id > ? OR (th.task_id = ? AND th.host_id > ?)) ORDER BY th.task_id, "
+      "th.host_id LIMIT ?",
+      {now_ms, after_task, after_task, after_host, limit}, [&](const SqlRow& r) {
+        out.push_back({r.Int(0), r.Int(1), r.Text(2)});
+      });
+  if (!done) return done.error();
+  return out;
 }
 
 Status SqlTasks::Settle(std::int64_t task_id, std::int64_t host_id, const std::string& state,
@@ -391,16 +426,21 @@ Status SqlTasks::Settle(std::int64_t task_id, std::int64_t host_id, const std::s
   return {};
 }
 
-Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
-                                        const TaskResultRecord& result, std::int64_t now_ms) {
-  if (result.state != "running" && !FinalState(result.state)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "state: an agent reports running, succeeded, failed, timed_out, cancelled "
-                     "or refused, not '" +
-                         result.state + "'");
-  }
-  auto tx = BeginTx();
-  if (!tx) return tx.error();
+namespace {
+
+Status CheckResultState(const std::string& state) {
+  if (state == "running" || FinalState(state)) return {};
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "state: an agent reports running, succeeded, failed, timed_out, cancelled or "
+                   "refused, not '" +
+                       state + "'");
+}
+
+}  // namespace
+
+Result<bool> SqlTasks::ApplyResult(std::int64_t task_id, std::int64_t host_id,
+                                   const TaskResultRecord& result, std::int64_t now_ms) {
+  if (auto s = CheckResultState(result.state); !s) return s.error();
   std::optional<std::string> current;
   auto done = Run(std::string("SELECT state FROM task_hosts WHERE task_id = ? AND host_id = ?") +
                       (Pg() ? " FOR UPDATE" : ""),
@@ -418,11 +458,48 @@ Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_
         !s) {
       return s.error();
     }
-  } else if (auto s = Settle(task_id, host_id, result.state, result, now_ms); !s) {
-    return s.error();
+    return true;
+  }
+  if (auto s = Settle(task_id, host_id, result.state, result, now_ms); !s) return s.error();
+  return true;
+}
+
+Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
+                                        const TaskResultRecord& result, std::int64_t now_ms) {
+  if (auto s = CheckResultState(result.state); !s) return s.error();
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  auto applied = ApplyResult(task_id, host_id, result, now_ms);
+  if (!applied) return applied.error();
+  if (auto s = tx->Commit(); !s) return s.error();
+  return *applied;
+}
+
+Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
+    const std::vector<AgentTaskResult>& results, std::int64_t now_ms) {
+  std::vector<Result<bool>> out;
+  if (results.empty()) return out;
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  for (const auto& r : results) {
+    std::optional<std::int64_t> host;
+    auto done = Run("SELECT id FROM hosts WHERE agent_id = ?", {r.agent_id},
+                    [&](const SqlRow& row) { host = row.Int(0); });
+    if (!done) return done.error();
+    if (!host) {
+      out.emplace_back(MakeError(ErrorCode::kNotFound, "no host has agent " + r.agent_id));
+      continue;
+    }
+    // One bad result (a state no agent sends) is refused alone; a database error ends all.
+    auto applied = ApplyResult(r.task_id, *host, r.result, now_ms);
+    if (!applied && applied.error().code != ErrorCode::kNotFound &&
+        applied.error().code != ErrorCode::kInvalidArgument) {
+      return applied.error();
+    }
+    out.push_back(std::move(applied));
   }
   if (auto s = tx->Commit(); !s) return s.error();
-  return true;
+  return out;
 }
 
 Result<TaskRecord> SqlTasks::CancelTask(std::int64_t id, const Actor& actor, std::int64_t now_ms) {

@@ -314,6 +314,19 @@ class Store : public BatchWriter {
   // task), kInvalidArgument (not a state an agent reports).
   virtual Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
                                         const TaskResultRecord& result, std::int64_t now_ms) = 0;
+  // The hosts due a task now, for every running task (as DueTasks), by task and host after
+  // (`after_task`, `after_host`), at most `limit`: a server takes those whose agents it holds.
+  virtual Result<std::vector<DueTaskHost>> DueTaskHosts(std::int64_t now_ms,
+                                                        std::int64_t after_task,
+                                                        std::int64_t after_host, int limit) = 0;
+  // MarkTaskSent for each pair, in one transaction; answers which were marked.
+  virtual Result<std::vector<bool>> MarkTasksSent(
+      const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts,
+      std::int64_t now_ms) = 0;
+  // RecordTaskResult for each, its host found by agent id, in one transaction; answers each
+  // one's outcome (an error for that one alone: no such host or task, a bad state).
+  virtual Result<std::vector<Result<bool>>> RecordTaskResults(
+      const std::vector<AgentTaskResult>& results, std::int64_t now_ms) = 0;
   // Stops a running task: its hosts not sent it yet are cancelled; those that have it report as
   // they will. Audited `task.cancel`. Errors: kNotFound; kFailedPrecondition when not running.
   virtual Result<TaskRecord> CancelTask(std::int64_t id, const Actor& actor,

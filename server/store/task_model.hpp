@@ -115,6 +115,20 @@ struct TaskResultRecord {
   std::string message;
 };
 
+// A host due a task, and the agent to send it to.
+struct DueTaskHost {
+  std::int64_t task_id = 0;
+  std::int64_t host_id = 0;
+  std::string agent_id;
+};
+
+// A result as it came over an agent's channel: the host is the agent's.
+struct AgentTaskResult {
+  std::string agent_id;
+  std::int64_t task_id = 0;
+  TaskResultRecord result;
+};
+
 // What the sweep changed: hosts whose tasks expired unsent or timed out.
 struct TaskSweep {
   int expired = 0;

@@ -15,6 +15,7 @@
 #include "common/files.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "fleetdesk/v1/tickets.pb.h"
+#include "tests/integration/raw_agent.hpp"
 #include "tests/support/fleet.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/wait.hpp"
@@ -34,16 +35,6 @@ std::optional<fleetdesk::v1::Host> FindHost(const TestServer& server, const std:
     if (h.agent_id() == agent_id) return h;
   }
   return std::nullopt;
-}
-
-// An identity enrolled through the real API, for a hand-driven client.
-fleetdesk::agent::Identity EnrollRaw(TestServer& server, const TempDir& dir,
-                                     const std::string& machine) {
-  auto token = server.Cli({"enroll-token", "create", "--ttl", "1h"});
-  auto id = fleetdesk::agent::Enroll(
-      {server.ApiUrl(), token, server.fingerprint(), dir / machine, "raw-" + machine, machine});
-  REQUIRE(id.ok());
-  return *id;
 }
 
 // Connects with `id`'s certificate to `url`, says hello as `machine`, and answers the server's

@@ -1,0 +1,79 @@
+// Sends configuration tasks to the agents connected to this server and records what they say.
+//
+// One thread. Each round it records the results the channels handed over (in one transaction),
+// then reads which hosts are due a task, keeps those whose agents have a channel here, marks
+// them sent (in one transaction: a host marked by another server, or cancelled meanwhile, is
+// not sent it) and hands each its task. A round runs every `tick`, and at once when woken: a
+// task submitted here, an agent connected, a result arrived. Every server does this for its own
+// channels, so a task submitted on one server reaches an agent connected to another within a
+// tick.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fleetdesk/v1/agent.pb.h"
+#include "server/store/shared_store.hpp"
+
+namespace fleetdesk::server::engine {
+
+// What the dispatcher needs of the gateway.
+struct TaskChannels {
+  // Whether the agent has a channel on this server.
+  std::function<bool(const std::string& agent_id)> connected;
+  // Queues the task on the agent's channel; false when it has none (any more).
+  std::function<bool(const std::string& agent_id, const fleetdesk::v1::Task& task)> send;
+};
+
+struct TaskDispatcherOptions {
+  std::chrono::milliseconds tick{1'000};
+  // Due hosts read per statement; a round reads page after page, so hosts offline for a task
+  // never keep one connected here from being sent the next.
+  int page = 5'000;
+};
+
+class TaskDispatcher {
+ public:
+  TaskDispatcher(std::shared_ptr<store::SharedStore> store, TaskChannels channels,
+                 TaskDispatcherOptions options = {});
+  ~TaskDispatcher();
+  TaskDispatcher(const TaskDispatcher&) = delete;
+  TaskDispatcher& operator=(const TaskDispatcher&) = delete;
+
+  void Start();
+  void Stop();
+  // Runs a round now. Thread-safe.
+  void Wake();
+  // An agent's word on a task, from its channel. Thread-safe, never blocks on the database.
+  void Submit(std::string agent_id, fleetdesk::v1::TaskResult result);
+
+ private:
+  void Run();
+  void Round();
+  // Sends the hosts of one page of due ones whose agents are here.
+  void SendPage(const std::vector<store::DueTaskHost>& due, std::int64_t now_ms);
+  void RecordResults();
+
+  std::shared_ptr<store::SharedStore> store_;
+  TaskChannels channels_;
+  TaskDispatcherOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::vector<store::AgentTaskResult> results_;
+  std::thread thread_;
+};
+
+// The result an agent sent, as the store keeps it: its fields checked and trimmed, the task id
+// read. Errors: kInvalidArgument naming the field.
+Result<store::AgentTaskResult> ResultFromAgent(const std::string& agent_id,
+                                               const fleetdesk::v1::TaskResult& result);
+
+}  // namespace fleetdesk::server::engine
