@@ -44,6 +44,7 @@
 #include "common/net/tls.hpp"
 #include "common/net/tls_stream.hpp"
 #include "fleetdesk/v1/api.pb.h"
+#include "fleetdesk/v1/tasks.pb.h"
 #include "scripts/bench/sim_host.hpp"
 
 namespace {
@@ -74,6 +75,10 @@ struct Options {
   double change_rate = 0.01;     // share of delta reports carrying a state change
   bool full_report = true;       // each agent sends a full report after connecting
   std::string store = "sqlite";  // names the server's store in the table
+  // Task mode: with an API token, agents send no reports but answer each task at once, and the
+  // dispatch of one task to the whole fleet and of `task_runs` tasks to one host is timed.
+  std::string tasks_token;
+  int task_runs = 100;
 };
 
 struct X509Free {
@@ -100,6 +105,7 @@ struct Stats {
   std::atomic<std::uint64_t> acked{0};
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> changes{0};  // state changes sent in the measured window
+  std::atomic<std::uint64_t> task_results{0};
   std::atomic<int> connected{0};
   std::atomic<int> connecting{0};
   std::atomic<bool> measuring{false};
@@ -280,6 +286,32 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   }
   ++stats.connected;
 
+  if (!o.tasks_token.empty()) {
+    // Task mode: each task is answered at once, done, and nothing else is sent.
+    beast::flat_buffer in;
+    for (;;) {
+      auto [rec, n] = co_await ws.async_read(in, kTuple);
+      if (rec) break;
+      const auto bytes = beast::buffers_to_string(in.data());
+      in.consume(in.size());
+      fleetdesk::v1::ServerMessage incoming;
+      const bool parsed = ws.got_text() ? fleetdesk::codec::FromJson(bytes, &incoming).ok()
+                                        : incoming.ParseFromString(bytes);
+      if (!parsed || !incoming.has_task()) continue;
+      message.clear_report();
+      auto* result = message.mutable_task_result();
+      result->set_task_id(incoming.task().id());
+      result->set_state(fleetdesk::v1::TASK_STATE_SUCCEEDED);
+      result->set_duration_ms(1);
+      auto out = frame();
+      auto [wec, wn] = co_await ws.async_write(asio::buffer(out), kTuple);
+      if (wec) break;
+      ++stats.task_results;
+    }
+    --stats.connected;
+    co_return;
+  }
+
   // Wait for the reporting phase; then report with a random phase so load is even.
   co_await start_reporting.async_wait(kTuple);
   std::mt19937 random(static_cast<unsigned>(index));
@@ -365,6 +397,109 @@ double ServerCounter(const Options& o, const std::string& ca_pem, const std::str
   return -1;
 }
 
+// An API call with the task mode's token; answers status and body (status 0 when unreachable).
+std::pair<int, std::string> Api(const Options& o, const std::string& ca_pem,
+                                const std::string& method, const std::string& path,
+                                const std::string& body = "") {
+  fleetdesk::net::HttpsRequest request;
+  request.method = method;
+  request.url = o.api + path;
+  request.body = body;
+  request.tls.ca_pem = ca_pem;
+  request.headers["Authorization"] = "Bearer " + o.tasks_token;
+  auto response = fleetdesk::net::Fetch(request);
+  if (!response) return {0, response.error().message};
+  return {response->status, response->body};
+}
+
+// Every host's id, through the API's pages.
+std::vector<std::int64_t> HostIds(const Options& o, const std::string& ca_pem) {
+  std::vector<std::int64_t> ids;
+  std::string cursor;
+  for (;;) {
+    auto [status, body] = Api(
+        o, ca_pem, "GET", "/api/v1/hosts?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    auto page = fleetdesk::codec::Parse<fleetdesk::v1::HostList>(body);
+    if (status != 200 || !page) break;
+    for (const auto& h : page->items()) ids.push_back(h.id());
+    if (page->next_cursor().empty()) break;
+    cursor = page->next_cursor();
+  }
+  return ids;
+}
+
+// How many of the task's hosts have a result stored; -1 when it cannot be read.
+int Stored(const Options& o, const std::string& ca_pem, std::int64_t task) {
+  auto [status, body] = Api(o, ca_pem, "GET", "/api/v1/tasks/" + std::to_string(task) + "?limit=1");
+  auto view = fleetdesk::codec::Parse<fleetdesk::v1::TaskView>(body);
+  if (status != 200 || !view) return -1;
+  const auto& c = view->counts();
+  return c.succeeded() + c.failed() + c.timed_out() + c.cancelled() + c.refused();
+}
+
+std::int64_t Submit(const Options& o, const std::string& ca_pem, const std::string& body) {
+  auto [status, answer] = Api(o, ca_pem, "POST", "/api/v1/tasks", body);
+  auto view = fleetdesk::codec::Parse<fleetdesk::v1::TaskView>(answer);
+  if (status != 201 || !view) {
+    std::cerr << "task refused (" << status << "): " << answer << "\n";
+    return 0;
+  }
+  return view->id();
+}
+
+double Percentile(std::vector<double>& v, double p);
+
+// Times one inventory.refresh to every host (until 50 %, 99 % and all results are stored) and
+// `task_runs` to one host each (submit to stored), and prints the table.
+int MeasureTasks(const Options& o, const std::string& ca_pem, int connected) {
+  auto ids = HostIds(o, ca_pem);
+  if (ids.empty()) {
+    std::cerr << "no hosts listed\n";
+    return 1;
+  }
+  std::string body = R"({"kind":"inventory.refresh","hostIds":[)";
+  for (std::size_t i = 0; i < ids.size(); ++i) body += (i > 0 ? "," : "") + std::to_string(ids[i]);
+  body += "]}";
+  const int n = static_cast<int>(ids.size());
+  auto t0 = Clock::now();
+  auto task = Submit(o, ca_pem, body);
+  if (task == 0) return 1;
+  const double submit_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  double half = -1, most = -1, all = -1;
+  while (std::chrono::duration<double>(Clock::now() - t0).count() < 120) {
+    const int stored = Stored(o, ca_pem, task);
+    const double at = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (half < 0 && stored * 2 >= n) half = at;
+    if (most < 0 && stored * 100 >= n * 99) most = at;
+    if (stored >= n) {
+      all = at;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::vector<double> single;
+  for (int run = 0; run < o.task_runs; ++run) {
+    auto start = Clock::now();
+    auto one = Submit(o, ca_pem,
+                      R"({"kind":"inventory.refresh","hostIds":[)" +
+                          std::to_string(ids[static_cast<std::size_t>(run) % ids.size()]) + "]}");
+    if (one == 0) return 1;
+    while (Stored(o, ca_pem, one) < 1) {
+      if (Clock::now() - start > std::chrono::seconds(10)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    single.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::printf(
+      "| store | agents | connected | submit ms | 50 %% stored s | 99 %% stored s | all stored s "
+      "| tasks/s | one host p50 ms | one host p99 ms |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("| %s | %d | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %.1f |\n",
+              o.store.c_str(), n, connected, submit_ms, half, most, all, all > 0 ? n / all : 0.0,
+              Percentile(single, 0.50), Percentile(single, 0.99));
+  return all > 0 ? 0 : 1;
+}
+
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
@@ -396,6 +531,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("!--no-full-report", o.full_report, "skip the full report after connecting");
   app.add_option("--store", o.store, "the server's store, for the table")->capture_default_str();
+  app.add_option("--tasks-token", o.tasks_token,
+                 "an API token: time task dispatch instead of reports");
+  app.add_option("--task-runs", o.task_runs, "single-host tasks timed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   rlimit limit{};
@@ -438,6 +576,16 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::duration<double>(o.idle));
   auto idle = SampleProcess(o.server_pid);
   const int connected_at_idle = stats.connected.load();
+  if (!o.tasks_token.empty()) {
+    // The single-host runs are timed from submit to stored, polled every 2 ms: their figures
+    // include up to that much of polling.
+    const int status = MeasureTasks(o, *ca_pem, connected_at_idle);
+    std::fprintf(stderr, "%llu task results sent\n",
+                 static_cast<unsigned long long>(stats.task_results.load()));
+    io.stop();
+    for (auto& t : threads) t.join();
+    return status;
+  }
 
   asio::post(io, [&] { start_reporting.cancel(); });
   // Warm up one interval, then measure.

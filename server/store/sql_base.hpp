@@ -270,16 +270,19 @@ class SqlTasks : public SqlReports {
   // The tasks the statement's rows name (its first column their ids), with their counts.
   Result<std::vector<TaskRecord>> ReadTasks(const std::string& where, std::vector<SqlArg> args,
                                             const std::string& tail = "");
-  // The UPDATE that marks a host sent, inside the caller's transaction.
-  Result<bool> MarkSent(std::int64_t task_id, std::int64_t host_id, std::int64_t now_ms);
-  // A result applied inside the caller's transaction.
-  Result<bool> ApplyResult(std::int64_t task_id, std::int64_t host_id,
-                           const TaskResultRecord& result, std::int64_t now_ms);
-  // One host of a task to a final state, inside the caller's transaction, and the rollout's
-  // bookkeeping that follows: failures counted, the threshold checked, the next batch opened,
-  // the task finished with its last host.
-  Status Settle(std::int64_t task_id, std::int64_t host_id, const std::string& state,
-                const TaskResultRecord& result, std::int64_t now_ms);
+  // Hosts settled by a batch of results (or the sweep), and how many of them failed.
+  struct Settled {
+    std::int64_t hosts = 0;
+    std::int64_t failures = 0;
+  };
+  // One host of a task (`host` is the SQL that names it, with `host_key` its parameter) to a
+  // final state, if it is in one of the `from` states; answers whether it was.
+  Result<bool> SettleHost(std::int64_t task_id, const std::string& host, const SqlArg& host_key,
+                          const char* from, const std::string& state,
+                          const TaskResultRecord& result, std::int64_t now_ms);
+  // The rollout's bookkeeping once hosts settled, inside the caller's transaction: the counts
+  // kept, the threshold checked, the next batch opened, the task finished with its last host.
+  Status Advance(std::int64_t task_id, const Settled& settled, std::int64_t now_ms);
 };
 
 }  // namespace fleetdesk::server::store

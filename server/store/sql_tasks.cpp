@@ -90,23 +90,38 @@ Result<std::vector<TaskTarget>> SqlTasks::ResolveTaskTargets(const TaskTargeting
     std::vector<std::int64_t> ids = targeting.host_ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (std::int64_t id : ids) {
-      std::optional<std::pair<std::string, bool>> host;
-      auto done = Run("SELECT h.hostname, CASE WHEN " + usable +
-                          " THEN 1 ELSE 0 END FROM hosts h WHERE h.id = ?",
-                      {id}, [&](const SqlRow& r) { host.emplace(r.Text(0), r.Int(1) != 0); });
+    // Looked up 500 at a time: a task to 10,000 listed hosts is 20 statements.
+    constexpr std::size_t kIdsPerSelect = 500;
+    for (std::size_t first = 0; first < ids.size(); first += kIdsPerSelect) {
+      const std::size_t last = std::min(ids.size(), first + kIdsPerSelect);
+      std::vector<SqlArg> args;
+      std::string in;
+      for (std::size_t k = first; k < last; ++k) {
+        args.emplace_back(ids[k]);
+        in += k == first ? "?" : ", ?";
+      }
+      std::map<std::int64_t, std::pair<std::string, bool>> found;
+      auto done = db_->Run("SELECT h.id, h.hostname, CASE WHEN " + usable +
+                               " THEN 1 ELSE 0 END FROM hosts h WHERE h.id IN (" + in + ")",
+                           args, [&](const SqlRow& r) {
+                             found[r.Int(0)] = {r.Text(1), r.Int(2) != 0};
+                           });
       if (!done) return done.error();
-      if (!host) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "hostIds: no host has id " + std::to_string(id));
+      for (std::size_t k = first; k < last; ++k) {
+        const auto id = ids[k];
+        auto host = found.find(id);
+        if (host == found.end()) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "hostIds: no host has id " + std::to_string(id));
+        }
+        if (!host->second.second) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "hostIds: host " + std::to_string(id) + " (" + host->second.first +
+                               ") has no enrolled agent that may be sent tasks (not enrolled, "
+                               "revoked or archived)");
+        }
+        out.push_back({id, host->second.first, 0});
       }
-      if (!host->second) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "hostIds: host " + std::to_string(id) + " (" + host->first +
-                             ") has no enrolled agent that may be sent tasks (not enrolled, "
-                             "revoked or archived)");
-      }
-      out.push_back({id, host->first, 0});
     }
     return out;
   }
@@ -211,15 +226,23 @@ Result<TaskRecord> SqlTasks::CreateTask(const NewTask& task, const Actor& actor,
        hosts},
       [&](const SqlRow& r) { id = r.Int(0); });
   if (!done) return done.error();
-  for (int i = 0; i < hosts; ++i) {
-    // A host listed twice would be sent the task twice: the primary key refuses it, and the
-    // caller resolves targets to distinct hosts.
-    if (auto s = Do("INSERT INTO task_hosts (task_id, host_id, batch, state) VALUES (?, ?, ?, "
-                    "'queued')",
-                    {id, task.host_ids[static_cast<std::size_t>(i)], i / batch_size});
-        !s) {
-      return s.error();
+  // Many rows per statement: a task to 10,000 hosts is 20 statements, not 10,000 round trips.
+  // (A host listed twice would be sent the task twice: the primary key refuses it, and the
+  // caller resolves targets to distinct hosts.)
+  constexpr int kRowsPerInsert = 500;
+  for (int first = 0; first < hosts; first += kRowsPerInsert) {
+    const int last = std::min(hosts, first + kRowsPerInsert);
+    std::string sql = "INSERT INTO task_hosts (task_id, host_id, batch, state) VALUES ";
+    std::vector<SqlArg> args;
+    for (int i = first; i < last; ++i) {
+      sql += i == first ? "(?, ?, ?, 'queued')" : ", (?, ?, ?, 'queued')";
+      args.emplace_back(id);
+      args.emplace_back(task.host_ids[static_cast<std::size_t>(i)]);
+      args.emplace_back(i / batch_size);
     }
+    auto inserted = db_->Run(sql, args, {});
+    if (!inserted) return inserted.error();
+    rows_written_ += static_cast<std::uint64_t>(*inserted);
   }
   auto entry = AuditOf("task.create", "task", id, actor, now_ms);
   entry.after = {{"kind", task.kind},
@@ -305,19 +328,6 @@ Result<std::vector<TaskRecord>> SqlTasks::DueTasks(std::int64_t host_id, std::in
       {now_ms, host_id}, " ORDER BY id");
 }
 
-Result<bool> SqlTasks::MarkSent(std::int64_t task_id, std::int64_t host_id, std::int64_t now_ms) {
-  // Only a running task's queued host, in a batch the rollout reached, before expiry: the
-  // same conditions DueTasks read, checked again where the change is made, so a cancel or
-  // another server's send that came in between wins.
-  auto changed =
-      Run("UPDATE task_hosts SET state = 'sent', sent_ms = ? WHERE task_id = ? AND host_id = ? AND "
-          "state = 'queued' AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = task_hosts.task_id AND "
-          "t.state = 'running' AND t.expires_ms > ? AND task_hosts.batch <= t.current_batch)",
-          {now_ms, task_id, host_id, now_ms});
-  if (!changed) return changed.error();
-  return *changed > 0;
-}
-
 Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
                                     std::int64_t now_ms) {
   auto marked = MarkTasksSent({{task_id, host_id}}, now_ms);
@@ -327,14 +337,40 @@ Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
 
 Result<std::vector<bool>> SqlTasks::MarkTasksSent(
     const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts, std::int64_t now_ms) {
-  std::vector<bool> out;
+  std::vector<bool> out(task_hosts.size(), false);
   if (task_hosts.empty()) return out;
+  // Each task's hosts in statements of up to 500, each answering the hosts it marked.
+  std::map<std::int64_t, std::vector<std::size_t>> by_task;
+  for (std::size_t i = 0; i < task_hosts.size(); ++i) by_task[task_hosts[i].first].push_back(i);
   auto tx = BeginTx();
   if (!tx) return tx.error();
-  for (const auto& [task, host] : task_hosts) {
-    auto marked = MarkSent(task, host, now_ms);
-    if (!marked) return marked.error();
-    out.push_back(*marked);
+  constexpr std::size_t kHostsPerUpdate = 500;
+  for (const auto& [task, rows] : by_task) {
+    for (std::size_t first = 0; first < rows.size(); first += kHostsPerUpdate) {
+      const std::size_t last = std::min(rows.size(), first + kHostsPerUpdate);
+      std::map<std::int64_t, std::size_t> position;
+      std::vector<SqlArg> args{now_ms, task, now_ms};
+      std::string in;
+      for (std::size_t k = first; k < last; ++k) {
+        const auto host = task_hosts[rows[k]].second;
+        position[host] = rows[k];
+        args.emplace_back(host);
+        in += k == first ? "?" : ", ?";
+      }
+      // Only a running task's queued hosts, in a batch the rollout reached, before expiry: what
+      // DueTaskHosts read, checked again where the change is made, so a cancel or another
+      // server's send that came in between wins.
+      auto done = db_->Run(
+          "UPDATE task_hosts SET state = 'sent', sent_ms = ? WHERE task_id = ? AND state = "
+          "'queued' AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = task_hosts.task_id AND t.state "
+          "= 'running' AND t.expires_ms > ? AND task_hosts.batch <= t.current_batch) AND host_id "
+          "IN (" +
+              in + ") RETURNING host_id",
+          args, [&](const SqlRow& r) {
+            if (auto it = position.find(r.Int(0)); it != position.end()) out[it->second] = true;
+          });
+      if (!done) return done.error();
+    }
   }
   if (auto s = tx->Commit(); !s) return s.error();
   return out;
@@ -357,21 +393,28 @@ Result<std::vector<DueTaskHost>> SqlTasks::DueTaskHosts(std::int64_t now_ms,
   return out;
 }
 
-Status SqlTasks::Settle(std::int64_t task_id, std::int64_t host_id, const std::string& state,
-                        const TaskResultRecord& result, std::int64_t now_ms) {
+Result<bool> SqlTasks::SettleHost(std::int64_t task_id, const std::string& host,
+                                  const SqlArg& host_key, const char* from,
+                                  const std::string& state, const TaskResultRecord& result,
+                                  std::int64_t now_ms) {
   std::optional<std::int64_t> exit_code;
   if (result.exit_code) exit_code = *result.exit_code;
-  if (auto s =
-          Do("UPDATE task_hosts SET state = ?, exit_code = ?, duration_ms = ?, stdout = ?, "
-             "stderr = ?, stdout_size = ?, stderr_size = ?, message = ?, finished_ms = ? "
-             "WHERE task_id = ? AND host_id = ?",
-             {state, exit_code, result.duration_ms, result.stdout_text, result.stderr_text,
-              result.stdout_size, result.stderr_size, result.message, now_ms, task_id, host_id});
-      !s) {
-    return s;
-  }
-  if (auto s = Do("UPDATE tasks SET pending = pending - 1, failures = failures + ? WHERE id = ?",
-                  {Failure(state) ? 1 : 0, task_id});
+  auto changed = Run(
+      "UPDATE task_hosts SET state = ?, exit_code = ?, duration_ms = ?, stdout = ?, stderr = ?, "
+      "stdout_size = ?, stderr_size = ?, message = ?, finished_ms = ? WHERE task_id = ? AND "
+      "host_id = " +
+          host + " AND state IN " + from,
+      {state, exit_code, result.duration_ms, result.stdout_text, result.stderr_text,
+       result.stdout_size, result.stderr_size, result.message, now_ms, task_id, host_key});
+  if (!changed) return changed.error();
+  return *changed > 0;
+}
+
+Status SqlTasks::Advance(std::int64_t task_id, const Settled& settled, std::int64_t now_ms) {
+  // One update of the task's row for all the hosts a batch of results settled: PostgreSQL keeps
+  // a version of the row per update until the transaction ends, and each update walks them.
+  if (auto s = Do("UPDATE tasks SET pending = pending - ?, failures = failures + ? WHERE id = ?",
+                  {settled.hosts, settled.failures, task_id});
       !s) {
     return s;
   }
@@ -386,7 +429,7 @@ Status SqlTasks::Settle(std::int64_t task_id, std::int64_t host_id, const std::s
             failures = r.Int(18);
           });
   if (!done) return done.error();
-  if (!task) return MakeError(ErrorCode::kInternal, "task vanished while settling a host");
+  if (!task) return MakeError(ErrorCode::kInternal, "task vanished while settling its hosts");
   if (pending == 0) {
     return Do(
         "UPDATE tasks SET state = CASE WHEN state = 'running' THEN 'finished' ELSE state END, "
@@ -436,43 +479,25 @@ Status CheckResultState(const std::string& state) {
                        state + "'");
 }
 
-}  // namespace
+// The host of an agent, inside a statement.
+constexpr const char* kHostOfAgent = "(SELECT id FROM hosts WHERE agent_id = ?)";
 
-Result<bool> SqlTasks::ApplyResult(std::int64_t task_id, std::int64_t host_id,
-                                   const TaskResultRecord& result, std::int64_t now_ms) {
-  if (auto s = CheckResultState(result.state); !s) return s.error();
-  std::optional<std::string> current;
-  auto done = Run(std::string("SELECT state FROM task_hosts WHERE task_id = ? AND host_id = ?") +
-                      (Pg() ? " FOR UPDATE" : ""),
-                  {task_id, host_id}, [&](const SqlRow& r) { current = r.Text(0); });
-  if (!done) return done.error();
-  if (!current) {
-    return MakeError(ErrorCode::kNotFound,
-                     "host " + std::to_string(host_id) + " has no task " + std::to_string(task_id));
-  }
-  if (*current != "sent" && *current != "running") return false;
-  if (result.state == "running") {
-    if (*current == "running") return false;
-    if (auto s = Do("UPDATE task_hosts SET state = 'running' WHERE task_id = ? AND host_id = ?",
-                    {task_id, host_id});
-        !s) {
-      return s.error();
-    }
-    return true;
-  }
-  if (auto s = Settle(task_id, host_id, result.state, result, now_ms); !s) return s.error();
-  return true;
-}
+}  // namespace
 
 Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
                                         const TaskResultRecord& result, std::int64_t now_ms) {
   if (auto s = CheckResultState(result.state); !s) return s.error();
-  auto tx = BeginTx();
-  if (!tx) return tx.error();
-  auto applied = ApplyResult(task_id, host_id, result, now_ms);
-  if (!applied) return applied.error();
-  if (auto s = tx->Commit(); !s) return s.error();
-  return *applied;
+  std::optional<std::string> agent;
+  auto done = Run("SELECT agent_id FROM hosts WHERE id = ? AND agent_id IS NOT NULL", {host_id},
+                  [&](const SqlRow& r) { agent = r.Text(0); });
+  if (!done) return done.error();
+  if (!agent) {
+    return MakeError(ErrorCode::kNotFound,
+                     "host " + std::to_string(host_id) + " has no task " + std::to_string(task_id));
+  }
+  auto recorded = RecordTaskResults({{*agent, task_id, result}}, now_ms);
+  if (!recorded) return recorded.error();
+  return std::move(recorded->at(0));
 }
 
 Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
@@ -481,22 +506,47 @@ Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
   if (results.empty()) return out;
   auto tx = BeginTx();
   if (!tx) return tx.error();
+  std::map<std::int64_t, Settled> settled;
   for (const auto& r : results) {
-    std::optional<std::int64_t> host;
-    auto done = Run("SELECT id FROM hosts WHERE agent_id = ?", {r.agent_id},
-                    [&](const SqlRow& row) { host = row.Int(0); });
-    if (!done) return done.error();
-    if (!host) {
-      out.emplace_back(MakeError(ErrorCode::kNotFound, "no host has agent " + r.agent_id));
+    if (auto s = CheckResultState(r.result.state); !s) {
+      out.emplace_back(s.error());
       continue;
     }
-    // One bad result (a state no agent sends) is refused alone; a database error ends all.
-    auto applied = ApplyResult(r.task_id, *host, r.result, now_ms);
-    if (!applied && applied.error().code != ErrorCode::kNotFound &&
-        applied.error().code != ErrorCode::kInvalidArgument) {
-      return applied.error();
+    // One statement per result, which takes it only from a host sent the task (or running it):
+    // a repeat, or a result after the timeout, changes nothing.
+    Result<bool> applied = false;
+    if (r.result.state == "running") {
+      auto changed = Run(std::string("UPDATE task_hosts SET state = 'running' WHERE task_id = ? "
+                                     "AND state = 'sent' AND host_id = ") +
+                             kHostOfAgent,
+                         {r.task_id, r.agent_id});
+      if (!changed) return changed.error();
+      applied = *changed > 0;
+    } else {
+      applied = SettleHost(r.task_id, kHostOfAgent, r.agent_id, "('sent', 'running')",
+                           r.result.state, r.result, now_ms);
+      if (!applied) return applied.error();
+      if (*applied) {
+        auto& s = settled[r.task_id];
+        ++s.hosts;
+        s.failures += Failure(r.result.state) ? 1 : 0;
+      }
+    }
+    if (!*applied) {
+      bool known = false;
+      auto done = Run(
+          std::string("SELECT 1 FROM task_hosts WHERE task_id = ? AND host_id = ") + kHostOfAgent,
+          {r.task_id, r.agent_id}, [&](const SqlRow&) { known = true; });
+      if (!done) return done.error();
+      if (!known) {
+        applied = MakeError(ErrorCode::kNotFound, "agent " + r.agent_id + "'s host has no task " +
+                                                      std::to_string(r.task_id));
+      }
     }
     out.push_back(std::move(applied));
+  }
+  for (const auto& [task, s] : settled) {
+    if (auto st = Advance(task, s, now_ms); !st) return st.error();
   }
   if (auto s = tx->Commit(); !s) return s.error();
   return out;
@@ -549,14 +599,23 @@ Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
       "?)) ORDER BY th.task_id, th.host_id LIMIT 10000",
       {now_ms, now_ms}, [&](const SqlRow& r) { late.emplace_back(r.Int(0), r.Int(1), r.Bool(2)); });
   if (!done) return done.error();
+  std::map<std::int64_t, Settled> settled;
   for (const auto& [task, host, queued] : late) {
     TaskResultRecord result;
     result.message = queued ? "expired before the host could be sent the task"
                             : "no result within the task's timeout";
-    if (auto s = Settle(task, host, queued ? "cancelled" : "timed_out", result, now_ms); !s) {
-      return s.error();
-    }
+    const std::string state = queued ? "cancelled" : "timed_out";
+    auto changed = SettleHost(task, "?", host, queued ? "('queued')" : "('sent', 'running')", state,
+                              result, now_ms);
+    if (!changed) return changed.error();
+    if (!*changed) continue;
+    auto& s = settled[task];
+    ++s.hosts;
+    s.failures += Failure(state) ? 1 : 0;
     ++(queued ? sweep.expired : sweep.timed_out);
+  }
+  for (const auto& [task, s] : settled) {
+    if (auto st = Advance(task, s, now_ms); !st) return st.error();
   }
   if (auto s = tx->Commit(); !s) return s.error();
   return sweep;
