@@ -251,9 +251,6 @@ class SqlTasks : public SqlReports {
   Result<std::vector<TaskHostRecord>> ListTaskHosts(std::int64_t task_id, const std::string& state,
                                                     std::int64_t after_host, int limit) override;
   Result<std::vector<TaskHostRecord>> HostTasks(std::int64_t host_id, int limit) override;
-  Result<std::vector<TaskRecord>> DueTasks(std::int64_t host_id, std::int64_t now_ms) override;
-  Result<bool> MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
-                            std::int64_t now_ms) override;
   Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
                                 const TaskResultRecord& result, std::int64_t now_ms) override;
   Result<std::vector<DueTaskHost>> DueTaskHosts(std::int64_t now_ms, std::int64_t after_task,

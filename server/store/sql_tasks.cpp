@@ -321,20 +321,6 @@ Result<std::vector<TaskHostRecord>> SqlTasks::HostTasks(std::int64_t host_id, in
   return out;
 }
 
-Result<std::vector<TaskRecord>> SqlTasks::DueTasks(std::int64_t host_id, std::int64_t now_ms) {
-  return ReadTasks(
-      "state = 'running' AND expires_ms > ? AND id IN (SELECT th.task_id FROM task_hosts th "
-      "WHERE th.host_id = ? AND th.state = 'queued' AND th.batch <= tasks.current_batch)",
-      {now_ms, host_id}, " ORDER BY id");
-}
-
-Result<bool> SqlTasks::MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
-                                    std::int64_t now_ms) {
-  auto marked = MarkTasksSent({{task_id, host_id}}, now_ms);
-  if (!marked) return marked.error();
-  return static_cast<bool>(marked->at(0));
-}
-
 Result<std::vector<bool>> SqlTasks::MarkTasksSent(
     const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts, std::int64_t now_ms) {
   std::vector<bool> out(task_hosts.size(), false);

@@ -300,13 +300,6 @@ class Store : public BatchWriter {
                                                             std::int64_t after_host, int limit) = 0;
   // A host's tasks, newest first, at most `limit`.
   virtual Result<std::vector<TaskHostRecord>> HostTasks(std::int64_t host_id, int limit) = 0;
-  // What to send the host now, oldest first: its queued hosts' rows of running tasks, in a batch
-  // the rollout has reached, not expired.
-  virtual Result<std::vector<TaskRecord>> DueTasks(std::int64_t host_id, std::int64_t now_ms) = 0;
-  // queued -> sent; false when the host's task was no longer queued (cancelled, expired, or sent
-  // by another server), and then it must not be sent.
-  virtual Result<bool> MarkTaskSent(std::int64_t task_id, std::int64_t host_id,
-                                    std::int64_t now_ms) = 0;
   // What the agent said: running, or an outcome. Only a task sent or running takes it (false
   // otherwise: a repeat, or a host already timed out or cancelled). Then the rollout: past its
   // failure threshold it stops, and its hosts not sent the task are cancelled; a batch done
@@ -314,12 +307,15 @@ class Store : public BatchWriter {
   // task), kInvalidArgument (not a state an agent reports).
   virtual Result<bool> RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
                                         const TaskResultRecord& result, std::int64_t now_ms) = 0;
-  // The hosts due a task now, for every running task (as DueTasks), by task and host after
-  // (`after_task`, `after_host`), at most `limit`: a server takes those whose agents it holds.
+  // The hosts due a task now (queued, in a batch its rollout has reached, of a running task, not
+  // expired), by task and host after (`after_task`, `after_host`), at most `limit`: a server
+  // takes those whose agents it holds.
   virtual Result<std::vector<DueTaskHost>> DueTaskHosts(std::int64_t now_ms,
                                                         std::int64_t after_task,
                                                         std::int64_t after_host, int limit) = 0;
-  // MarkTaskSent for each pair, in one transaction; answers which were marked.
+  // queued -> sent for each (task, host), in one transaction; answers which were marked. A host
+  // no longer queued (cancelled, expired, or sent by another server) is not, and must not be
+  // sent the task.
   virtual Result<std::vector<bool>> MarkTasksSent(
       const std::vector<std::pair<std::int64_t, std::int64_t>>& task_hosts,
       std::int64_t now_ms) = 0;

@@ -75,7 +75,7 @@ TEST_CASE(
   // The first host answers (as the agent channel will record it).
   {
     auto s = f.stores->Acquire();
-    REQUIRE(*(*s)->MarkTaskSent(task.id(), web1, NowMs()));
+    REQUIRE((*s)->MarkTasksSent({{task.id(), web1}}, NowMs())->at(0));
     store::TaskResultRecord ok;
     ok.state = "succeeded";
     ok.exit_code = 0;
