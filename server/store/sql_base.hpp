@@ -272,11 +272,11 @@ class SqlTasks : public SqlReports {
     std::int64_t hosts = 0;
     std::int64_t failures = 0;
   };
-  // One host of a task (`host` is the SQL that names it, with `host_key` its parameter) to a
-  // final state, if it is in one of the `from` states; answers whether it was.
-  Result<bool> SettleHost(std::int64_t task_id, const std::string& host, const SqlArg& host_key,
-                          const char* from, const std::string& state,
-                          const TaskResultRecord& result, std::int64_t now_ms);
+  // One host of a task to a final state, if it is in one of the `from` states (an SQL list);
+  // answers whether it was. The sweep's: results go many to a statement.
+  Result<bool> SettleHost(std::int64_t task_id, std::int64_t host_id, const char* from,
+                          const std::string& state, const TaskResultRecord& result,
+                          std::int64_t now_ms);
   // The rollout's bookkeeping once hosts settled, inside the caller's transaction: the counts
   // kept, the threshold checked, the next batch opened, the task finished with its last host.
   Status Advance(std::int64_t task_id, const Settled& settled, std::int64_t now_ms);

@@ -2,6 +2,7 @@
 // and failure threshold, cancellation and the sweep of expired and timed-out hosts.
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "server/store/sql_base.hpp"
 
@@ -379,19 +380,18 @@ Result<std::vector<DueTaskHost>> SqlTasks::DueTaskHosts(std::int64_t now_ms,
   return out;
 }
 
-Result<bool> SqlTasks::SettleHost(std::int64_t task_id, const std::string& host,
-                                  const SqlArg& host_key, const char* from,
+Result<bool> SqlTasks::SettleHost(std::int64_t task_id, std::int64_t host_id, const char* from,
                                   const std::string& state, const TaskResultRecord& result,
                                   std::int64_t now_ms) {
   std::optional<std::int64_t> exit_code;
   if (result.exit_code) exit_code = *result.exit_code;
   auto changed = Run(
-      "UPDATE task_hosts SET state = ?, exit_code = ?, duration_ms = ?, stdout = ?, stderr = ?, "
-      "stdout_size = ?, stderr_size = ?, message = ?, finished_ms = ? WHERE task_id = ? AND "
-      "host_id = " +
-          host + " AND state IN " + from,
+      std::string("UPDATE task_hosts SET state = ?, exit_code = ?, duration_ms = ?, stdout = ?, "
+                  "stderr = ?, stdout_size = ?, stderr_size = ?, message = ?, finished_ms = ? "
+                  "WHERE task_id = ? AND host_id = ? AND state IN ") +
+          from,
       {state, exit_code, result.duration_ms, result.stdout_text, result.stderr_text,
-       result.stdout_size, result.stderr_size, result.message, now_ms, task_id, host_key});
+       result.stdout_size, result.stderr_size, result.message, now_ms, task_id, host_id});
   if (!changed) return changed.error();
   return *changed > 0;
 }
@@ -465,9 +465,6 @@ Status CheckResultState(const std::string& state) {
                        state + "'");
 }
 
-// The host of an agent, inside a statement.
-constexpr const char* kHostOfAgent = "(SELECT id FROM hosts WHERE agent_id = ?)";
-
 }  // namespace
 
 Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_id,
@@ -488,48 +485,145 @@ Result<bool> SqlTasks::RecordTaskResult(std::int64_t task_id, std::int64_t host_
 
 Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
     const std::vector<AgentTaskResult>& results, std::int64_t now_ms) {
-  std::vector<Result<bool>> out;
+  std::vector<Result<bool>> out(results.size(), false);
   if (results.empty()) return out;
   auto tx = BeginTx();
   if (!tx) return tx.error();
-  std::map<std::int64_t, Settled> settled;
-  for (const auto& r : results) {
+  // Each agent's host, 500 agents to a statement.
+  std::map<std::string, std::int64_t> hosts;
+  {
+    std::vector<std::string> agents;
+    for (const auto& r : results) agents.push_back(r.agent_id);
+    std::sort(agents.begin(), agents.end());
+    agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
+    constexpr std::size_t kAgentsPerSelect = 500;
+    for (std::size_t first = 0; first < agents.size(); first += kAgentsPerSelect) {
+      const std::size_t last = std::min(agents.size(), first + kAgentsPerSelect);
+      std::vector<SqlArg> args;
+      std::string in;
+      for (std::size_t k = first; k < last; ++k) {
+        args.emplace_back(agents[k]);
+        in += k == first ? "?" : ", ?";
+      }
+      auto done = db_->Run("SELECT agent_id, id FROM hosts WHERE agent_id IN (" + in + ")", args,
+                           [&](const SqlRow& r) { hosts[r.Text(0)] = r.Int(1); });
+      if (!done) return done.error();
+    }
+  }
+  // Which results go in: a known host, a state an agent sends; `running` ones first, then the
+  // outcomes, each (task, host) once (a repeat in the same round changes nothing anyway).
+  std::vector<std::size_t> running;
+  std::vector<std::size_t> outcomes;
+  std::vector<std::size_t> repeats;
+  std::set<std::pair<std::int64_t, std::int64_t>> seen_running;
+  std::set<std::pair<std::int64_t, std::int64_t>> seen_outcome;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
     if (auto s = CheckResultState(r.result.state); !s) {
-      out.emplace_back(s.error());
+      out[i] = s.error();
       continue;
     }
-    // One statement per result, which takes it only from a host sent the task (or running it):
-    // a repeat, or a result after the timeout, changes nothing.
-    Result<bool> applied = false;
+    auto host = hosts.find(r.agent_id);
+    if (host == hosts.end()) {
+      out[i] = MakeError(ErrorCode::kNotFound, "no host has agent " + r.agent_id);
+      continue;
+    }
+    const std::pair key{r.task_id, host->second};
     if (r.result.state == "running") {
-      auto changed = Run(std::string("UPDATE task_hosts SET state = 'running' WHERE task_id = ? "
-                                     "AND state = 'sent' AND host_id = ") +
-                             kHostOfAgent,
-                         {r.task_id, r.agent_id});
-      if (!changed) return changed.error();
-      applied = *changed > 0;
+      if (seen_running.insert(key).second) running.push_back(i);
+    } else if (seen_outcome.insert(key).second) {
+      outcomes.push_back(i);
     } else {
-      applied = SettleHost(r.task_id, kHostOfAgent, r.agent_id, "('sent', 'running')",
-                           r.result.state, r.result, now_ms);
-      if (!applied) return applied.error();
-      if (*applied) {
-        auto& s = settled[r.task_id];
+      repeats.push_back(i);  // answered false: the first outcome stands
+    }
+  }
+  // Many results to a statement: one round trip per result was most of the time 10,000 hosts'
+  // results took on PostgreSQL. The UPDATE takes a result only from a host sent the task (or
+  // running it), and answers the hosts it changed.
+  std::set<std::pair<std::int64_t, std::int64_t>> changed;
+  std::map<std::int64_t, Settled> settled;
+  auto record = [&](const std::vector<std::size_t>& which, bool outcome) -> Status {
+    const std::size_t per_statement = outcome ? 100 : 400;
+    for (std::size_t first = 0; first < which.size(); first += per_statement) {
+      const std::size_t last = std::min(which.size(), first + per_statement);
+      std::vector<SqlArg> args;
+      std::string values;
+      for (std::size_t k = first; k < last; ++k) {
+        const auto& r = results[which[k]];
+        values += k == first ? "" : ", ";
+        args.emplace_back(r.task_id);
+        args.emplace_back(hosts[r.agent_id]);
+        if (!outcome) {
+          values += "(CAST(? AS BIGINT), CAST(? AS BIGINT))";
+          continue;
+        }
+        values +=
+            "(CAST(? AS BIGINT), CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, "
+            "CAST(? AS BIGINT), CAST(? AS BIGINT), ?)";
+        args.emplace_back(r.result.state);
+        std::optional<std::int64_t> exit_code;
+        if (r.result.exit_code) exit_code = *r.result.exit_code;
+        args.emplace_back(exit_code);
+        args.emplace_back(r.result.duration_ms);
+        args.emplace_back(r.result.stdout_text);
+        args.emplace_back(r.result.stderr_text);
+        args.emplace_back(r.result.stdout_size);
+        args.emplace_back(r.result.stderr_size);
+        args.emplace_back(r.result.message);
+      }
+      std::string sql;
+      if (outcome) {
+        args.emplace_back(now_ms);
+        sql =
+            "WITH v (task_id, host_id, state, exit_code, duration_ms, stdout, stderr, "
+            "stdout_size, stderr_size, message) AS (VALUES " +
+            values +
+            ") UPDATE task_hosts SET state = v.state, exit_code = v.exit_code, duration_ms = "
+            "v.duration_ms, stdout = v.stdout, stderr = v.stderr, stdout_size = v.stdout_size, "
+            "stderr_size = v.stderr_size, message = v.message, finished_ms = CAST(? AS BIGINT) "
+            "FROM v WHERE task_hosts.task_id = v.task_id AND task_hosts.host_id = v.host_id AND "
+            "task_hosts.state IN ('sent', 'running') RETURNING task_hosts.task_id, "
+            "task_hosts.host_id, task_hosts.state";
+      } else {
+        sql = "WITH v (task_id, host_id) AS (VALUES " + values +
+              ") UPDATE task_hosts SET state = 'running' FROM v WHERE task_hosts.task_id = "
+              "v.task_id AND task_hosts.host_id = v.host_id AND task_hosts.state = 'sent' "
+              "RETURNING task_hosts.task_id, task_hosts.host_id, task_hosts.state";
+      }
+      auto done = db_->Run(sql, args, [&](const SqlRow& row) {
+        changed.insert({row.Int(0), row.Int(1)});
+        if (!outcome) return;
+        auto& s = settled[row.Int(0)];
         ++s.hosts;
-        s.failures += Failure(r.result.state) ? 1 : 0;
-      }
-    }
-    if (!*applied) {
-      bool known = false;
-      auto done = Run(
-          std::string("SELECT 1 FROM task_hosts WHERE task_id = ? AND host_id = ") + kHostOfAgent,
-          {r.task_id, r.agent_id}, [&](const SqlRow&) { known = true; });
+        s.failures += Failure(row.Text(2)) ? 1 : 0;
+      });
       if (!done) return done.error();
-      if (!known) {
-        applied = MakeError(ErrorCode::kNotFound, "agent " + r.agent_id + "'s host has no task " +
-                                                      std::to_string(r.task_id));
-      }
     }
-    out.push_back(std::move(applied));
+    return {};
+  };
+  if (auto s = record(running, false); !s) return s.error();
+  std::set<std::pair<std::int64_t, std::int64_t>> running_changed;
+  running_changed.swap(changed);
+  if (auto s = record(outcomes, true); !s) return s.error();
+  std::vector<bool> repeated(results.size(), false);
+  for (auto i : repeats) repeated[i] = true;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (!out[i].ok() || repeated[i]) continue;  // refused above, or a repeat: false
+    const auto& r = results[i];
+    const std::pair key{r.task_id, hosts[r.agent_id]};
+    const bool applied = (r.result.state == "running" ? running_changed : changed).count(key) > 0;
+    if (applied) {
+      out[i] = true;
+      continue;
+    }
+    bool known = false;
+    auto done = Run("SELECT 1 FROM task_hosts WHERE task_id = ? AND host_id = ?",
+                    {key.first, key.second}, [&](const SqlRow&) { known = true; });
+    if (!done) return done.error();
+    if (!known) {
+      out[i] = MakeError(ErrorCode::kNotFound, "agent " + r.agent_id + "'s host has no task " +
+                                                   std::to_string(r.task_id));
+    }
   }
   for (const auto& [task, s] : settled) {
     if (auto st = Advance(task, s, now_ms); !st) return st.error();
@@ -591,7 +685,7 @@ Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
     result.message = queued ? "expired before the host could be sent the task"
                             : "no result within the task's timeout";
     const std::string state = queued ? "cancelled" : "timed_out";
-    auto changed = SettleHost(task, "?", host, queued ? "('queued')" : "('sent', 'running')", state,
+    auto changed = SettleHost(task, host, queued ? "('queued')" : "('sent', 'running')", state,
                               result, now_ms);
     if (!changed) return changed.error();
     if (!*changed) continue;

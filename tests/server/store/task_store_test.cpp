@@ -309,3 +309,43 @@ TEST_CASE("cancelling keeps what was sent; expired and silent hosts are swept",
   CHECK(older->items.at(0).id == task->id);
   CHECK_FALSE(older->next_before.has_value());
 }
+
+TEST_CASE(
+    "a round of results is recorded at once: a host's running and outcome in order, a "
+    "repeat once, an unknown agent and a bad state refused alone",
+    "[server][store][tasks]") {
+  EACH_STORE();
+  auto store = db.Open();
+  auto a = Enroll(*store, "a");
+  auto b = Enroll(*store, "b");
+  auto task = store->CreateTask(Restart({a, b}), Operator(), kNow);
+  REQUIRE(task.ok());
+  REQUIRE(Deliver(*store, a).size() == 1);
+  REQUIRE(Deliver(*store, b).size() == 1);
+  auto done = Outcome("succeeded");
+  done.stdout_text = "ok";
+  const std::vector<AgentTaskResult> round = {
+      {"a", task->id, Outcome("running")},        {"a", task->id, done},
+      {"a", task->id, Outcome("failed", 2)},      {"b", task->id, Outcome("failed", 1)},
+      {"nobody", task->id, Outcome("succeeded")}, {"b", task->id, Outcome("exploded")},
+  };
+  auto recorded = store->RecordTaskResults(round, kNow + 7);
+  REQUIRE(recorded.ok());
+  REQUIRE(recorded->size() == round.size());
+  CHECK(*(*recorded)[0]);
+  CHECK(*(*recorded)[1]);
+  CHECK_FALSE(*(*recorded)[2]);  // the first outcome of a host stands
+  CHECK(*(*recorded)[3]);
+  CHECK((*recorded)[4].error().code == ErrorCode::kNotFound);
+  CHECK((*recorded)[5].error().code == ErrorCode::kInvalidArgument);
+  auto rows = *store->ListTaskHosts(task->id, "", 0, 10);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].state == "succeeded");
+  CHECK(rows[0].stdout_text == "ok");
+  CHECK(rows[1].state == "failed");
+  CHECK(rows[1].exit_code == 1);
+  auto finished = store->GetTask(task->id)->value();
+  CHECK(finished.state == "finished");
+  CHECK(finished.finished_ms == kNow + 7);
+  CHECK(finished.counts.failures() == 1);
+}
