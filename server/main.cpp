@@ -314,7 +314,14 @@ int Serve(const ServerConfig& config) {
       engine::TaskChannels{
           [&gateway](const std::string& agent) { return gateway.Connected(agent); },
           [&gateway](const std::string& agent, const fleetdesk::v1::Task& task) {
-            return gateway.SendTask(agent, task);
+            fleetdesk::v1::ServerMessage message;
+            *message.mutable_task() = task;
+            return gateway.Send(agent, std::move(message));
+          },
+          [&gateway](const std::string& agent, const std::string& task_id) {
+            fleetdesk::v1::ServerMessage message;
+            message.mutable_task_ack()->set_task_id(task_id);
+            gateway.Send(agent, std::move(message));
           }});
   gateway.OnTaskResult(
       [&dispatcher](const std::string& agent, const fleetdesk::v1::TaskResult& result) {

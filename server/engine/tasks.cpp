@@ -121,6 +121,11 @@ void TaskDispatcher::Submit(std::string agent_id, fleetdesk::v1::TaskResult resu
   auto parsed = ResultFromAgent(agent_id, result);
   if (!parsed) {
     spdlog::warn("agent {}: task result refused: {}", agent_id, parsed.error().message);
+    // Refused for good: sending it again would not change that.
+    if (result.state() != fleetdesk::v1::TASK_STATE_RUNNING && !result.task_id().empty() &&
+        result.task_id().size() <= 40) {
+      if (channels_.ack) channels_.ack(agent_id, result.task_id());
+    }
     return;
   }
   {
@@ -163,6 +168,11 @@ void TaskDispatcher::RecordResults() {
     if (!outcome) {
       spdlog::warn("agent {}: result of task {} refused: {}", results[i].agent_id,
                    results[i].task_id, outcome.error().message);
+    }
+    // Recorded, or refused by the store (a task timed out meanwhile, a result sent twice): the
+    // server is done with it either way. An agent gone meanwhile resends it and is acked then.
+    if (results[i].result.state != "running" && channels_.ack) {
+      channels_.ack(results[i].agent_id, std::to_string(results[i].task_id));
     }
   }
 }

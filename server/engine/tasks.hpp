@@ -1,12 +1,13 @@
 // Sends configuration tasks to the agents connected to this server and records what they say.
 //
 // One thread. Each round it records the results the channels handed over (in one transaction),
-// then reads which hosts are due a task, keeps those whose agents have a channel here, marks
-// them sent (in one transaction: a host marked by another server, or cancelled meanwhile, is
-// not sent it) and hands each its task. A round runs every `tick`, and at once when woken: a
-// task submitted here, an agent connected, a result arrived. Every server does this for its own
-// channels, so a task submitted on one server reaches an agent connected to another within a
-// tick.
+// then acks the final ones to their agents (an agent resends a final result on every new
+// connection until it is acked), then reads which hosts are due a task, keeps those whose agents
+// have a channel here, marks them sent (in one transaction: a host marked by another server, or
+// cancelled meanwhile, is not sent it) and hands each its task. A round runs every `tick`, and at
+// once when woken: a task submitted here, an agent connected, a result arrived. Every server does
+// this for its own channels, so a task submitted on one server reaches an agent connected to
+// another within a tick.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,8 @@ struct TaskChannels {
   std::function<bool(const std::string& agent_id)> connected;
   // Queues the task on the agent's channel; false when it has none (any more).
   std::function<bool(const std::string& agent_id, const fleetdesk::v1::Task& task)> send;
+  // Tells the agent the server is done with a task's final result, so it stops resending it.
+  std::function<void(const std::string& agent_id, const std::string& task_id)> ack;
 };
 
 struct TaskDispatcherOptions {

@@ -600,7 +600,7 @@ bool Gateway::Connected(const std::string& agent_id) const {
   return impl_->channels.contains(agent_id);
 }
 
-bool Gateway::SendTask(const std::string& agent_id, const fleetdesk::v1::Task& task) {
+bool Gateway::Send(const std::string& agent_id, fleetdesk::v1::ServerMessage message) {
   std::shared_ptr<Session> session;
   {
     std::lock_guard lock(impl_->mutex);
@@ -608,8 +608,6 @@ bool Gateway::SendTask(const std::string& agent_id, const fleetdesk::v1::Task& t
     if (it == impl_->channels.end()) return false;
     session = it->second;
   }
-  fleetdesk::v1::ServerMessage message;
-  *message.mutable_task() = task;
   asio::post(session->ws.get_executor(), [session, message = std::move(message)]() mutable {
     session->Send(std::move(message));
   });

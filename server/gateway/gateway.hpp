@@ -63,8 +63,9 @@ class Gateway {
 
   // Whether the agent has a channel here. Thread-safe.
   bool Connected(const std::string& agent_id) const;
-  // Queues the task on the agent's channel; false when it has none here. Thread-safe.
-  bool SendTask(const std::string& agent_id, const fleetdesk::v1::Task& task);
+  // Queues a message (a task, a task's ack) on the agent's channel; false when it has none here.
+  // Thread-safe.
+  bool Send(const std::string& agent_id, fleetdesk::v1::ServerMessage message);
   // Set before Start: called on a network thread with each task result an agent sends (to be
   // handed on, never to block), and with each agent once its channel is open.
   void OnTaskResult(

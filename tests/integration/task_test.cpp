@@ -34,8 +34,11 @@ std::unique_ptr<WsClient> Connect(const fleetdesk::agent::Identity& id, const st
   return std::move(*client);
 }
 
-// The next task the server sends on this channel, or nullopt within `wait`.
-std::optional<fleetdesk::v1::Task> NextTask(WsClient& client, std::chrono::milliseconds wait) {
+// The next message the server sends on this channel that `wanted` picks, or nullopt within
+// `wait`.
+std::optional<fleetdesk::v1::ServerMessage> NextMessage(
+    WsClient& client, std::chrono::milliseconds wait,
+    bool (fleetdesk::v1::ServerMessage::*wanted)() const) {
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -44,9 +47,22 @@ std::optional<fleetdesk::v1::Task> NextTask(WsClient& client, std::chrono::milli
     if (!message) return std::nullopt;
     auto parsed = fleetdesk::codec::Parse<fleetdesk::v1::ServerMessage>(*message);
     REQUIRE(parsed.ok());
-    if (parsed->has_task()) return parsed->task();
+    if (((*parsed).*wanted)()) return *parsed;
   }
   return std::nullopt;
+}
+
+std::optional<fleetdesk::v1::Task> NextTask(WsClient& client, std::chrono::milliseconds wait) {
+  auto message = NextMessage(client, wait, &fleetdesk::v1::ServerMessage::has_task);
+  if (!message) return std::nullopt;
+  return message->task();
+}
+
+// The task id of the next taskAck.
+std::optional<std::string> NextAck(WsClient& client, std::chrono::milliseconds wait) {
+  auto message = NextMessage(client, wait, &fleetdesk::v1::ServerMessage::has_task_ack);
+  if (!message) return std::nullopt;
+  return message->task_ack().task_id();
 }
 
 std::int64_t HostId(const TestServer& server, const std::string& agent_id) {
@@ -111,13 +127,17 @@ TEST_CASE(
                             R"("stdoutSize":"9","message":"job done")"))
               .ok());
   REQUIRE(WaitFor([&] { return ReadTask(server, task_id).counts().succeeded() == 1; }));
+  // The final result is acked once stored (the running one is not), so the agent stops resending.
+  CHECK(NextAck(*channel_a, std::chrono::seconds(5)) == wire_id);
   auto done_a = ReadTask(server, task_id).hosts(0);
   CHECK(done_a.stdout() == "restarted");
   CHECK(done_a.duration_ms() == 840);
   CHECK(done_a.message() == "job done");
 
-  // A result that names no task of this server's is dropped; the channel carries on.
+  // A result that names no task of this server's is dropped, and acked so it is not sent
+  // again; the channel carries on.
   REQUIRE(channel_a->Send(Result("not-a-number", "TASK_STATE_FAILED")).ok());
+  CHECK(NextAck(*channel_a, std::chrono::seconds(5)) == "not-a-number");
 
   // The offline host gets its task when it connects; the one that has it does not again.
   auto channel_b = Connect(b, "task-b", server.GatewayUrl());
