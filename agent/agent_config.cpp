@@ -6,6 +6,69 @@
 #include "common/config.hpp"
 
 namespace fleetdesk::agent {
+namespace {
+
+const std::set<std::string> kTaskKinds = {"service.start",    "service.stop", "service.restart",
+                                          "service.reload",   "file.write",   "command.run",
+                                          "inventory.refresh"};
+
+Status ReadTaskPolicy(const std::string& path, const std::vector<std::string>& commands,
+                      AgentConfig::Tasks* tasks) {
+  for (const auto& kind : tasks->kinds) {
+    if (!kTaskKinds.contains(kind)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": tasks.kinds: unknown task kind '" + kind +
+                           "' (service.start, service.stop, service.restart, service.reload, "
+                           "file.write, command.run, inventory.refresh)");
+    }
+  }
+  for (auto& prefix : tasks->file_paths) {
+    if (!CleanAbsolutePath(prefix) || prefix == "/") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": tasks.file_paths: '" + prefix +
+                           "' is not an absolute directory below / without '.' or '..' parts");
+    }
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  }
+  tasks->commands.clear();
+  for (const auto& command : commands) {
+    std::vector<std::string> argv;
+    std::size_t start = 0;
+    while (start < command.size()) {
+      auto end = command.find(' ', start);
+      if (end == std::string::npos) end = command.size();
+      if (end > start) argv.push_back(command.substr(start, end - start));
+      start = end + 1;
+    }
+    if (argv.empty() || !CleanAbsolutePath(argv[0])) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": tasks.commands: '" + command +
+                           "' must start with the program's absolute path (no shell is used)");
+    }
+    tasks->commands.push_back(std::move(argv));
+  }
+  if (tasks->default_timeout < std::chrono::seconds(1) ||
+      tasks->max_timeout < tasks->default_timeout) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path +
+                         ": tasks.default_timeout must be 1s or more and not above "
+                         "tasks.max_timeout");
+  }
+  return {};
+}
+
+}  // namespace
+
+bool CleanAbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] != '/' || path.find('\0') != std::string::npos) return false;
+  for (std::size_t start = 1; start < path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    const auto part = std::string_view(path).substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
   auto reader = config::ConfigReader::LoadOptional(path, must_exist);
@@ -37,6 +100,14 @@ Result<AgentConfig> ReadAgentConfig(config::ConfigReader& r, const std::string& 
   r.StringList("services.include", &config.services.include);
   r.StringList("services.exclude", &config.services.exclude);
   r.Duration("services.snapshot_interval", &config.services.snapshot_interval);
+  r.Bool("tasks.enabled", &config.tasks.enabled);
+  r.StringList("tasks.kinds", &config.tasks.kinds);
+  r.StringList("tasks.units", &config.tasks.units);
+  r.StringList("tasks.file_paths", &config.tasks.file_paths);
+  std::vector<std::string> commands;
+  r.StringList("tasks.commands", &commands);
+  r.Duration("tasks.default_timeout", &config.tasks.default_timeout);
+  r.Duration("tasks.max_timeout", &config.tasks.max_timeout);
   std::set<std::string> names;
   const std::size_t count = r.TableCount("checks");
   for (std::size_t i = 0; i < count; ++i) {
@@ -105,6 +176,7 @@ Result<AgentConfig> ReadAgentConfig(config::ConfigReader& r, const std::string& 
   }
   config.reconnect_min = min;
   config.reconnect_max = max;
+  if (auto s = ReadTaskPolicy(path, commands, &config.tasks); !s) return s.error();
   return config;
 }
 

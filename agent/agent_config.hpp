@@ -40,9 +40,33 @@ struct AgentConfig {
     std::chrono::seconds snapshot_interval{300};
   } services;
 
+  // What the server may ask of this host: the agent has the last word. A task outside these is
+  // answered `refused`, naming the key that refuses it.
+  struct Tasks {
+    bool enabled = true;
+    // Task kinds accepted at all.
+    std::vector<std::string> kinds = {"service.start",    "service.stop", "service.restart",
+                                      "service.reload",   "file.write",   "command.run",
+                                      "inventory.refresh"};
+    // Shell patterns on the units service tasks may act on.
+    std::vector<std::string> units = {"*.service"};
+    // Directories file.write may write under (none by default: it needs saying).
+    std::vector<std::string> file_paths;
+    // Commands command.run may run, each an argv prefix: "/usr/sbin/nginx -t" allows exactly that
+    // command and arguments after it (none by default).
+    std::vector<std::vector<std::string>> commands;
+    // A task's own timeout is capped to this; a task without one gets `default_timeout`.
+    std::chrono::seconds default_timeout{300};
+    std::chrono::seconds max_timeout{3600};
+  } tasks;
+
   // Link checks, normalized (defaults filled) and validated.
   std::vector<fleetdesk::v1::CheckSpec> checks;
 };
+
+// A path as the kernel will take it: absolute, without empty, "." or ".." parts (one trailing
+// slash allowed), so that comparing prefixes means what it says.
+bool CleanAbsolutePath(const std::string& path);
 
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist);
 // The same from text; `name` stands for the file in messages.

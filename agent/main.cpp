@@ -21,6 +21,8 @@
 #include "agent/journal/journal.hpp"
 #include "agent/reporter.hpp"
 #include "agent/services/services.hpp"
+#include "agent/tasks/runner.hpp"
+#include "agent/tasks/task_log.hpp"
 #include "common/codec.hpp"
 #include "common/log.hpp"
 #include "common/version.hpp"
@@ -109,6 +111,30 @@ int Check(const AgentConfig& config) {
   return all_up ? 0 : 2;
 }
 
+// inventory.refresh: every section collected now and sent in a report of its own.
+fleetdesk::v1::TaskResult RefreshInventory(Reporter& reporter, channel::Channel& channel) {
+  fleetdesk::v1::TaskResult result;
+  const auto started = std::chrono::steady_clock::now();
+  reporter.RefreshInventory();
+  auto report = reporter.Make(ReportKind::kTick);
+  const int sections = report ? report->inventory_size() : 0;
+  auto seq = report ? channel.Enqueue(std::move(*report))
+                    : Result<std::uint64_t>(MakeError(ErrorCode::kInternal, "no report made"));
+  result.set_duration_ms(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count()));
+  if (!seq) {
+    result.set_state(fleetdesk::v1::TASK_STATE_FAILED);
+    result.set_message("inventory collected but not queued: " + seq.error().message);
+  } else {
+    result.set_state(fleetdesk::v1::TASK_STATE_SUCCEEDED);
+    result.set_message("inventory collected: " + std::to_string(sections) +
+                       " section(s), sent as report " + std::to_string(*seq));
+  }
+  return result;
+}
+
 int Run(AgentConfig config, const std::string& config_path, bool config_given) {
   auto identity = LoadIdentity(config.state_dir);
   if (!identity) return Fail(identity.error().message);
@@ -120,6 +146,9 @@ int Run(AgentConfig config, const std::string& config_path, bool config_given) {
     spdlog::warn("the report journal had a damaged tail; {} byte(s) cut off, {} report(s) kept",
                  journal->recovered_bytes(), journal->pending_count());
   }
+
+  auto task_log = tasks::TaskLog::Open(config.state_dir + "/tasks");
+  if (!task_log) return Fail(task_log.error().message);
 
   asio::io_context io(1);
   channel::Channel* channel_ptr = nullptr;
@@ -145,6 +174,14 @@ int Run(AgentConfig config, const std::string& config_path, bool config_given) {
   channel::Channel channel(io, config, *identity, *journal, system,
                            [&](ReportKind kind) { return reporter.Make(kind); });
   channel_ptr = &channel;
+  tasks::TaskRunner runner(
+      io, std::move(*task_log), config, config_path,
+      tasks::RunnerHooks{
+          [&](const fleetdesk::v1::TaskResult& result) { channel.SendTaskResult(result); },
+          [&](const fleetdesk::v1::Task&) { return RefreshInventory(reporter, channel); }});
+  channel.SetTaskHooks(channel::TaskHooks{
+      [&](const fleetdesk::v1::Task& task) { runner.Receive(task); },
+      [&](const std::string& id) { runner.Ack(id); }, [&] { return runner.Unacked(); }});
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::signal_set reload(io, SIGHUP);
@@ -158,6 +195,7 @@ int Run(AgentConfig config, const std::string& config_path, bool config_given) {
     watchdog.cancel();
     reload.cancel();
     checks.Stop();
+    runner.Stop();
     if (services) services->Stop();
     channel.Stop();
   });

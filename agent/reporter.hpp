@@ -39,6 +39,12 @@ class Reporter {
   // A check result to carry in the next report.
   void AddCheckResult(const fleetdesk::v1::CheckResult& result);
   void SetInventoryInterval(std::chrono::seconds interval) { inventory_interval_ = interval; }
+  // The next report that carries inventory (a tick or full one) collects every section now and
+  // carries all of them, changed or not: an inventory.refresh task.
+  void RefreshInventory() {
+    inventory_.ForgetSent();
+    inventory_due_ = {};
+  }
 
   const collectors::SystemCollector& system() const { return system_; }
 

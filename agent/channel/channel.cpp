@@ -17,6 +17,7 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <deque>
 #include <random>
 #include <variant>
 
@@ -95,7 +96,10 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   std::optional<crypto::CertificateInfo> certificate;  // what identity.certificate_pem says
   std::chrono::system_clock::time_point renew_at = std::chrono::system_clock::time_point::max();
   std::optional<std::chrono::system_clock::time_point> renewal_sent;
-  std::optional<std::string> control_out;  // a serialized AgentMessage the send loop sends first
+  // Serialized AgentMessages the send loop sends before reports: a renewal request, task results.
+  std::deque<std::string> control_out;
+  bool session_up = false;  // between the welcome and the connection's end
+  TaskHooks task_hooks;
 
   void ScheduleRenewal() {
     auto info = crypto::Inspect(identity.certificate_pem);
@@ -234,6 +238,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     if (resolve_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "resolve: " + resolve_ec.message()),
                     retry_after);
+    // A stop that came while resolving found no socket to close.
+    if (stopping) co_return Out(Status{}, retry_after);
     auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, kTuple);
     if (connect_ec)
       co_return Out(MakeError(ErrorCode::kUnavailable, "connect: " + connect_ec.message()),
@@ -292,6 +298,11 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
           retry_after);
     }
     deadline.timer.cancel();
+    if (stopping) {
+      // The stop came during the handshakes, before the loops that would end the session.
+      auto [close_ec] = co_await ws->async_close(websocket::close_code::going_away, kTuple);
+      co_return Out(Status{}, retry_after);
+    }
     const auto& welcome = first.welcome();
     interval_from_server = welcome.heartbeat_interval_seconds() > 0;
     interval = interval_from_server ? std::chrono::seconds(welcome.heartbeat_interval_seconds())
@@ -313,9 +324,15 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     need_full = true;
     report_timer.cancel();
     renewal_sent.reset();
-    control_out.reset();
+    control_out.clear();
+    // Results of tasks that ended while the server was out of reach, or whose ack was lost.
+    if (task_hooks.unacked) {
+      for (const auto& result : task_hooks.unacked()) QueueTaskResult(result);
+    }
+    session_up = true;
     auto ended = co_await (ReadLoop(ws, &retry_after) || SendLoop(ws, welcome.committed_seq()) ||
                            RenewLoop());
+    session_up = false;
     Status status = std::visit([](Status s) { return s; }, ended);
     co_return Out(status, retry_after);
   }
@@ -350,8 +367,14 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         *retry_after = std::chrono::seconds(message.error().retry_after_seconds());
         spdlog::warn("server: {} ({})", message.error().message(), message.error().code());
       } else if (message.has_task()) {
-        spdlog::info("task {} ({}) received; tasks are not run by this version",
-                     message.task().id(), message.task().kind());
+        if (task_hooks.received) {
+          task_hooks.received(message.task());
+        } else {
+          spdlog::warn("task {} ({}) received, but this agent runs no tasks", message.task().id(),
+                       message.task().kind());
+        }
+      } else if (message.has_task_ack()) {
+        if (task_hooks.acked) task_hooks.acked(message.task_ack().task_id());
       }
     }
   }
@@ -361,9 +384,9 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   // missed.
   awaitable<Status> SendLoop(std::shared_ptr<WebSocket> socket, std::uint64_t sent) {
     for (;;) {
-      if (control_out) {
-        auto bytes = std::move(*control_out);
-        control_out.reset();
+      if (!control_out.empty()) {
+        auto bytes = std::move(control_out.front());
+        control_out.pop_front();
         if (auto ec = co_await SendMessage(*socket, bytes)) {
           co_return MakeError(ErrorCode::kUnavailable, "send: " + ec.message());
         }
@@ -381,7 +404,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         continue;
       }
       for (const auto& [seq, bytes] : batch) {
-        if (control_out) break;  // a renewal request does not wait behind a long resend
+        if (!control_out.empty()) break;  // a renewal or a result does not wait behind a resend
         if (auto ec = co_await SendMessage(*socket, bytes)) {
           co_return MakeError(ErrorCode::kUnavailable, "send report: " + ec.message());
         }
@@ -410,7 +433,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         fleetdesk::v1::AgentMessage request;
         request.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
         request.mutable_renew()->set_csr(*csr);
-        control_out = request.SerializeAsString();
+        control_out.push_back(request.SerializeAsString());
         renewal_sent = now;
         journal_grew.cancel();  // wakes the send loop
         continue;
@@ -422,6 +445,14 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
       auto state = co_await asio::this_coro::cancellation_state;
       if (state.cancelled() != asio::cancellation_type::none) co_return Status{};
     }
+  }
+
+  void QueueTaskResult(const fleetdesk::v1::TaskResult& result) {
+    fleetdesk::v1::AgentMessage message;
+    message.set_protocol_version(fleetdesk::v1::PROTOCOL_VERSION_1);
+    *message.mutable_task_result() = result;
+    control_out.push_back(message.SerializeAsString());
+    journal_grew.cancel();  // wakes the send loop
   }
 
   // The server's answer to a renewal request.
@@ -462,6 +493,18 @@ void Channel::ReportSoon() {
 }
 
 Channel::~Channel() = default;
+
+void Channel::SetTaskHooks(TaskHooks hooks) { impl_->task_hooks = std::move(hooks); }
+
+void Channel::SendTaskResult(const fleetdesk::v1::TaskResult& result) {
+  if (impl_->session_up) impl_->QueueTaskResult(result);
+}
+
+Result<std::uint64_t> Channel::Enqueue(fleetdesk::v1::Report report) {
+  if (auto bytes = impl_->journal.Append(&report); !bytes) return bytes.error();
+  impl_->journal_grew.cancel();
+  return impl_->journal.last_seq();
+}
 
 void Channel::Start() {
   co_spawn(impl_->io, impl_->Produce(), asio::detached);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/agent_config.hpp"
 #include "agent/collectors/system.hpp"
@@ -21,6 +22,14 @@ class io_context;
 }
 
 namespace fleetdesk::agent::channel {
+
+// What the channel hands to the task runner and asks of it; all on the io thread.
+struct TaskHooks {
+  std::function<void(const fleetdesk::v1::Task&)> received;
+  std::function<void(const std::string& task_id)> acked;
+  // Final results the server has not acked: sent first on each new connection.
+  std::function<std::vector<fleetdesk::v1::TaskResult>()> unacked;
+};
 
 class Channel {
  public:
@@ -41,6 +50,14 @@ class Channel {
   void Stop();
   // Something changed that should not wait for the next interval: make an event report now.
   void ReportSoon();
+  // Set before Start.
+  void SetTaskHooks(TaskHooks hooks);
+  // Sends a task's result now when connected; dropped otherwise (a final result is in the task
+  // log and goes out on the next connection). io thread.
+  void SendTaskResult(const fleetdesk::v1::TaskResult& result);
+  // Journals a report made outside the interval (an inventory refresh) and wakes the sender;
+  // answers its sequence number. io thread.
+  Result<std::uint64_t> Enqueue(fleetdesk::v1::Report report);
 
  private:
   struct Impl;

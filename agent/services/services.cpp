@@ -11,43 +11,14 @@
 #include <map>
 #include <set>
 
+#include "agent/services/sd_bus.hpp"
+
 namespace fleetdesk::agent::services {
 namespace {
 
 namespace asio = boost::asio;
 
-constexpr const char* kDestination = "org.freedesktop.systemd1";
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
-constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
-constexpr const char* kService = "org.freedesktop.systemd1.Service";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
-
-// sd-bus objects freed by their own unref functions.
-struct BusUnref {
-  void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
-};
-struct MessageUnref {
-  void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
-};
-struct SlotUnref {
-  void operator()(sd_bus_slot* s) const { sd_bus_slot_unref(s); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusUnref>;
-using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
-using SlotPtr = std::unique_ptr<sd_bus_slot, SlotUnref>;
-
-// sd_bus_error freed on scope exit.
-struct BusError {
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  ~BusError() { sd_bus_error_free(&error); }
-  std::string Describe(int r) const {
-    if (sd_bus_error_is_set(&error)) {
-      return std::string(error.name) + ": " + (error.message ? error.message : "");
-    }
-    return std::string(strerror(-r));
-  }
-};
+using namespace sdbus;  // NOLINT: systemd's names and the sd-bus owners, throughout
 
 void SetMicros(google::protobuf::Timestamp* ts, std::uint64_t usec) {
   ts->set_seconds(static_cast<std::int64_t>(usec / 1000000));

@@ -117,8 +117,9 @@ Result<fleetdesk::v1::Task> AgentTask(const fleetdesk::v1::NewTaskRequest& body)
     if (f.mode() > 07777) return Invalid("fileWrite.mode is a permission mode, at most 07777");
     if (auto s = CheckAccountName(f.owner(), "fileWrite.owner"); !s) return s.error();
     if (auto s = CheckAccountName(f.group(), "fileWrite.group"); !s) return s.error();
+    // No mode: the agent keeps the replaced file's own (a 0600 secret stays 0600), 0644 for a
+    // new one.
     *task.mutable_file_write() = f;
-    if (f.mode() == 0) task.mutable_file_write()->set_mode(0644);
   } else if (kind == "command.run") {
     if (auto s = only(false, false, true); !s) return s.error();
     const auto& argv = body.command().argv();

@@ -82,3 +82,44 @@ TEST_CASE("a bad check in the config is an error naming the check, the key and i
   REQUIRE_FALSE(size.ok());
   CHECK_THAT(size.error().message, Catch::Contains("journal_max_size"));
 }
+
+TEST_CASE("the task allow-list is read from [tasks], and a bad one names what is wrong",
+          "[agent][config]") {
+  auto defaults = Load("");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->tasks.enabled);
+  CHECK(defaults->tasks.kinds.size() == 7);
+  CHECK(defaults->tasks.units == std::vector<std::string>{"*.service"});
+  CHECK(defaults->tasks.file_paths.empty());
+  CHECK(defaults->tasks.commands.empty());
+
+  auto config = Load(R"(
+[tasks]
+kinds = ["service.restart", "command.run"]
+units = ["nginx.service"]
+file_paths = ["/etc/nginx/", "/srv/app"]
+commands = ["/usr/sbin/nginx -t", "/usr/bin/systemctl"]
+default_timeout = "2m"
+max_timeout = "10m"
+)");
+  REQUIRE(config.ok());
+  CHECK(config->tasks.file_paths == std::vector<std::string>{"/etc/nginx", "/srv/app"});
+  REQUIRE(config->tasks.commands.size() == 2);
+  CHECK(config->tasks.commands[0] == std::vector<std::string>{"/usr/sbin/nginx", "-t"});
+  CHECK(config->tasks.default_timeout == std::chrono::seconds(120));
+
+  auto bad_kind = Load("[tasks]\nkinds = [\"shell\"]\n");
+  REQUIRE_FALSE(bad_kind.ok());
+  CHECK(bad_kind.error().message.find("tasks.kinds: unknown task kind 'shell'") !=
+        std::string::npos);
+  auto bad_path = Load("[tasks]\nfile_paths = [\"/etc/../root\"]\n");
+  REQUIRE_FALSE(bad_path.ok());
+  CHECK(bad_path.error().message.find("tasks.file_paths: '/etc/../root' is not an absolute") !=
+        std::string::npos);
+  auto root = Load("[tasks]\nfile_paths = [\"/\"]\n");
+  CHECK_FALSE(root.ok());
+  auto bad_command = Load("[tasks]\ncommands = [\"nginx -t\"]\n");
+  REQUIRE_FALSE(bad_command.ok());
+  CHECK(bad_command.error().message.find("must start with the program's absolute path") !=
+        std::string::npos);
+}

@@ -107,6 +107,26 @@ void SystemdMock::SetUnitState(const std::string& name, const std::string& activ
 
 void SystemdMock::RemoveUnit(const std::string& name) { Call("RemoveUnit", "s", name.c_str()); }
 
+void SystemdMock::SetJobOutcome(const std::string& name, const std::string& result,
+                                const std::string& active, const std::string& sub) {
+  Call("SetJobOutcome", "ssss", name.c_str(), result.c_str(), active.c_str(), sub.c_str());
+}
+
+unsigned SystemdMock::JobCount(const std::string& name) {
+  sd_bus_message* reply = nullptr;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r = sd_bus_call_method(bus_, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                             "org.freedesktop.DBus.Mock", "JobCount", &error, &reply, "s",
+                             name.c_str());
+  std::string message = error.message != nullptr ? error.message : "";
+  sd_bus_error_free(&error);
+  if (r < 0) throw std::runtime_error("dbusmock JobCount: " + message);
+  std::uint32_t count = 0;
+  sd_bus_message_read(reply, "u", &count);
+  sd_bus_message_unref(reply);
+  return count;
+}
+
 void SystemdMock::StopBus() {
   mock_.reset();
   daemon_.reset();

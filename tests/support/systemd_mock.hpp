@@ -25,6 +25,12 @@ class SystemdMock {
   void SetUnitState(const std::string& name, const std::string& active, const std::string& sub,
                     unsigned n_restarts = 0);
   void RemoveUnit(const std::string& name);
+  // The unit's next jobs (StartUnit ...) end with `result`, leaving it `active`/`sub`; an empty
+  // result makes them succeed again.
+  void SetJobOutcome(const std::string& name, const std::string& result, const std::string& active,
+                     const std::string& sub);
+  // How many jobs were started for the unit.
+  unsigned JobCount(const std::string& name);
   // Ends the bus daemon: the agent loses systemd.
   void StopBus();
   const std::string& address() const { return address_; }

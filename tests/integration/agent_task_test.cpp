@@ -1,0 +1,174 @@
+// Configuration tasks end to end with the real agent: a real server, a real fleetdesk-agent whose
+// systemd is dbusmock and whose files are a temporary directory, and the results the REST API
+// shows. Each kind runs; the agent's allow-list refuses what it does not list; a task reaches an
+// agent that was offline; nothing runs twice across restarts; a result made while the server was
+// down is stored when it returns.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "common/codec.hpp"
+#include "fleetdesk/v1/api.pb.h"
+#include "fleetdesk/v1/tasks.pb.h"
+#include "tests/support/fleet.hpp"
+#include "tests/support/systemd_mock.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace fleetdesk::testing;
+
+namespace {
+
+std::string Baremetal() {
+  return std::string(FLEETDESK_TEST_FIXTURES) + "/agent/fixtures/baremetal";
+}
+
+std::int64_t OnlyHost(const TestServer& server) {
+  std::int64_t id = 0;
+  REQUIRE(WaitFor(
+      [&] {
+        auto [status, body] = server.Get("/api/v1/hosts");
+        auto list = fleetdesk::codec::Parse<fleetdesk::v1::HostList>(body);
+        if (status != 200 || !list || list->items_size() != 1) return false;
+        id = list->items(0).id();
+        return true;
+      },
+      std::chrono::seconds(20)));
+  return id;
+}
+
+std::int64_t Submit(const TestServer& server, std::int64_t host, const std::string& fields) {
+  auto [status, body] = server.Call("POST", "/api/v1/tasks",
+                                    "{" + fields + R"(,"hostIds":[)" + std::to_string(host) + "]}");
+  REQUIRE(status == 201);
+  return fleetdesk::codec::Parse<fleetdesk::v1::TaskView>(body)->id();
+}
+
+fleetdesk::v1::TaskHostView HostRow(const TestServer& server, std::int64_t task) {
+  auto [status, body] = server.Get("/api/v1/tasks/" + std::to_string(task));
+  REQUIRE(status == 200);
+  auto view = fleetdesk::codec::Parse<fleetdesk::v1::TaskView>(body);
+  REQUIRE(view.ok());
+  REQUIRE(view->hosts_size() == 1);
+  return view->hosts(0);
+}
+
+// The host's row once it reached a final state.
+fleetdesk::v1::TaskHostView Settled(const TestServer& server, std::int64_t task,
+                                    std::chrono::seconds wait = std::chrono::seconds(20)) {
+  fleetdesk::v1::TaskHostView row;
+  REQUIRE(WaitFor(
+      [&] {
+        row = HostRow(server, task);
+        return row.state() != "queued" && row.state() != "sent" && row.state() != "running";
+      },
+      wait));
+  return row;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a real agent runs each kind of task, refuses what its config does not list, and the "
+    "server stores every result",
+    "[integration][tasks][agent]") {
+  SystemdMock systemd;
+  systemd.AddUnit("nginx.service", "active", "running");
+  TempDir files;
+  std::filesystem::create_directories(files / "etc");
+  TestServer server;
+  server.Start();
+  TestAgent agent(server, Baremetal(),
+                  "[tasks]\nfile_paths = [\"" + (files / "etc") +
+                      "\"]\ncommands = [\"/bin/echo\"]\nunits = [\"nginx.service\"]\n");
+  agent.Start();
+  const auto host = OnlyHost(server);
+
+  auto row = Settled(
+      server,
+      Submit(server, host, R"("kind":"service.restart","service":{"unit":"nginx.service"})"));
+  CHECK(row.state() == "succeeded");
+  CHECK(row.message() == "RestartUnit nginx.service: job done; nginx.service is active (running)");
+  CHECK(systemd.JobCount("nginx.service") == 1);
+
+  const std::string path = files / "etc/app.conf";
+  row = Settled(server, Submit(server, host,
+                               R"("kind":"file.write","fileWrite":{"path":")" + path +
+                                   R"(","content":"cG9ydCA9IDgwCg==","mode":384})"));
+  CHECK(row.state() == "succeeded");
+  CHECK(ReadFile(path) == "port = 80\n");
+  CHECK(row.message().starts_with("wrote 10 bytes to " + path + " (mode 0600, sha256 "));
+
+  row = Settled(server, Submit(server, host,
+                               R"("kind":"command.run","command":{"argv":["/bin/echo","hello"]})"));
+  CHECK(row.state() == "succeeded");
+  CHECK(row.exit_code() == 0);
+  CHECK(row.stdout() == "hello\n");
+
+  row = Settled(server, Submit(server, host, R"("kind":"inventory.refresh")"));
+  CHECK(row.state() == "succeeded");
+  CHECK(row.message().starts_with("inventory collected: "));
+
+  // What the agent's config does not list is refused, with the reason, and nothing runs.
+  const std::string config = agent.dir() / "agent.toml";
+  row = Settled(server,
+                Submit(server, host,
+                       R"("kind":"command.run","command":{"argv":["/bin/cat","/etc/shadow"]})"));
+  CHECK(row.state() == "refused");
+  CHECK(row.message() == "command '/bin/cat /etc/shadow' is not in tasks.commands of " + config);
+  row = Settled(server,
+                Submit(server, host,
+                       R"("kind":"file.write","fileWrite":{"path":"/etc/motd","content":"eA=="})"));
+  CHECK(row.state() == "refused");
+  CHECK(row.message() == "/etc/motd is not under a directory in tasks.file_paths of " + config);
+  row = Settled(server,
+                Submit(server, host, R"("kind":"service.stop","service":{"unit":"ssh.service"})"));
+  CHECK(row.state() == "refused");
+  CHECK(systemd.JobCount("nginx.service") == 1);
+  REQUIRE(agent.Stop() == 0);
+}
+
+TEST_CASE(
+    "a task reaches an agent that was offline, runs once across agent restarts, and a "
+    "result made while the server was down is stored when it returns",
+    "[integration][tasks][agent]") {
+  SystemdMock systemd;
+  systemd.AddUnit("nginx.service", "active", "running");
+  TestServer server;
+  server.Start();
+  TestAgent agent(server, Baremetal(), "[tasks]\ncommands = [\"/bin/sleep\"]\n");
+  agent.Start();
+  const auto host = OnlyHost(server);
+  REQUIRE(agent.process().WaitForLog("connected to", std::chrono::seconds(20)));
+  REQUIRE(agent.Stop() == 0);
+
+  // Offline: the task waits on the server, then runs when the agent is back.
+  const auto restart =
+      Submit(server, host, R"("kind":"service.restart","service":{"unit":"nginx.service"})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(HostRow(server, restart).state() == "queued");
+  agent.Start();
+  CHECK(Settled(server, restart).state() == "succeeded");
+  CHECK(systemd.JobCount("nginx.service") == 1);
+
+  // Restarting the agent runs nothing again.
+  REQUIRE(agent.Stop() == 0);
+  agent.Start();
+  REQUIRE(agent.process().WaitForLog("connected to", std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(systemd.JobCount("nginx.service") == 1);
+
+  // The server goes away while a command runs; the agent keeps the result and sends it when it
+  // reconnects to the restarted server.
+  const auto sleep =
+      Submit(server, host, R"("kind":"command.run","command":{"argv":["/bin/sleep","2"]})");
+  REQUIRE(WaitFor([&] { return HostRow(server, sleep).state() == "running"; },
+                  std::chrono::seconds(10), std::chrono::milliseconds(20)));
+  REQUIRE(server.Stop() == 0);
+  REQUIRE(agent.process().WaitForLog("task " + std::to_string(sleep) + ": TASK_STATE_SUCCEEDED",
+                                     std::chrono::seconds(10)));
+  server.Start();
+  auto row = Settled(server, sleep, std::chrono::seconds(30));
+  CHECK(row.state() == "succeeded");
+  CHECK(row.message() == "/bin/sleep 2: exit 0");
+  REQUIRE(agent.Stop() == 0);
+}
