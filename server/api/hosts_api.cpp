@@ -428,9 +428,11 @@ Result<http::Response> Api::HostHistory(const Call& call) {
   for (const auto& [key, value] : *query) {
     if (key == "kind") {
       if (value != "service" && value != "check" && value != "reachability" &&
-          value != "inventory" && value != "attribute" && value != "lifecycle") {
+          value != "inventory" && value != "attribute" && value != "lifecycle" && value != "task") {
         return Invalid(
-            "kind must be service, check, reachability, inventory, attribute or lifecycle, not '" +
+            "kind must be service, check, reachability, inventory, attribute, lifecycle or task, "
+            "not "
+            "'" +
             value + "'");
       }
       q.kind = value;

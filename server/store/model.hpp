@@ -209,7 +209,8 @@ struct HostEvent {
   std::int64_t host_id = 0;
   std::int64_t at_ms = 0;
   // "service" (active state), "check" (up/down), "reachability", "inventory" (a field),
-  // "attribute" (a person's edit), "lifecycle" (registered, enrolled, archived).
+  // "attribute" (a person's edit), "lifecycle" (registered, enrolled, archived), "task" (a
+  // configuration task that ended on the host: its final state).
   std::string kind;
   std::string subject;  // unit, check key, "memory.total_bytes", "owner", ...
   std::string old_value;

@@ -280,6 +280,15 @@ class SqlTasks : public SqlReports {
   // The rollout's bookkeeping once hosts settled, inside the caller's transaction: the counts
   // kept, the threshold checked, the next batch opened, the task finished with its last host.
   Status Advance(std::int64_t task_id, const Settled& settled, std::int64_t now_ms);
+  // A host that ended a task: its state, for the host's history.
+  struct Ended {
+    std::int64_t task_id = 0;
+    std::int64_t host_id = 0;
+    std::string state;
+  };
+  // A `task` event in each host's history, inside the caller's transaction: subject "task 42
+  // service.restart nginx.service", the final state, and who submitted the task.
+  Status AddTaskEvents(const std::vector<Ended>& ended, std::int64_t now_ms);
 };
 
 }  // namespace fleetdesk::server::store

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "common/codec.hpp"
+#include "fleetdesk/v1/agent.pb.h"
 #include "server/store/sql_base.hpp"
 
 namespace fleetdesk::server::store {
@@ -542,6 +544,7 @@ Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
   // running it), and answers the hosts it changed.
   std::set<std::pair<std::int64_t, std::int64_t>> changed;
   std::map<std::int64_t, Settled> settled;
+  std::vector<Ended> ended;
   auto record = [&](const std::vector<std::size_t>& which, bool outcome) -> Status {
     const std::size_t per_statement = outcome ? 100 : 400;
     for (std::size_t first = 0; first < which.size(); first += per_statement) {
@@ -593,6 +596,7 @@ Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
       auto done = db_->Run(sql, args, [&](const SqlRow& row) {
         changed.insert({row.Int(0), row.Int(1)});
         if (!outcome) return;
+        ended.push_back({row.Int(0), row.Int(1), row.Text(2)});
         auto& s = settled[row.Int(0)];
         ++s.hosts;
         s.failures += Failure(row.Text(2)) ? 1 : 0;
@@ -625,6 +629,7 @@ Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
                                                    std::to_string(r.task_id));
     }
   }
+  if (auto s = AddTaskEvents(ended, now_ms); !s) return s.error();
   for (const auto& [task, s] : settled) {
     if (auto st = Advance(task, s, now_ms); !st) return st.error();
   }
@@ -665,6 +670,58 @@ Result<TaskRecord> SqlTasks::CancelTask(std::int64_t id, const Actor& actor, std
   return tasks->at(0);
 }
 
+Status SqlTasks::AddTaskEvents(const std::vector<Ended>& ended, std::int64_t now_ms) {
+  if (ended.empty()) return {};
+  // What each task was, in words, and who asked: usually one task for the whole round.
+  struct About {
+    std::string subject;
+    std::string actor;
+  };
+  std::map<std::int64_t, About> about;
+  for (const auto& e : ended) {
+    if (about.contains(e.task_id)) continue;
+    auto& a = about[e.task_id];
+    a.subject = "task " + std::to_string(e.task_id);
+    auto done = Run("SELECT kind, spec, created_by FROM tasks WHERE id = ?", {e.task_id},
+                    [&](const SqlRow& r) {
+                      a.subject += " " + r.Text(0);
+                      a.actor = r.Text(2);
+                      fleetdesk::v1::Task spec;
+                      if (!codec::FromJson(r.Text(1), &spec)) return;
+                      std::string target = spec.service().unit() + spec.file_write().path();
+                      for (const auto& arg : spec.command().argv()) {
+                        target += (target.empty() ? "" : " ") + arg;
+                      }
+                      if (target.size() > 200) target = target.substr(0, 200) + "...";
+                      if (!target.empty()) a.subject += " " + target;
+                    });
+    if (!done) return done.error();
+  }
+  // 100 events to a statement, as the results themselves.
+  for (std::size_t first = 0; first < ended.size(); first += 100) {
+    const std::size_t last = std::min(ended.size(), first + 100);
+    std::string values;
+    std::vector<SqlArg> args;
+    for (std::size_t k = first; k < last; ++k) {
+      const auto& e = ended[k];
+      const auto& a = about[e.task_id];
+      values += k == first ? "(?, ?, 'task', ?, '', ?, ?)" : ", (?, ?, 'task', ?, '', ?, ?)";
+      args.emplace_back(e.host_id);
+      args.emplace_back(now_ms);
+      args.emplace_back(a.subject);
+      args.emplace_back(e.state);
+      args.emplace_back(a.actor);
+    }
+    auto done = db_->Run(
+        "INSERT INTO host_events (host_id, at_ms, kind, subject, old_value, new_value, actor) "
+        "VALUES " +
+            values,
+        args, {});
+    if (!done) return done.error();
+  }
+  return {};
+}
+
 Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
   TaskSweep sweep;
   auto tx = BeginTx();
@@ -680,6 +737,7 @@ Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
       {now_ms, now_ms}, [&](const SqlRow& r) { late.emplace_back(r.Int(0), r.Int(1), r.Bool(2)); });
   if (!done) return done.error();
   std::map<std::int64_t, Settled> settled;
+  std::vector<Ended> ended;
   for (const auto& [task, host, queued] : late) {
     TaskResultRecord result;
     result.message = queued ? "expired before the host could be sent the task"
@@ -689,11 +747,13 @@ Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
                               result, now_ms);
     if (!changed) return changed.error();
     if (!*changed) continue;
+    if (!queued) ended.push_back({task, host, state});  // an expired one never reached the host
     auto& s = settled[task];
     ++s.hosts;
     s.failures += Failure(state) ? 1 : 0;
     ++(queued ? sweep.expired : sweep.timed_out);
   }
+  if (auto s = AddTaskEvents(ended, now_ms); !s) return s.error();
   for (const auto& [task, s] : settled) {
     if (auto st = Advance(task, s, now_ms); !st) return st.error();
   }

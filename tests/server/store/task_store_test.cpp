@@ -171,6 +171,21 @@ TEST_CASE("a task goes to each host once, and its results finish it", "[server][
   REQUIRE(mine->size() == 1);
   CHECK(mine->at(0).state == "failed");
   CHECK(mine->at(0).exit_code == 3);
+
+  // Each host's history shows the task it ran, once, with its outcome and who asked.
+  EventQuery query;
+  query.host_id = b;
+  query.kind = "task";
+  auto events = store->ListEvents(query);
+  REQUIRE(events.ok());
+  REQUIRE(events->items.size() == 1);
+  CHECK(events->items[0].subject ==
+        "task " + std::to_string(task->id) + " service.restart nginx.service");
+  CHECK(events->items[0].new_value == "failed");
+  CHECK(events->items[0].actor == "oscar");
+  CHECK(events->items[0].at_ms == kNow + 40);
+  query.host_id = a;
+  CHECK(store->ListEvents(query)->items.size() == 1);
 }
 
 TEST_CASE("a rollout goes batch by batch and stops past its failure threshold",
@@ -295,6 +310,15 @@ TEST_CASE("cancelling keeps what was sent; expired and silent hosts are swept",
   CHECK(swept->expired == 1);
   CHECK(StateOf(*store, late->id, b) == "timed_out");
   CHECK(StateOf(*store, late->id, c) == "cancelled");
+  // The host sent it has a timed_out event; the one never sent it has none.
+  EventQuery query;
+  query.kind = "task";
+  query.host_id = b;
+  auto b_events = store->ListEvents(query);
+  REQUIRE(b_events->items.size() == 1);
+  CHECK(b_events->items[0].new_value == "timed_out");
+  query.host_id = c;
+  CHECK(store->ListEvents(query)->items.empty());
   CHECK(Deliver(*store, c, kNow + kHour).empty());
   // A late answer does not undo the timeout.
   CHECK_FALSE(*store->RecordTaskResult(late->id, b, Outcome("succeeded"), kNow + kHour));
