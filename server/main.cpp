@@ -201,6 +201,17 @@ int Restore(const ServerConfig& config, const std::string& file) {
   return 0;
 }
 
+engine::TaskDispatcherOptions TaskOptions(const ServerConfig& config, bool shared_database) {
+  engine::TaskDispatcherOptions options;
+  options.tick = config.task_poll_interval;
+  if (shared_database) {
+    options.listen = [url = config.DatabaseUrl()] {
+      return store::Listen(url, store::kTasksChannel);
+    };
+  }
+  return options;
+}
+
 int Serve(const ServerConfig& config) {
   RaiseFileLimit();
   auto pki = Pki::Load(config.data_dir);
@@ -322,7 +333,8 @@ int Serve(const ServerConfig& config) {
             fleetdesk::v1::ServerMessage message;
             message.mutable_task_ack()->set_task_id(task_id);
             gateway.Send(agent, std::move(message));
-          }});
+          }},
+      TaskOptions(config, shared_database));
   gateway.OnTaskResult(
       [&dispatcher](const std::string& agent, const fleetdesk::v1::TaskResult& result) {
         dispatcher.Submit(agent, result);

@@ -59,6 +59,7 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.String("agents.listen", &agent_listen);
   r.StringList("agents.gateway_urls", &config.gateway_urls);
   r.Duration("agents.heartbeat_interval", &config.heartbeat_interval);
+  r.Duration("agents.task_poll_interval", &config.task_poll_interval);
   r.Int("agents.unreachable_after_intervals", 2, 1000, &config.unreachable_after_intervals);
   r.Duration("retention.raw_metrics", &config.retention_raw_metrics);
   r.Duration("retention.metric_rollups", &config.retention_metric_rollups);
@@ -134,6 +135,11 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
       config.agent_certificate_validity > std::chrono::hours(24 * 3650)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      path + ": agents.certificate_validity must be between 1d and 3650d");
+  }
+  if (config.task_poll_interval < std::chrono::seconds(1) ||
+      config.task_poll_interval > std::chrono::hours(1)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": agents.task_poll_interval must be from 1s to 1h");
   }
   if (config.heartbeat_interval < std::chrono::seconds(1)) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -96,6 +96,45 @@ TaskDispatcher::~TaskDispatcher() { Stop(); }
 
 void TaskDispatcher::Start() {
   thread_ = std::thread([this] { Run(); });
+  if (options_.listen) listen_thread_ = std::thread([this] { Listen(); });
+}
+
+void TaskDispatcher::Listen() {
+  std::unique_ptr<store::Listener> listener;
+  bool failing = false;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stopping_) return;
+      // After a failure, a pause before the next attempt; the stop cuts it short.
+      if (!listener && failing) {
+        wake_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; });
+        if (stopping_) return;
+      }
+    }
+    if (!listener) {
+      auto opened = options_.listen();
+      if (!opened) {
+        if (!failing)
+          spdlog::warn("tasks: cannot listen for other servers' tasks: {}", opened.error().message);
+        failing = true;
+        continue;
+      }
+      if (failing) spdlog::info("tasks: listening for other servers' tasks again");
+      listener = std::move(*opened);
+      failing = false;
+      Wake();  // whatever was submitted elsewhere while not listening
+    }
+    // Short waits, so a stop is noticed within one.
+    auto notified = listener->Wait(std::chrono::milliseconds(500));
+    if (!notified) {
+      spdlog::warn("tasks: the listening connection broke: {}", notified.error().message);
+      listener.reset();
+      failing = true;
+      continue;
+    }
+    if (*notified > 0) Wake();
+  }
 }
 
 void TaskDispatcher::Stop() {
@@ -105,6 +144,7 @@ void TaskDispatcher::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (listen_thread_.joinable()) listen_thread_.join();
   // Results handed over during the last round are recorded before the connection goes.
   RecordResults();
 }

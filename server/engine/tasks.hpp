@@ -36,6 +36,9 @@ struct TaskChannels {
 
 struct TaskDispatcherOptions {
   std::chrono::milliseconds tick{1'000};
+  // Several servers on one PostgreSQL: opens a LISTEN connection on store::kTasksChannel; each
+  // notification wakes the dispatcher (a second thread waits on it). Unset on SQLite.
+  std::function<Result<std::unique_ptr<store::Listener>>()> listen;
   // Due hosts read per statement; a round reads page after page, so hosts offline for a task
   // never keep one connected here from being sent the next.
   int page = 5'000;
@@ -62,6 +65,9 @@ class TaskDispatcher {
   // Sends the hosts of one page of due ones whose agents are here.
   void SendPage(const std::vector<store::DueTaskHost>& due, std::int64_t now_ms);
   void RecordResults();
+  // The listening thread's loop: wakes the dispatcher on each notification, reconnecting (and
+  // waking it once, for what it may have missed) after a lost connection.
+  void Listen();
 
   std::shared_ptr<store::SharedStore> store_;
   TaskChannels channels_;
@@ -72,6 +78,7 @@ class TaskDispatcher {
   bool stopping_ = false;
   std::vector<store::AgentTaskResult> results_;
   std::thread thread_;
+  std::thread listen_thread_;
 };
 
 // The result an agent sent, as the store keeps it: its fields checked and trimmed, the task id

@@ -289,6 +289,8 @@ class SqlTasks : public SqlReports {
   // A `task` event in each host's history, inside the caller's transaction: subject "task 42
   // service.restart nginx.service", the final state, and who submitted the task.
   Status AddTaskEvents(const std::vector<Ended>& ended, std::int64_t now_ms);
+  // PostgreSQL: tells the other servers (their task threads) that hosts may be due a task.
+  Status NotifyPeers();
 };
 
 }  // namespace fleetdesk::server::store

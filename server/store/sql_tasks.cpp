@@ -265,6 +265,7 @@ Result<TaskRecord> SqlTasks::CreateTask(const NewTask& task, const Actor& actor,
       return s.error();
     }
   }
+  if (auto s = NotifyPeers(); !s) return s.error();
   auto created = ReadTasks("id = ?", {id});
   if (!created) return created.error();
   if (auto s = tx->Commit(); !s) return s.error();
@@ -452,8 +453,20 @@ Status SqlTasks::Advance(std::int64_t task_id, const Settled& settled, std::int6
       {task_id, task->current_batch}, [&](const SqlRow&) { open = true; });
   if (!done) return done.error();
   if (!open && task->current_batch + 1 < task->batches) {
-    return Do("UPDATE tasks SET current_batch = current_batch + 1 WHERE id = ?", {task_id});
+    if (auto s = Do("UPDATE tasks SET current_batch = current_batch + 1 WHERE id = ?", {task_id});
+        !s) {
+      return s;
+    }
+    return NotifyPeers();  // the next batch's hosts may be connected to another server
   }
+  return {};
+}
+
+Status SqlTasks::NotifyPeers() {
+  // Delivered at the commit, once per transaction however often it is sent.
+  if (!Pg()) return {};
+  auto done = Run("SELECT pg_notify(?, '')", {kTasksChannel});
+  if (!done) return done.error();
   return {};
 }
 

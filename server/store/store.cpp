@@ -26,4 +26,17 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& database) {
 #endif
 }
 
+Result<std::unique_ptr<Listener>> Listen(const std::string& database, const std::string& channel) {
+  if (SqlitePath(database)) {
+    return MakeError(ErrorCode::kFailedPrecondition, "SQLite has no other servers to listen to");
+  }
+#ifdef FLEETDESK_WITH_POSTGRESQL
+  return postgres::ListenPg(database, channel);
+#else
+  (void)channel;
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "this build has no PostgreSQL store (built without FLEETDESK_WITH_POSTGRESQL)");
+#endif
+}
+
 }  // namespace fleetdesk::server::store

@@ -3,6 +3,7 @@
 // database gets its own from OpenStore (the writer one, each API worker one).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -346,5 +347,23 @@ std::optional<std::string> SqlitePath(const std::string& database);
 
 // Opens a connection to `database`: a file path (SQLite) or a postgresql:// URL.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& database);
+
+// The channel on which a server tells the others sharing its PostgreSQL database that hosts may
+// be due a task (one was submitted, a rollout opened its next batch). Sent with the change, in
+// its transaction, so it arrives with the commit.
+inline constexpr const char* kTasksChannel = "fleetdesk_tasks";
+
+// A connection of its own that LISTENs on a channel of a PostgreSQL database. SQLite has no
+// peers: there is nothing to listen to.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Waits up to `timeout`; answers how many notifications arrived (0: the time passed).
+  // Errors: kUnavailable when the connection broke (open a new Listener).
+  virtual Result<int> Wait(std::chrono::milliseconds timeout) = 0;
+};
+
+// Errors: kFailedPrecondition for SQLite; kUnavailable when the database cannot be reached.
+Result<std::unique_ptr<Listener>> Listen(const std::string& database, const std::string& channel);
 
 }  // namespace fleetdesk::server::store

@@ -667,4 +667,26 @@ Result<std::unique_ptr<Store>> OpenPgStore(const std::string& url) {
   return MakeSqlStore(std::make_unique<PgConn>(std::move(*db)), kMigrations);
 }
 
+namespace {
+
+class PgListener : public Listener {
+ public:
+  explicit PgListener(Connection connection) : connection_(std::move(connection)) {}
+  Result<int> Wait(std::chrono::milliseconds timeout) override {
+    return connection_.WaitForNotifications(timeout);
+  }
+
+ private:
+  Connection connection_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>> ListenPg(const std::string& url, const std::string& channel) {
+  auto connection = Connection::Open(url);
+  if (!connection) return connection.error();
+  if (auto s = connection->Exec("LISTEN " + channel); !s) return s.error();
+  return std::unique_ptr<Listener>(std::make_unique<PgListener>(std::move(*connection)));
+}
+
 }  // namespace fleetdesk::server::store::postgres

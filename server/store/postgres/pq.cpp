@@ -1,9 +1,12 @@
 #include "server/store/postgres/pq.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 
 namespace fleetdesk::server::store::postgres {
@@ -126,6 +129,33 @@ Result<Connection> Connection::Open(const std::string& url) {
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
   return out;
+}
+
+Result<int> Connection::WaitForNotifications(std::chrono::milliseconds timeout) {
+  auto take = [this] {
+    int count = 0;
+    while (PGnotify* notify = PQnotifies(conn_)) {
+      ++count;
+      PQfreemem(notify);
+    }
+    return count;
+  };
+  auto broken = [this] {
+    std::string message = PQerrorMessage(conn_);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return MakeError(ErrorCode::kUnavailable, "postgresql: " + message);
+  };
+  if (PQconsumeInput(conn_) == 0) return broken();
+  if (int count = take(); count > 0) return count;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  if (fd.fd < 0) return broken();
+  const int ready = ::poll(&fd, 1, static_cast<int>(timeout.count()));
+  if (ready < 0 && errno != EINTR) {
+    return MakeError(ErrorCode::kUnavailable, std::string("poll: ") + strerror(errno));
+  }
+  if (ready <= 0) return 0;
+  if (PQconsumeInput(conn_) == 0) return broken();
+  return take();
 }
 
 Connection::Connection(Connection&& other) noexcept

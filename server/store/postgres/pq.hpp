@@ -1,6 +1,7 @@
 // Thin RAII owners for libpq handles; the only file pair that calls the libpq C API.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -90,6 +91,10 @@ class Connection {
   // Waits for every statement sent; answers the rows the Send statements changed since the last
   // Sync.
   Result<std::int64_t> Sync();
+
+  // After `LISTEN channel` (through Exec): waits up to `timeout` for notifications and answers
+  // how many arrived (0 when the time passed). Errors: kUnavailable when the connection broke.
+  Result<int> WaitForNotifications(std::chrono::milliseconds timeout);
 
  private:
   struct Wire;
