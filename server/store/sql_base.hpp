@@ -199,6 +199,10 @@ class SqlTickets : public SqlAccess {
   // A person acted: the first time is the first response.
   Status Responded(TicketRecord& ticket, const std::string& actor, std::int64_t now_ms);
   Result<IncidentOutcome> TryRaise(const IncidentSignal& signal, const SlaTargets& sla);
+  // A service incident names, in a `task` timeline entry, each task that was acting on that
+  // unit of the host when it failed (a restart that left it failed): inside the caller's
+  // transaction.
+  Status LinkServiceTasks(std::int64_t ticket_id, const IncidentSignal& signal);
   // Writes the outbox's notifications of `event` on `ticket`, inside the caller's transaction.
   Status Notify(const std::string& event, const TicketRecord& ticket, std::int64_t at_ms);
   Status InsertNotifications(const std::vector<NotificationRecord>& items);

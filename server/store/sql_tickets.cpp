@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <map>
 
+#include "common/codec.hpp"
+#include "fleetdesk/v1/agent.pb.h"
 #include "server/store/search_text.hpp"
 #include "server/store/sql_base.hpp"
 
@@ -1237,6 +1239,7 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
       ++t->occurrences;
       t->last_seen_ms = std::max(t->last_seen_ms, s.at_ms);
       if (auto st = Save(*t); !st) return st.error();
+      if (auto st = LinkServiceTasks(t->id, s); !st) return st.error();
       if (auto st = Notify("reopened", *t, s.at_ms); !st) return st.error();
       if (auto st = tx->Commit(); !st) return st.error();
       return IncidentOutcome{IncidentOutcome::Kind::kReopened, t->id, ""};
@@ -1303,6 +1306,7 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
       return st.error();
     }
   }
+  if (auto st = LinkServiceTasks(id, s); !st) return st.error();
   if (outbox_) {
     auto created = MustRead(id, false);
     if (!created) return created.error();
@@ -1310,6 +1314,35 @@ Result<IncidentOutcome> SqlTickets::TryRaise(const IncidentSignal& s, const SlaT
   }
   if (auto st = tx->Commit(); !st) return st.error();
   return IncidentOutcome{IncidentOutcome::Kind::kOpened, id, ""};
+}
+
+Status SqlTickets::LinkServiceTasks(std::int64_t ticket_id, const IncidentSignal& s) {
+  if (s.kind != "service") return {};
+  // Service tasks acting on the host at the failure: sent or running, or ended failed (or timed
+  // out) within a minute of it; newest first. A task that succeeded did not leave the unit
+  // failed. Their unit is in the stored spec.
+  std::vector<std::tuple<std::int64_t, std::string, std::string, std::string>> candidates;
+  auto done = Run(
+      "SELECT t.id, t.spec, th.state, t.created_by FROM task_hosts th JOIN tasks t ON t.id = "
+      "th.task_id WHERE th.host_id = ? AND t.kind IN ('service.start', 'service.stop', "
+      "'service.restart', 'service.reload') AND th.sent_ms IS NOT NULL AND th.sent_ms <= ? AND "
+      "th.sent_ms >= ? AND (th.state IN ('sent', 'running') OR (th.state IN ('failed', "
+      "'timed_out') AND th.finished_ms >= ?)) ORDER BY th.sent_ms DESC LIMIT 20",
+      {s.host_id, s.at_ms + 60'000, s.at_ms - 24 * 3'600'000, s.at_ms - 60'000},
+      [&](const SqlRow& r) { candidates.emplace_back(r.Int(0), r.Text(1), r.Text(2), r.Text(3)); });
+  if (!done) return done.error();
+  for (const auto& [task_id, spec_json, state, by] : candidates) {
+    fleetdesk::v1::Task spec;
+    if (!codec::FromJson(spec_json, &spec) || spec.service().unit() != s.subject) continue;
+    if (auto st = Event(ticket_id, s.at_ms, "task", spec.kind(), "",
+                        "task " + std::to_string(task_id) + " (" + spec.kind() + " " + s.subject +
+                            " by " + by + ", " + state + ")",
+                        kEngineActor);
+        !st) {
+      return st;
+    }
+  }
+  return {};
 }
 
 Result<std::int64_t> SqlTickets::RecoverIncident(const std::string& fingerprint,

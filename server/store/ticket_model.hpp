@@ -154,7 +154,8 @@ struct TicketEvent {
   std::int64_t ticket_id = 0;
   std::int64_t at_ms = 0;
   // created, state, assigned, priority, field, note, occurrence, recovered, flapping, settled,
-  // sla_breach, attachment
+  // sla_breach, attachment, task (a task submitted for the ticket, or one acting on the unit
+  // whose failure raised it)
   std::string kind;
   std::string subject;  // the field, the state's action, the SLA clock
   std::string old_value;

@@ -10,6 +10,7 @@
 #include "common/codec.hpp"
 #include "fleetdesk/v1/api.pb.h"
 #include "fleetdesk/v1/tasks.pb.h"
+#include "fleetdesk/v1/tickets.pb.h"
 #include "tests/support/fleet.hpp"
 #include "tests/support/systemd_mock.hpp"
 #include "tests/support/wait.hpp"
@@ -170,5 +171,56 @@ TEST_CASE(
   auto row = Settled(server, sleep, std::chrono::seconds(30));
   CHECK(row.state() == "succeeded");
   CHECK(row.message() == "/bin/sleep 2: exit 0");
+  REQUIRE(agent.Stop() == 0);
+}
+
+TEST_CASE(
+    "a task's restart raises no incident, and one that leaves the unit failed raises one "
+    "that names the task",
+    "[integration][tasks][agent][incidents]") {
+  SystemdMock systemd;
+  systemd.AddUnit("nginx.service", "active", "running");
+  TestServer server;
+  server.Start();
+  TestAgent agent(server, Baremetal());
+  agent.Start();
+  const auto host = OnlyHost(server);
+  REQUIRE(agent.process().WaitForLog("connected to", std::chrono::seconds(20)));
+  auto incidents = [&] {
+    auto [status, body] = server.Get("/api/v1/tickets?kind=incident");
+    REQUIRE(status == 200);
+    return *fleetdesk::codec::Parse<fleetdesk::v1::TicketList>(body);
+  };
+
+  // Through inactive and back to active: the brief stop is no failure.
+  const auto fine =
+      Submit(server, host, R"("kind":"service.restart","service":{"unit":"nginx.service"})");
+  CHECK(Settled(server, fine).state() == "succeeded");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(incidents().items_size() == 0);
+
+  systemd.SetJobOutcome("nginx.service", "failed", "failed", "failed");
+  const auto broke =
+      Submit(server, host, R"("kind":"service.restart","service":{"unit":"nginx.service"})");
+  CHECK(Settled(server, broke).state() == "failed");
+  fleetdesk::v1::TicketList list;
+  REQUIRE(WaitFor([&] {
+    list = incidents();
+    return list.items_size() == 1;
+  }));
+  CHECK(list.items(0).subject() == "nginx.service");
+  auto [status, body] =
+      server.Get("/api/v1/tickets/" + std::to_string(list.items(0).id()) + "/timeline");
+  REQUIRE(status == 200);
+  auto timeline = fleetdesk::codec::Parse<fleetdesk::v1::TicketEventList>(body);
+  REQUIRE(timeline.ok());
+  int linked = 0;
+  for (const auto& event : timeline->items()) {
+    if (event.kind() != "task") continue;
+    ++linked;
+    CHECK(event.new_value().starts_with("task " + std::to_string(broke) +
+                                        " (service.restart nginx.service by admin, "));
+  }
+  CHECK(linked == 1);  // the restart that went well is not named
   REQUIRE(agent.Stop() == 0);
 }

@@ -373,3 +373,38 @@ TEST_CASE(
   CHECK(finished.finished_ms == kNow + 7);
   CHECK(finished.counts.failures() == 1);
 }
+
+TEST_CASE("a service incident names the service task acting on that unit when it failed",
+          "[server][store][tasks][incidents]") {
+  EACH_STORE();
+  auto store = db.Open();
+  auto host = Enroll(*store, "a");
+  auto ok = store->CreateTask(Restart({host}), Operator(), kNow);
+  REQUIRE(Deliver(*store, host).size() == 1);
+  REQUIRE(*store->RecordTaskResult(ok->id, host, Outcome("succeeded"), kNow + 1'000));
+  auto restart = store->CreateTask(Restart({host}), Operator("rita"), kNow + 2'000);
+  REQUIRE(Deliver(*store, host, kNow + 2'000).size() == 1);
+  auto other = Restart({host});
+  other.spec = R"({"kind":"service.restart","service":{"unit":"cron.service"}})";
+  REQUIRE(store->CreateTask(other, Operator(), kNow + 2'000).ok());
+  REQUIRE(Deliver(*store, host, kNow + 2'000).size() == 1);
+
+  IncidentSignal signal;
+  signal.host_id = host;
+  signal.kind = "service";
+  signal.subject = "nginx.service";
+  signal.title = "nginx.service failed on a";
+  signal.at_ms = kNow + 3'000;
+  auto raised = store->RaiseIncident(signal, DefaultSlaTargets());
+  REQUIRE(raised.ok());
+  REQUIRE(raised->kind == IncidentOutcome::Kind::kOpened);
+  auto events = store->ListTicketEvents(raised->ticket_id, std::nullopt, 50);
+  REQUIRE(events.ok());
+  std::vector<std::string> tasks;
+  for (const auto& e : events->items) {
+    if (e.kind == "task") tasks.push_back(e.new_value);
+  }
+  // The running restart of nginx, not the one that succeeded before, nor cron's.
+  CHECK(tasks == std::vector<std::string>{"task " + std::to_string(restart->id) +
+                                          " (service.restart nginx.service by rita, sent)"});
+}
