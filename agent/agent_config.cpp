@@ -1,9 +1,14 @@
 #include "agent/agent_config.hpp"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <set>
 
-#include "agent/checks/spec.hpp"
+#include "common/codec.hpp"
 #include "common/config.hpp"
+#include "common/files.hpp"
+#include "common/net/check_spec.hpp"
 
 namespace fleetdesk::agent {
 namespace {
@@ -70,6 +75,90 @@ bool CleanAbsolutePath(const std::string& path) {
   return true;
 }
 
+AgentConfig WithServerConfig(const AgentConfig& file, const fleetdesk::v1::AgentConfig& server) {
+  AgentConfig out = file;
+  auto from_server = [&](const std::string& key, const std::string& server_key) {
+    auto it = server.sources().find(server_key);
+    out.sources[key] =
+        "server (profile " + (it == server.sources().end() ? std::string("?") : it->second) + ")";
+  };
+  auto own = [&](const char* key) {
+    return file.sources.count(key) != 0 && file.sources.at(key) == "file";
+  };
+  if (!own("inventory_interval") && server.inventory_interval_seconds() > 0) {
+    out.inventory_interval = std::chrono::seconds(server.inventory_interval_seconds());
+    from_server("inventory_interval", "inventoryInterval");
+  }
+  if (!own("services.snapshot_interval") && server.services_snapshot_interval_seconds() > 0) {
+    out.services.snapshot_interval =
+        std::chrono::seconds(server.services_snapshot_interval_seconds());
+    from_server("services.snapshot_interval", "services.snapshotInterval");
+  }
+  if (!own("services.include") && !server.service_include().empty()) {
+    out.services.include.assign(server.service_include().begin(), server.service_include().end());
+    from_server("services.include", "services.include");
+  }
+  if (!own("services.exclude") && !server.service_exclude().empty()) {
+    out.services.exclude.assign(server.service_exclude().begin(), server.service_exclude().end());
+    from_server("services.exclude", "services.exclude");
+  }
+  for (const auto& check : server.checks()) {
+    if (out.sources.count("checks." + check.key()) != 0) continue;  // the file's own wins
+    // Checked again here: the agent runs nothing it would not take from its own file.
+    auto spec = check;
+    if (auto s = fleetdesk::checks::Normalize(&spec); !s) continue;
+    out.checks.push_back(std::move(spec));
+    from_server("checks." + check.key(), "checks." + check.key());
+  }
+  return out;
+}
+
+fleetdesk::v1::AgentConfig LoadServerConfig(const std::string& state_dir) {
+  fleetdesk::v1::AgentConfig config;
+  auto bytes = files::Read(state_dir + "/server-config.pb");
+  if (!bytes || !config.ParseFromString(*bytes)) config.Clear();
+  return config;
+}
+
+Status SaveServerConfig(const std::string& state_dir, const fleetdesk::v1::AgentConfig& config) {
+  return files::WriteAtomically(state_dir + "/server-config.pb", config.SerializeAsString(), 0600);
+}
+
+std::string DescribeConfig(const AgentConfig& config) {
+  google::protobuf::Struct root;
+  auto add = [&](const std::string& key, google::protobuf::Value value) {
+    auto it = config.sources.find(key);
+    auto& fields = *(*root.mutable_fields())[key].mutable_struct_value()->mutable_fields();
+    fields["value"] = std::move(value);
+    fields["source"].set_string_value(it == config.sources.end() ? "default" : it->second);
+  };
+  auto text = [](const std::string& s) {
+    google::protobuf::Value v;
+    v.set_string_value(s);
+    return v;
+  };
+  auto list = [&](const std::vector<std::string>& items) {
+    google::protobuf::Value v;
+    for (const auto& item : items) *v.mutable_list_value()->add_values() = text(item);
+    if (items.empty()) v.mutable_list_value();
+    return v;
+  };
+  add("inventory_interval", text(std::to_string(config.inventory_interval.count()) + "s"));
+  add("services.include", list(config.services.include));
+  add("services.exclude", list(config.services.exclude));
+  add("services.snapshot_interval",
+      text(std::to_string(config.services.snapshot_interval.count()) + "s"));
+  for (const auto& check : config.checks) {
+    add("checks." + check.key(),
+        text(fleetdesk::checks::KindName(check.kind()) + " " + check.target()));
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(root, &out, options);
+  return out;
+}
+
 Result<AgentConfig> LoadAgentConfig(const std::string& path, bool must_exist) {
   auto reader = config::ConfigReader::LoadOptional(path, must_exist);
   if (!reader) return reader.error();
@@ -95,6 +184,11 @@ Result<AgentConfig> ReadAgentConfig(config::ConfigReader& r, const std::string& 
   r.Duration("reconnect.max", &max);
   r.Size("journal_max_size", 1ULL << 20U, 16ULL << 30U, &config.journal_max_size);
   r.Duration("inventory_interval", &config.inventory_interval);
+  // What the file itself sets wins over the server's agent profiles.
+  for (const char* key : {"inventory_interval", "services.include", "services.exclude",
+                          "services.snapshot_interval"}) {
+    config.sources[key] = r.Has(key) ? "file" : "default";
+  }
   r.String("encoding", &config.encoding);
   r.Bool("services.enabled", &config.services.enabled);
   r.StringList("services.include", &config.services.include);
@@ -150,13 +244,14 @@ Result<AgentConfig> ReadAgentConfig(config::ConfigReader& r, const std::string& 
   }
   if (auto status = r.Finish(); !status) return status.error();
   for (auto& spec : config.checks) {
-    if (auto s = checks::Normalize(&spec); !s) {
+    if (auto s = fleetdesk::checks::Normalize(&spec); !s) {
       return MakeError(ErrorCode::kInvalidArgument, path + ": " + s.error().message);
     }
     if (!names.insert(spec.key()).second) {
       return MakeError(ErrorCode::kInvalidArgument,
                        path + ": two checks are named '" + spec.key() + "'");
     }
+    config.sources["checks." + spec.key()] = "file";
   }
   if (config.services.snapshot_interval < std::chrono::seconds(10)) {
     return MakeError(ErrorCode::kInvalidArgument,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,24 @@ struct AgentConfig {
 
   // Link checks, normalized (defaults filled) and validated.
   std::vector<fleetdesk::v1::CheckSpec> checks;
+
+  // Where each value the server may also set came from: "file" (this agent's own, which wins),
+  // "server (profile NAME)", or "default". Keys: inventory_interval, services.include,
+  // services.exclude, services.snapshot_interval, checks.NAME.
+  std::map<std::string, std::string> sources;
 };
+
+// The server's settings (its agent profiles, merged for this host) laid under the file's: every
+// value the file sets stays; the others come from the server when it sets them; a server check
+// is added unless the file has one of that name. Fills `sources`.
+AgentConfig WithServerConfig(const AgentConfig& file, const fleetdesk::v1::AgentConfig& server);
+
+// The server's settings as last received, kept in the state directory so a restart applies them
+// before the first connection. Absent or unreadable: none.
+fleetdesk::v1::AgentConfig LoadServerConfig(const std::string& state_dir);
+Status SaveServerConfig(const std::string& state_dir, const fleetdesk::v1::AgentConfig& config);
+// The merged settings and their sources as JSON, for `collect`.
+std::string DescribeConfig(const AgentConfig& config);
 
 // A path as the kernel will take it: absolute, without empty, "." or ".." parts (one trailing
 // slash allowed), so that comparing prefixes means what it says.

@@ -63,7 +63,8 @@ services::WatcherOptions ServiceOptions(const AgentConfig& config) {
   return options;
 }
 
-int Collect(const AgentConfig& config) {
+int Collect(const AgentConfig& file_config) {
+  const AgentConfig config = WithServerConfig(file_config, LoadServerConfig(file_config.state_dir));
   collectors::SystemCollector system(config.root);
   collectors::InventoryCollector inventory(config.root);
   collectors::MetricsCollector metrics(config.root);
@@ -88,7 +89,11 @@ int Collect(const AgentConfig& config) {
     *report.mutable_services_status() = watcher.status();
     watcher.Stop();
   }
-  std::cout << codec::ToPrettyJson(report) << "\n";
+  // The settings in force, each with where it came from, then the report.
+  std::string json = codec::ToPrettyJson(report);
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  std::cout << "{\n  \"config\": " << DescribeConfig(config) << ",\n  \"report\": " << json
+            << "\n}\n";
   return 0;
 }
 
@@ -135,7 +140,10 @@ fleetdesk::v1::TaskResult RefreshInventory(Reporter& reporter, channel::Channel&
   return result;
 }
 
-int Run(AgentConfig config, const std::string& config_path, bool config_given) {
+int Run(AgentConfig file_config, const std::string& config_path, bool config_given) {
+  // The file's settings, under which the server's (as last received) are laid.
+  auto server_config = LoadServerConfig(file_config.state_dir);
+  AgentConfig config = WithServerConfig(file_config, server_config);
   auto identity = LoadIdentity(config.state_dir);
   if (!identity) return Fail(identity.error().message);
   auto journal = journal::Journal::Open(config.state_dir, config.journal_max_size);
@@ -199,6 +207,26 @@ int Run(AgentConfig config, const std::string& config_path, bool config_given) {
     if (services) services->Stop();
     channel.Stop();
   });
+  // Puts `config` in force where it can change while running.
+  auto apply = [&] {
+    reporter.SetInventoryInterval(config.inventory_interval);
+    if (services) services->Reconfigure(ServiceOptions(config));
+    checks.Set(config.checks);
+  };
+  // The server's settings: kept on disk for the next start, laid under the file's, applied.
+  channel.SetHoldsServerConfig(server_config.ByteSizeLong() > 0);
+  channel.OnServerConfig([&](const fleetdesk::v1::AgentConfig& fresh) {
+    if (fresh.SerializeAsString() == server_config.SerializeAsString()) return;
+    server_config = fresh;
+    if (auto s = SaveServerConfig(config.state_dir, server_config); !s) {
+      spdlog::warn("cannot keep the server's settings for the next start: {}", s.error().message);
+    }
+    config = WithServerConfig(file_config, server_config);
+    channel.SetHoldsServerConfig(server_config.ByteSizeLong() > 0);
+    apply();
+    spdlog::info("settings from the server applied: {} check(s) in all, {} from the server",
+                 config.checks.size(), server_config.checks_size());
+  });
   // SIGHUP: read the config file again and apply what can change while running (log level,
   // intervals, service patterns, checks). The identity, state directory and root stay.
   std::function<void()> wait_reload = [&] {
@@ -215,10 +243,9 @@ int Run(AgentConfig config, const std::string& config_path, bool config_given) {
             level != spdlog::level::off || fresh->log_level == "off") {
           spdlog::set_level(level);
         }
-        config = *fresh;
-        reporter.SetInventoryInterval(config.inventory_interval);
-        if (services) services->Reconfigure(ServiceOptions(config));
-        checks.Set(config.checks);
+        file_config = *fresh;
+        config = WithServerConfig(file_config, server_config);
+        apply();
         spdlog::info("config reloaded from {}: {} check(s)", config_path, config.checks.size());
       }
       sd_notify(0, "READY=1");

@@ -101,4 +101,26 @@ std::string ToPrettyJson(const google::protobuf::Message& message) {
   return Print(message, true, true);
 }
 
+std::string Utf8Text(std::string_view bytes, std::size_t most) {
+  std::string out;
+  out.reserve(std::min(bytes.size(), most));
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto b0 = static_cast<unsigned char>(bytes[i]);
+    std::size_t length = b0 < 0x80                 ? 1
+                         : b0 >= 0xF0 && b0 < 0xF5 ? 4
+                         : b0 >= 0xE0              ? 3
+                         : b0 >= 0xC2              ? 2
+                                                   : 0;
+    bool valid = length > 0 && i + length <= bytes.size() && b0 != 0;
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
+    }
+    const std::string_view piece = valid ? bytes.substr(i, length) : "\xEF\xBF\xBD";
+    if (out.size() + piece.size() > most) break;
+    out.append(piece);
+    i += valid ? length : 1;
+  }
+  return out;
+}
+
 }  // namespace fleetdesk::codec

@@ -47,6 +47,10 @@ Status FromBinary(std::string_view bytes, google::protobuf::Message* out,
 // Compact JSON, lowerCamelCase names, default values omitted.
 std::string ToJson(const google::protobuf::Message& message);
 
+// Text for a protobuf string field or a database's text column: valid UTF-8 without NUL (each
+// invalid byte becomes U+FFFD), at most `most` bytes, cut at a character's start.
+std::string Utf8Text(std::string_view bytes, std::size_t most = std::string_view::npos);
+
 // Compact JSON with every field, default values included: the REST API's form.
 std::string ToApiJson(const google::protobuf::Message& message);
 

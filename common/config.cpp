@@ -171,6 +171,10 @@ Result<ConfigReader> ConfigReader::LoadOptional(const std::string& path, bool mu
 
 ConfigReader ConfigReader::Empty() { return ConfigReader(std::make_unique<Impl>()); }
 
+bool ConfigReader::Has(const std::string& key) const {
+  return impl_->table.at_path(key).node() != nullptr;
+}
+
 void ConfigReader::String(const std::string& key, std::string* out) {
   const auto* node = impl_->Find(key);
   if (node == nullptr) return;

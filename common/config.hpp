@@ -55,6 +55,8 @@ class ConfigReader {
   void Size(const std::string& key, std::uint64_t min, std::uint64_t max, std::uint64_t* out);
   // The number of tables in an array of tables ([[checks]]); read their keys as "checks[0].name".
   std::size_t TableCount(const std::string& key);
+  // Whether the document sets the key (a leaf or a table), whatever its value.
+  bool Has(const std::string& key) const;
   // The first recorded error, else an error for the first key no getter asked for.
   Status Finish() const;
 

@@ -333,13 +333,21 @@ int Serve(const ServerConfig& config) {
             fleetdesk::v1::ServerMessage message;
             message.mutable_task_ack()->set_task_id(task_id);
             gateway.Send(agent, std::move(message));
+          },
+          [&gateway] { return gateway.ConnectedAgents(); },
+          [&gateway](const std::string& agent, const fleetdesk::v1::AgentConfig& config) {
+            fleetdesk::v1::ServerMessage message;
+            *message.mutable_config() = config;
+            return gateway.Send(agent, std::move(message));
           }},
       TaskOptions(config, shared_database));
   gateway.OnTaskResult(
       [&dispatcher](const std::string& agent, const fleetdesk::v1::TaskResult& result) {
         dispatcher.Submit(agent, result);
       });
-  gateway.OnAgentConnected([&dispatcher](const std::string&) { dispatcher.Wake(); });
+  gateway.OnAgentConnected([&dispatcher](const std::string& agent, bool holds_server_config) {
+    dispatcher.AgentConnected(agent, holds_server_config);
+  });
   if (auto s = gateway.Start(); !s) return Fail(s.error().message);
   dispatcher.Start();
 

@@ -100,6 +100,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
   std::deque<std::string> control_out;
   bool session_up = false;  // between the welcome and the connection's end
   TaskHooks task_hooks;
+  std::function<void(const fleetdesk::v1::AgentConfig&)> on_server_config;
+  bool holds_server_config = false;
 
   void ScheduleRenewal() {
     auto info = crypto::Inspect(identity.certificate_pem);
@@ -268,6 +270,7 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
     hello.mutable_hello()->set_agent_version(kVersion);
     *hello.mutable_hello()->mutable_os() = system.Os();
     hello.mutable_hello()->set_last_seq(journal.last_seq());
+    hello.mutable_hello()->set_holds_server_config(holds_server_config);
     if (config.encoding == "protobuf") hello.mutable_hello()->add_encodings("protobuf");
     binary = false;
     ws->text(true);
@@ -375,6 +378,8 @@ struct Channel::Impl : std::enable_shared_from_this<Channel::Impl> {
         }
       } else if (message.has_task_ack()) {
         if (task_hooks.acked) task_hooks.acked(message.task_ack().task_id());
+      } else if (message.has_config()) {
+        if (on_server_config) on_server_config(message.config());
       }
     }
   }
@@ -495,6 +500,12 @@ void Channel::ReportSoon() {
 Channel::~Channel() = default;
 
 void Channel::SetTaskHooks(TaskHooks hooks) { impl_->task_hooks = std::move(hooks); }
+
+void Channel::OnServerConfig(std::function<void(const fleetdesk::v1::AgentConfig&)> handler) {
+  impl_->on_server_config = std::move(handler);
+}
+
+void Channel::SetHoldsServerConfig(bool holds) { impl_->holds_server_config = holds; }
 
 void Channel::SendTaskResult(const fleetdesk::v1::TaskResult& result) {
   if (impl_->session_up) impl_->QueueTaskResult(result);

@@ -52,6 +52,11 @@ class Channel {
   void ReportSoon();
   // Set before Start.
   void SetTaskHooks(TaskHooks hooks);
+  // Set before Start: the settings the server sends (its agent profiles, merged for this host),
+  // on each connection and whenever they change. io thread.
+  void OnServerConfig(std::function<void(const fleetdesk::v1::AgentConfig&)> handler);
+  // Whether this agent holds settings a server sent, said in each hello. io thread.
+  void SetHoldsServerConfig(bool holds);
   // Sends a task's result now when connected; dropped otherwise (a final result is in the task
   // log and goes out on the next connection). io thread.
   void SendTaskResult(const fleetdesk::v1::TaskResult& result);

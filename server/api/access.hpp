@@ -64,6 +64,8 @@ inline constexpr Rule kRules[] = {
     {"tasks", "read", true, true, false, true, "list and read tasks and their hosts' results"},
     {"tasks", "submit", true, true, false, false, "send a task to hosts (or a dry run)"},
     {"tasks", "cancel", true, true, false, false, "cancel a task's hosts not sent it yet"},
+    {"agent_profiles", "read", true, true, false, true, "read agent profiles and a host's"},
+    {"agent_profiles", "write", true, false, false, false, "make, change and delete them"},
 };
 
 inline constexpr const char* kRoles[] = {"admin", "operator", "requester", "viewer"};

@@ -136,7 +136,8 @@ int HttpStatus(ErrorCode code) {
 http::Response ErrorResponse(const Error& error) {
   fleetdesk::v1::ErrorResponse body;
   body.mutable_error()->set_code(ErrorCodeName(error.code));
-  body.mutable_error()->set_message(error.message);
+  // A message may quote the request's own bytes: they go back as valid UTF-8.
+  body.mutable_error()->set_message(codec::Utf8Text(error.message));
   auto response = Json(HttpStatus(error.code), body);
   if (error.code == ErrorCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -184,6 +185,11 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
       {"GET", "/api/v1/hosts/{id}/history", G::kPermission, {"hosts", "read"}, &Api::HostHistory},
       {"GET", "/api/v1/hosts/{id}/metrics", G::kPermission, {"hosts", "read"}, &Api::HostMetrics},
       {"GET", "/api/v1/hosts/{id}/tasks", G::kPermission, {"tasks", "read"}, &Api::HostTasks},
+      {"GET",
+       "/api/v1/hosts/{id}/agent-config",
+       G::kPermission,
+       {"agent_profiles", "read"},
+       &Api::HostAgentConfig},
       {"POST",
        "/api/v1/hosts/{id}/archive",
        G::kPermission,
@@ -293,6 +299,26 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
       {"POST", "/api/v1/tasks", G::kPermission, {"tasks", "submit"}, &Api::SubmitTask},
       {"GET", "/api/v1/tasks/{id}", G::kPermission, {"tasks", "read"}, &Api::GetTaskView},
       {"POST", "/api/v1/tasks/{id}/cancel", G::kPermission, {"tasks", "cancel"}, &Api::CancelTask},
+      {"GET",
+       "/api/v1/agent-profiles",
+       G::kPermission,
+       {"agent_profiles", "read"},
+       &Api::ListAgentProfiles},
+      {"POST",
+       "/api/v1/agent-profiles",
+       G::kPermission,
+       {"agent_profiles", "write"},
+       &Api::CreateAgentProfile},
+      {"PUT",
+       "/api/v1/agent-profiles/{id}",
+       G::kPermission,
+       {"agent_profiles", "write"},
+       &Api::UpdateAgentProfile},
+      {"DELETE",
+       "/api/v1/agent-profiles/{id}",
+       G::kPermission,
+       {"agent_profiles", "write"},
+       &Api::DeleteAgentProfile},
   };
   return routes;
 }

@@ -172,6 +172,12 @@ class Api {
   Result<http::Response> GetTaskView(const Call& call);
   Result<http::Response> CancelTask(const Call& call);
   Result<http::Response> HostTasks(const Call& call);
+  // Agent profiles (agent_profiles_api.cpp).
+  Result<http::Response> ListAgentProfiles(const Call& call);
+  Result<http::Response> CreateAgentProfile(const Call& call);
+  Result<http::Response> UpdateAgentProfile(const Call& call);
+  Result<http::Response> DeleteAgentProfile(const Call& call);
+  Result<http::Response> HostAgentConfig(const Call& call);
   // Reports (reports_api.cpp).
   Result<http::Response> MonthlyReport(const Call& call);
   Result<http::Response> NoiseReport(const Call& call);

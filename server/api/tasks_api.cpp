@@ -287,6 +287,13 @@ Result<http::Response> Api::SubmitTask(const Call& call) {
     expiry = *parsed;
   }
   if (body->ticket_id() < 0) return Invalid("ticketId must be a ticket's id");
+  // The key may come as the Idempotency-Key header, as for other HTTP APIs, or in the body.
+  if (const auto& header = call.request.idempotency_key; !header.empty()) {
+    if (!body->idempotency_key().empty() && body->idempotency_key() != header) {
+      return Invalid("the Idempotency-Key header and idempotencyKey differ; give one of them");
+    }
+    body->set_idempotency_key(header);
+  }
   if (body->idempotency_key().size() > kMaxKey || HasControl(body->idempotency_key(), false)) {
     return Invalid("idempotencyKey is at most 200 bytes, without control characters");
   }

@@ -1,5 +1,7 @@
 #include "server/engine/tasks.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +10,7 @@
 #include <set>
 
 #include "common/codec.hpp"
+#include "server/engine/agent_profiles.hpp"
 #include "server/engine/clock.hpp"
 
 namespace fleetdesk::server::engine {
@@ -17,30 +20,6 @@ namespace {
 // there was.
 constexpr std::size_t kMaxOutput = 64 * 1024;
 constexpr std::size_t kMaxMessage = 1024;
-
-// Text the database takes: valid UTF-8 without NUL (PostgreSQL's text has neither invalid
-// sequences nor NUL), at most `most` bytes, cut at a character's start.
-std::string Storable(std::string_view bytes, std::size_t most) {
-  std::string out;
-  out.reserve(std::min(bytes.size(), most));
-  for (std::size_t i = 0; i < bytes.size();) {
-    const auto b0 = static_cast<unsigned char>(bytes[i]);
-    std::size_t length = b0 < 0x80                 ? 1
-                         : b0 >= 0xF0 && b0 < 0xF5 ? 4
-                         : b0 >= 0xE0              ? 3
-                         : b0 >= 0xC2              ? 2
-                                                   : 0;
-    bool valid = length > 0 && i + length <= bytes.size() && b0 != 0;
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
-    }
-    const std::string_view piece = valid ? bytes.substr(i, length) : "\xEF\xBF\xBD";
-    if (out.size() + piece.size() > most) break;
-    out.append(piece);
-    i += valid ? length : 1;
-  }
-  return out;
-}
 
 const std::map<fleetdesk::v1::TaskState, const char*> kStates = {
     {fleetdesk::v1::TASK_STATE_RUNNING, "running"},
@@ -60,8 +39,8 @@ Result<store::AgentTaskResult> ResultFromAgent(const std::string& agent_id,
   const auto& id = result.task_id();
   auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), out.task_id);
   if (ec != std::errc() || end != id.data() + id.size() || out.task_id <= 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "taskResult.taskId '" + Storable(id, 40) + "' is not a task this server sent");
+    return MakeError(ErrorCode::kInvalidArgument, "taskResult.taskId '" + codec::Utf8Text(id, 40) +
+                                                      "' is not a task this server sent");
   }
   auto state = kStates.find(result.state());
   if (state == kStates.end()) {
@@ -76,15 +55,15 @@ Result<store::AgentTaskResult> ResultFromAgent(const std::string& agent_id,
     r.duration_ms = static_cast<std::int64_t>(
         std::min<std::uint64_t>(result.duration_ms(), std::numeric_limits<std::int64_t>::max()));
   }
-  r.stdout_text = Storable(result.stdout(), kMaxOutput);
-  r.stderr_text = Storable(result.stderr(), kMaxOutput);
+  r.stdout_text = codec::Utf8Text(result.stdout(), kMaxOutput);
+  r.stderr_text = codec::Utf8Text(result.stderr(), kMaxOutput);
   auto size = [](std::uint64_t said, std::size_t have) {
     return static_cast<std::int64_t>(
         std::min<std::uint64_t>(std::max<std::uint64_t>(said, have), INT64_MAX));
   };
   r.stdout_size = size(result.stdout_size(), result.stdout().size());
   r.stderr_size = size(result.stderr_size(), result.stderr().size());
-  r.message = Storable(result.message(), kMaxMessage);
+  r.message = codec::Utf8Text(result.message(), kMaxMessage);
   return out;
 }
 
@@ -217,8 +196,92 @@ void TaskDispatcher::RecordResults() {
   }
 }
 
+void TaskDispatcher::AgentConnected(const std::string& agent_id, bool holds_server_config) {
+  {
+    std::lock_guard lock(mutex_);
+    config_due_[agent_id] = holds_server_config;
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void TaskDispatcher::PushConfigs() {
+  if (!channels_.config || !channels_.connected_agents) return;
+  std::map<std::string, bool> due;
+  {
+    std::lock_guard lock(mutex_);
+    due.swap(config_due_);
+  }
+  auto records = store_->Lock()->ListAgentProfiles();
+  if (!records) {
+    spdlog::error("agent profiles: {}", records.error().message);
+    std::lock_guard lock(mutex_);
+    config_due_.insert(due.begin(), due.end());
+    return;
+  }
+  std::string version;
+  for (const auto& r : *records) {
+    version += std::to_string(r.id) + "/" + std::to_string(r.updated_ms) + ";";
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const bool every = version != profiles_version_ || now >= next_config_pass_;
+  std::vector<std::string> agents;
+  if (every) {
+    profiles_version_ = version;
+    next_config_pass_ = now + std::chrono::seconds(30);
+    agents = channels_.connected_agents();
+    // Forget agents that left: one that comes back is sent its settings on connecting.
+    std::set<std::string> here(agents.begin(), agents.end());
+    std::erase_if(config_sent_, [&](const auto& kv) { return !here.contains(kv.first); });
+  } else {
+    for (const auto& [agent, holds] : due) agents.push_back(agent);
+  }
+  if (agents.empty()) return;
+  const auto profiles = ParseProfiles(*records);
+  std::map<std::string, std::vector<std::string>> tags;
+  if (!profiles.empty()) {
+    auto read = store_->Lock()->AgentTags(agents);
+    if (!read) {
+      spdlog::error("agent profiles: the hosts' tags: {}", read.error().message);
+      std::lock_guard lock(mutex_);
+      config_due_.insert(due.begin(), due.end());
+      return;
+    }
+    tags = std::move(*read);
+  }
+  static const std::vector<std::string> kNoTags;
+  for (const auto& agent : agents) {
+    auto it = tags.find(agent);
+    const auto config = Effective(profiles, it == tags.end() ? kNoTags : it->second);
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);  // the sources map in a fixed order
+      config.SerializeToCodedStream(&coded);
+    }
+    const std::size_t hash = std::hash<std::string>{}(bytes);
+    auto sent = config_sent_.find(agent);
+    if (auto d = due.find(agent); d != due.end()) {
+      // A new channel: told its settings, and "none" too when it holds some from before (a
+      // profile deleted while it was away); an agent that never had any is sent nothing.
+      const bool empty = config.ByteSizeLong() == 0;
+      if (empty && !d->second) {
+        config_sent_[agent] = hash;
+        continue;
+      }
+    } else if (sent != config_sent_.end() && sent->second == hash) {
+      continue;
+    } else if (sent == config_sent_.end() && config.ByteSizeLong() == 0) {
+      continue;  // never sent anything, and nothing to send
+    }
+    if (channels_.config(agent, config)) config_sent_[agent] = hash;
+  }
+}
+
 void TaskDispatcher::Round() {
   RecordResults();
+  PushConfigs();
   const auto now = NowMs();
   std::int64_t after_task = 0;
   std::int64_t after_host = 0;

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +34,9 @@ struct TaskChannels {
   std::function<bool(const std::string& agent_id, const fleetdesk::v1::Task& task)> send;
   // Tells the agent the server is done with a task's final result, so it stops resending it.
   std::function<void(const std::string& agent_id, const std::string& task_id)> ack;
+  // The agents with a channel here, and sending one its settings (false when it has no channel).
+  std::function<std::vector<std::string>()> connected_agents;
+  std::function<bool(const std::string& agent_id, const fleetdesk::v1::AgentConfig& config)> config;
 };
 
 struct TaskDispatcherOptions {
@@ -58,6 +63,10 @@ class TaskDispatcher {
   void Wake();
   // An agent's word on a task, from its channel. Thread-safe, never blocks on the database.
   void Submit(std::string agent_id, fleetdesk::v1::TaskResult result);
+  // An agent's channel opened: it is sent the tasks it is due, and its settings (its agent
+  // profiles, merged) when it has any or holds some from before (an empty config drops them).
+  // Thread-safe.
+  void AgentConnected(const std::string& agent_id, bool holds_server_config);
 
  private:
   void Run();
@@ -65,6 +74,9 @@ class TaskDispatcher {
   // Sends the hosts of one page of due ones whose agents are here.
   void SendPage(const std::vector<store::DueTaskHost>& due, std::int64_t now_ms);
   void RecordResults();
+  // Sends the agents that connected their settings, and every connected agent whose settings
+  // changed (a profile changed; every 30 s, for changed host tags).
+  void PushConfigs();
   // The listening thread's loop: wakes the dispatcher on each notification, reconnecting (and
   // waking it once, for what it may have missed) after a lost connection.
   void Listen();
@@ -77,6 +89,13 @@ class TaskDispatcher {
   bool woken_ = false;
   bool stopping_ = false;
   std::vector<store::AgentTaskResult> results_;
+  // Agents connected since the last round, and whether each holds settings from before.
+  std::map<std::string, bool> config_due_;
+  // Task thread only: what each agent was sent last (a hash of its settings), the profiles as
+  // last read, and when every connected agent is looked at again.
+  std::map<std::string, std::size_t> config_sent_;
+  std::string profiles_version_;
+  std::chrono::steady_clock::time_point next_config_pass_{};
   std::thread thread_;
   std::thread listen_thread_;
 };

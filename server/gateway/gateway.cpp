@@ -79,7 +79,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   bool stopping = false;
   std::function<void(const std::string&, const fleetdesk::v1::TaskResult&)> on_task_result;
-  std::function<void(const std::string&)> on_connected;
+  std::function<void(const std::string&, bool)> on_connected;
 
   awaitable<void> Accept();
 };
@@ -301,8 +301,10 @@ awaitable<void> Session::Run() {
   welcome.mutable_welcome()->set_encoding(use_binary ? kProtobufEncoding : "json");
   Send(welcome);
   binary = use_binary;
-  // Tasks queued for this host while it was away go out after the welcome.
-  if (gateway->on_connected) gateway->on_connected(agent_id);
+  // Tasks queued for this host while it was away, and its settings, go out after the welcome.
+  if (gateway->on_connected) {
+    gateway->on_connected(agent_id, hello_message.hello().holds_server_config());
+  }
   spdlog::debug("agent {} ({}) connected from {}, encoding {}", agent_id, connected->row.hostname,
                 remote, use_binary ? kProtobufEncoding : "json");
 
@@ -600,6 +602,14 @@ bool Gateway::Connected(const std::string& agent_id) const {
   return impl_->channels.contains(agent_id);
 }
 
+std::vector<std::string> Gateway::ConnectedAgents() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::string> out;
+  out.reserve(impl_->channels.size());
+  for (const auto& [agent, session] : impl_->channels) out.push_back(agent);
+  return out;
+}
+
 bool Gateway::Send(const std::string& agent_id, fleetdesk::v1::ServerMessage message) {
   std::shared_ptr<Session> session;
   {
@@ -619,7 +629,8 @@ void Gateway::OnTaskResult(
   impl_->on_task_result = std::move(handler);
 }
 
-void Gateway::OnAgentConnected(std::function<void(const std::string&)> handler) {
+void Gateway::OnAgentConnected(
+    std::function<void(const std::string&, bool holds_server_config)> handler) {
   impl_->on_connected = std::move(handler);
 }
 

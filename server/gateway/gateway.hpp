@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/crypto.hpp"
 #include "common/result.hpp"
@@ -63,6 +64,8 @@ class Gateway {
 
   // Whether the agent has a channel here. Thread-safe.
   bool Connected(const std::string& agent_id) const;
+  // The agents with a channel here. Thread-safe.
+  std::vector<std::string> ConnectedAgents() const;
   // Queues a message (a task, a task's ack) on the agent's channel; false when it has none here.
   // Thread-safe.
   bool Send(const std::string& agent_id, fleetdesk::v1::ServerMessage message);
@@ -70,7 +73,8 @@ class Gateway {
   // handed on, never to block), and with each agent once its channel is open.
   void OnTaskResult(
       std::function<void(const std::string& agent_id, const fleetdesk::v1::TaskResult&)> handler);
-  void OnAgentConnected(std::function<void(const std::string& agent_id)> handler);
+  void OnAgentConnected(
+      std::function<void(const std::string& agent_id, bool holds_server_config)> handler);
 
   // Stops accepting and closes every channel with "going away"; agents reconnect elsewhere or
   // later. Reports already received are committed by the writer, which outlives the gateway.

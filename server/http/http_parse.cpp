@@ -20,6 +20,7 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
   out.authorization = std::string(in[bhttp::field::authorization]);
   out.cookie = std::string(in[bhttp::field::cookie]);
   out.csrf_token = std::string(in["X-CSRF-Token"]);
+  out.idempotency_key = std::string(in["Idempotency-Key"]);
   out.content_type = std::string(in[bhttp::field::content_type]);
   out.body = in.body();
   out.remote_address = remote;

@@ -14,8 +14,9 @@ struct Request {
   std::string query;   // after '?', not decoded
   std::string host;    // the Host header, as the client addressed us
   std::string authorization;
-  std::string cookie;      // the Cookie header
-  std::string csrf_token;  // the X-CSRF-Token header
+  std::string cookie;           // the Cookie header
+  std::string csrf_token;       // the X-CSRF-Token header
+  std::string idempotency_key;  // the Idempotency-Key header
   std::string content_type;
   std::string body;
   std::string remote_address;

@@ -266,6 +266,12 @@ class SqlTasks : public SqlReports {
                                                       std::int64_t now_ms) override;
   Result<TaskRecord> CancelTask(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
   Result<TaskSweep> SweepTasks(std::int64_t now_ms) override;
+  Result<std::vector<AgentProfileRecord>> ListAgentProfiles() override;
+  Result<AgentProfileRecord> SaveAgentProfile(const AgentProfileRecord& profile, const Actor& actor,
+                                              std::int64_t now_ms) override;
+  Status DeleteAgentProfile(std::int64_t id, const Actor& actor, std::int64_t now_ms) override;
+  Result<std::map<std::string, std::vector<std::string>>> AgentTags(
+      const std::vector<std::string>& agent_ids) override;
 
  private:
   // The tasks the statement's rows name (its first column their ids), with their counts.

@@ -774,4 +774,129 @@ Result<TaskSweep> SqlTasks::SweepTasks(std::int64_t now_ms) {
   return sweep;
 }
 
+namespace {
+
+constexpr const char* kProfileColumns =
+    "id, name, tag, priority, config, updated_by, created_ms, updated_ms";
+
+AgentProfileRecord ReadProfile(const SqlRow& r) {
+  return AgentProfileRecord{r.Int(0),  r.Text(1), r.Text(2), static_cast<int>(r.Int(3)),
+                            r.Text(4), r.Text(5), r.Int(6),  r.Int(7)};
+}
+
+// A profile as the audit log keeps it.
+std::map<std::string, std::string> Fields(const AgentProfileRecord& p) {
+  return {{"name", p.name},
+          {"tag", p.tag},
+          {"priority", std::to_string(p.priority)},
+          {"config", p.config}};
+}
+
+}  // namespace
+
+Result<std::vector<AgentProfileRecord>> SqlTasks::ListAgentProfiles() {
+  std::vector<AgentProfileRecord> out;
+  auto done =
+      Run(std::string("SELECT ") + kProfileColumns + " FROM agent_profiles ORDER BY priority, id",
+          {}, [&](const SqlRow& r) { out.push_back(ReadProfile(r)); });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<AgentProfileRecord> SqlTasks::SaveAgentProfile(const AgentProfileRecord& profile,
+                                                      const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<AgentProfileRecord> before;
+  if (profile.id != 0) {
+    auto done = Run(std::string("SELECT ") + kProfileColumns + " FROM agent_profiles WHERE id = ?",
+                    {profile.id}, [&](const SqlRow& r) { before = ReadProfile(r); });
+    if (!done) return done.error();
+    if (!before) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no agent profile has id " + std::to_string(profile.id));
+    }
+  }
+  std::optional<AgentProfileRecord> saved;
+  auto done =
+      before ? Run(std::string("UPDATE agent_profiles SET name = ?, tag = ?, priority = ?, "
+                               "config = ?, updated_by = ?, updated_ms = ? WHERE id = ? "
+                               "RETURNING ") +
+                       kProfileColumns,
+                   {profile.name, profile.tag, profile.priority, profile.config, actor.name, now_ms,
+                    profile.id},
+                   [&](const SqlRow& r) { saved = ReadProfile(r); })
+             : Run(std::string("INSERT INTO agent_profiles (name, tag, priority, config, "
+                               "updated_by, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                               "RETURNING ") +
+                       kProfileColumns,
+                   {profile.name, profile.tag, profile.priority, profile.config, actor.name, now_ms,
+                    now_ms},
+                   [&](const SqlRow& r) { saved = ReadProfile(r); });
+  if (!done) {
+    if (done.error().code == ErrorCode::kAlreadyExists) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       "an agent profile named '" + profile.name + "' already exists");
+    }
+    return done.error();
+  }
+  if (!saved) return MakeError(ErrorCode::kInternal, "the agent profile was not saved");
+  AuditEntry entry{0,
+                   now_ms,
+                   actor,
+                   before ? "agent_profile.update" : "agent_profile.create",
+                   "agent_profile",
+                   std::to_string(saved->id),
+                   {},
+                   {}};
+  if (before) entry.before = Fields(*before);
+  entry.after = Fields(*saved);
+  if (auto s = Audit(entry); !s) return s.error();
+  if (auto s = NotifyPeers(); !s) return s.error();  // their agents' configs change too
+  if (auto s = tx->Commit(); !s) return s.error();
+  return *saved;
+}
+
+Status SqlTasks::DeleteAgentProfile(std::int64_t id, const Actor& actor, std::int64_t now_ms) {
+  auto tx = BeginTx();
+  if (!tx) return tx.error();
+  std::optional<AgentProfileRecord> before;
+  auto done =
+      Run(std::string("DELETE FROM agent_profiles WHERE id = ? RETURNING ") + kProfileColumns, {id},
+          [&](const SqlRow& r) { before = ReadProfile(r); });
+  if (!done) return done.error();
+  if (!before)
+    return MakeError(ErrorCode::kNotFound, "no agent profile has id " + std::to_string(id));
+  AuditEntry entry{0,  now_ms, actor, "agent_profile.delete", "agent_profile", std::to_string(id),
+                   {}, {}};
+  entry.before = Fields(*before);
+  if (auto s = Audit(entry); !s) return s;
+  if (auto s = NotifyPeers(); !s) return s;
+  return tx->Commit();
+}
+
+Result<std::map<std::string, std::vector<std::string>>> SqlTasks::AgentTags(
+    const std::vector<std::string>& agent_ids) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (std::size_t first = 0; first < agent_ids.size(); first += 500) {
+    const std::size_t last = std::min(agent_ids.size(), first + 500);
+    std::vector<SqlArg> args;
+    std::string in;
+    for (std::size_t k = first; k < last; ++k) {
+      args.emplace_back(agent_ids[k]);
+      in += k == first ? "?" : ", ?";
+    }
+    auto done = db_->Run(
+        "SELECT h.agent_id, t.tag FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id WHERE "
+        "h.archived_ms IS NULL AND h.agent_id IN (" +
+            in + ") ORDER BY h.agent_id, t.tag",
+        args, [&](const SqlRow& r) {
+          auto& tags = out[r.Text(0)];
+          if (!r.IsNull(1)) tags.push_back(r.Text(1));
+        });
+    if (!done) return done.error();
+  }
+  return out;
+}
+
 }  // namespace fleetdesk::server::store

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -331,6 +332,19 @@ class Store : public BatchWriter {
   // Hosts still queued when their task expired are cancelled; hosts sent or running past the
   // task's timeout are timed out; the rollouts go on as for results. The leader's job.
   virtual Result<TaskSweep> SweepTasks(std::int64_t now_ms) = 0;
+
+  // Agent profiles ----------------------------------------------------------------------------
+  // By priority, then id: the order they merge in (later wins).
+  virtual Result<std::vector<AgentProfileRecord>> ListAgentProfiles() = 0;
+  // Creates (id 0) or replaces a profile; audited agent_profile.create / agent_profile.update.
+  // Errors: kAlreadyExists when another profile has the name; kNotFound for an unknown id.
+  virtual Result<AgentProfileRecord> SaveAgentProfile(const AgentProfileRecord& profile,
+                                                      const Actor& actor, std::int64_t now_ms) = 0;
+  // Audited agent_profile.delete. Errors: kNotFound.
+  virtual Status DeleteAgentProfile(std::int64_t id, const Actor& actor, std::int64_t now_ms) = 0;
+  // The tags of these agents' hosts (live ones), by agent id; agents without a host are left out.
+  virtual Result<std::map<std::string, std::vector<std::string>>> AgentTags(
+      const std::vector<std::string>& agent_ids) = 0;
 
   // Audit log ---------------------------------------------------------------------------------
   // Append-only: both stores refuse UPDATE and DELETE on it. Changes made through the Store

@@ -135,4 +135,16 @@ struct TaskSweep {
   int timed_out = 0;
 };
 
+// Agent settings kept on the server and assigned by tag (empty: every host).
+struct AgentProfileRecord {
+  std::int64_t id = 0;
+  std::string name;
+  std::string tag;
+  int priority = 0;
+  std::string config;  // the AgentConfig message as JSON
+  std::string updated_by;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
 }  // namespace fleetdesk::server::store

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "agent/checks/runner.hpp"
-#include "agent/checks/spec.hpp"
+#include "common/net/check_spec.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -61,7 +61,7 @@ CheckSpec Http(const std::string& url) {
 }
 
 CheckResult RunCheck(CheckSpec spec) {
-  REQUIRE(fleetdesk::agent::checks::Normalize(&spec).ok());
+  REQUIRE(fleetdesk::checks::Normalize(&spec).ok());
   boost::asio::io_context io;
   CheckResult out;
   fleetdesk::agent::checks::RunOnce(io, spec, [&](CheckResult result) { out = result; });
@@ -239,7 +239,7 @@ TEST_CASE("a DNS check resolves names and checks an expected address", "[agent][
 
 TEST_CASE("check specs are validated with the field named", "[agent][checks]") {
   auto bad = [](CheckSpec spec) {
-    auto status = fleetdesk::agent::checks::Normalize(&spec);
+    auto status = fleetdesk::checks::Normalize(&spec);
     REQUIRE_FALSE(status.ok());
     return status.error().message;
   };

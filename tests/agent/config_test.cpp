@@ -123,3 +123,76 @@ max_timeout = "10m"
   CHECK(bad_command.error().message.find("must start with the program's absolute path") !=
         std::string::npos);
 }
+
+TEST_CASE(
+    "the server's settings fill what the agent's own file leaves unset, and each value "
+    "says where it came from",
+    "[agent][config]") {
+  auto file = Load(R"(
+inventory_interval = "2h"
+[services]
+exclude = ["getty@*"]
+[[checks]]
+name = "api"
+type = "tcp"
+target = "api.internal:443"
+)");
+  REQUIRE(file.ok());
+  fleetdesk::v1::AgentConfig server;
+  server.set_inventory_interval_seconds(600);         // the file sets it: the file wins
+  server.set_services_snapshot_interval_seconds(60);  // unset in the file: the server's
+  server.add_service_include("nginx.service");        // likewise
+  server.add_service_exclude("cron.service");         // the file's exclude wins
+  auto* api = server.add_checks();                    // same name as the file's: the file's
+  api->set_key("api");
+  api->set_kind(fleetdesk::v1::CHECK_KIND_TCP);
+  api->set_target("elsewhere:1");
+  auto* site = server.add_checks();
+  site->set_key("site");
+  site->set_kind(fleetdesk::v1::CHECK_KIND_TCP);
+  site->set_target("web:80");
+  auto& sources = *server.mutable_sources();
+  for (const char* key : {"inventoryInterval", "services.snapshotInterval", "services.include",
+                          "services.exclude", "checks.api", "checks.site"}) {
+    sources[key] = "web-tier";
+  }
+
+  auto merged = fleetdesk::agent::WithServerConfig(*file, server);
+  CHECK(merged.inventory_interval == std::chrono::hours(2));
+  CHECK(merged.services.snapshot_interval == std::chrono::seconds(60));
+  CHECK(merged.services.include == std::vector<std::string>{"nginx.service"});
+  CHECK(merged.services.exclude == std::vector<std::string>{"getty@*"});
+  REQUIRE(merged.checks.size() == 2);
+  CHECK(merged.checks[0].target() == "api.internal:443");
+  CHECK(merged.checks[1].key() == "site");
+  CHECK(merged.checks[1].timeout_ms() == 5000);  // normalized by the agent too
+  CHECK(merged.sources.at("inventory_interval") == "file");
+  CHECK(merged.sources.at("services.snapshot_interval") == "server (profile web-tier)");
+  CHECK(merged.sources.at("services.include") == "server (profile web-tier)");
+  CHECK(merged.sources.at("services.exclude") == "file");
+  CHECK(merged.sources.at("checks.api") == "file");
+  CHECK(merged.sources.at("checks.site") == "server (profile web-tier)");
+
+  auto described = fleetdesk::agent::DescribeConfig(merged);
+  CHECK_THAT(described, Catch::Contains("\"checks.site\"") &&
+                            Catch::Contains("\"source\": \"server (profile web-tier)\"") &&
+                            Catch::Contains("\"value\": \"tcp web:80\""));
+  // Nothing from the server: the file and the defaults.
+  auto alone = fleetdesk::agent::WithServerConfig(*file, {});
+  CHECK(alone.sources.at("services.include") == "default");
+  CHECK(alone.checks.size() == 1);
+}
+
+TEST_CASE(
+    "the shipped agent.toml loads, and leaves the server's profiles room to set what they may",
+    "[agent][config]") {
+  auto shipped =
+      fleetdesk::agent::LoadAgentConfig(FLEETDESK_SOURCE_DIR "/packaging/config/agent.toml", true);
+  REQUIRE(shipped.ok());
+  for (const char* key : {"inventory_interval", "services.include", "services.exclude",
+                          "services.snapshot_interval"}) {
+    CAPTURE(key);
+    CHECK(shipped->sources.at(key) == "default");
+  }
+  CHECK(shipped->tasks.file_paths.empty());
+}

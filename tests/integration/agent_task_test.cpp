@@ -12,6 +12,7 @@
 #include "fleetdesk/v1/tasks.pb.h"
 #include "fleetdesk/v1/tickets.pb.h"
 #include "tests/support/fleet.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/systemd_mock.hpp"
 #include "tests/support/wait.hpp"
 
@@ -222,5 +223,61 @@ TEST_CASE(
                                         " (service.restart nginx.service by admin, "));
   }
   CHECK(linked == 1);  // the restart that went well is not named
+  REQUIRE(agent.Stop() == 0);
+}
+
+TEST_CASE(
+    "a link check defined on the server for a tag reaches the agent live, runs there, and "
+    "collect says where it came from",
+    "[integration][profiles][agent]") {
+  TestServer server;
+  server.Start();
+  TestAgent agent(server, Baremetal(), "[services]\nenabled = false\n");
+  agent.Start();
+  const auto host = OnlyHost(server);
+  REQUIRE(agent.process().WaitForLog("connected to", std::chrono::seconds(20)));
+  const std::string host_path = "/api/v1/hosts/" + std::to_string(host);
+  auto checks_of_host = [&] {
+    auto [status, body] = server.Get(host_path);
+    auto view = fleetdesk::codec::Parse<fleetdesk::v1::Host>(body);
+    std::vector<std::string> keys;
+    if (status == 200 && view) {
+      for (const auto& c : view->checks()) keys.push_back(c.key() + (c.up() ? ":up" : ":down"));
+    }
+    return keys;
+  };
+
+  // A profile for the tag, the host given the tag: the agent is sent the check at once.
+  const std::string target = server.ApiUrl().substr(std::string("https://").size());
+  auto [created, body] =
+      server.Call("POST", "/api/v1/agent-profiles",
+                  R"({"name":"web-checks","tag":"web","config":{"checks":[{"key":"api-port",)"
+                  R"("kind":"CHECK_KIND_TCP","target":")" +
+                      target + R"(","intervalSeconds":5}]}})");
+  REQUIRE(created == 201);
+  REQUIRE(server.Call("PATCH", host_path, R"({"tags":["web"]})").first == 200);
+  // The tag reaches the agent at the next pass over connected agents (every 30 s) at the
+  // latest; a profile change at once. Changing the profile now makes it immediate.
+  const auto profile = fleetdesk::codec::Parse<fleetdesk::v1::AgentProfile>(body)->id();
+  REQUIRE(server
+              .Call("PUT", "/api/v1/agent-profiles/" + std::to_string(profile),
+                    R"({"name":"web-checks","tag":"web","config":{"checks":[{"key":"api-port",)"
+                    R"("kind":"CHECK_KIND_TCP","target":")" +
+                        target + R"(","intervalSeconds":5}]}})")
+              .first == 200);
+  REQUIRE(WaitFor([&] { return checks_of_host() == std::vector<std::string>{"api-port:up"}; },
+                  std::chrono::seconds(20)));
+
+  // The agent keeps the server's settings: collect shows the check and its source.
+  auto collected = Run({FLEETDESK_AGENT_BINARY, "--config", agent.dir() / "agent.toml", "collect"});
+  REQUIRE(collected.exit_code == 0);
+  CHECK_THAT(collected.out, Catch::Contains("\"checks.api-port\"") &&
+                                Catch::Contains("\"source\": \"server (profile web-checks)\"") &&
+                                Catch::Contains("\"inventory_interval\""));
+
+  // Deleted on the server: gone from the agent, which says so in its log.
+  REQUIRE(server.Call("DELETE", "/api/v1/agent-profiles/" + std::to_string(profile)).first == 204);
+  REQUIRE(
+      agent.process().WaitForLog("0 check(s) in all, 0 from the server", std::chrono::seconds(10)));
   REQUIRE(agent.Stop() == 0);
 }

@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 12> kMigrations = {
+constexpr std::array<const char*, 13> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -554,6 +554,20 @@ CREATE TABLE task_hosts (
 CREATE INDEX task_hosts_host ON task_hosts (host_id, task_id);
 CREATE INDEX task_hosts_open ON task_hosts (task_id, batch)
   WHERE state IN ('queued', 'sent', 'running');
+)sql",
+    // 13: agent profiles: agent settings kept on the server, assigned by tag (empty: every
+    // host); merged per host by priority.
+    R"sql(
+CREATE TABLE agent_profiles (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  priority INTEGER NOT NULL DEFAULT 0,
+  config TEXT NOT NULL,
+  updated_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
 )sql",
 };
 

@@ -41,6 +41,8 @@ const std::map<Route, std::pair<std::string, bool>> kBodyEndpoints = {
      {"/api/v1/tickets/1/attachments?name=x.png", false}},
     {{"POST", "/api/v1/maintenance"}, {"/api/v1/maintenance", false}},
     {{"POST", "/api/v1/tasks"}, {"/api/v1/tasks", false}},
+    {{"POST", "/api/v1/agent-profiles"}, {"/api/v1/agent-profiles", false}},
+    {{"PUT", "/api/v1/agent-profiles/{id}"}, {"/api/v1/agent-profiles/1", false}},
 };
 const std::set<Route> kNoBody = {
     {"DELETE", "/api/v1/session"},
@@ -51,6 +53,7 @@ const std::set<Route> kNoBody = {
     {"POST", "/api/v1/maintenance/{id}/end"},
     {"DELETE", "/api/v1/tickets/{id}/attachments/{id}"},
     {"POST", "/api/v1/tasks/{id}/cancel"},
+    {"DELETE", "/api/v1/agent-profiles/{id}"},
 };
 
 std::vector<std::string> HostileJson() {

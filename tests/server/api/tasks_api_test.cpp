@@ -66,6 +66,18 @@ TEST_CASE(
   REQUIRE(retried.status == 200);
   CHECK(As<fleetdesk::v1::TaskView>(retried).id() == task.id());
   CHECK(As<fleetdesk::v1::TaskView>(retried).replayed());
+  // The same key as the Idempotency-Key header is the same retry.
+  {
+    auto request = f.Request("POST", "/api/v1/tasks", restart + "}");
+    request.authorization = "Bearer " + oscar.bearer;
+    request.idempotency_key = "change-7";
+    auto header_retry = f.api->Handle(request);
+    REQUIRE(header_retry.status == 200);
+    CHECK(As<fleetdesk::v1::TaskView>(header_retry).id() == task.id());
+    request.body = keyed;
+    request.idempotency_key = "change-8";
+    CHECK(f.api->Handle(request).status == 400);
+  }
   auto reused =
       f.CallWith(oscar, "POST", "/api/v1/tasks",
                  R"({"kind":"inventory.refresh","hostIds":[1],"idempotencyKey":"change-7"})");
@@ -166,4 +178,85 @@ TEST_CASE("a task that is wrong in any part is refused by name, and nothing is s
     CHECK_THAT(ErrorOf(answer).error().message(), Catch::Contains(names));
   }
   CHECK(As<fleetdesk::v1::TaskViewList>(f.Call("GET", "/api/v1/tasks")).items().empty());
+}
+
+TEST_CASE(
+    "an admin keeps agent profiles by tag, and a host gets them merged by priority with "
+    "where each value came from",
+    "[server][api][profiles]") {
+  Fixture f;
+  auto oscar = f.AddUser("oscar", "operator");
+  auto web = Enroll(f, "web-1", {"web"});
+  auto db = Enroll(f, "db-1", {"db"});
+
+  auto base =
+      f.Call("POST", "/api/v1/agent-profiles",
+             R"({"name":"base","config":{"inventoryIntervalSeconds":7200,)"
+             R"("checks":[{"key":"dns","kind":"CHECK_KIND_DNS","target":"example.com"}]}})");
+  REQUIRE(base.status == 201);
+  auto base_profile = As<fleetdesk::v1::AgentProfile>(base);
+  CHECK(base_profile.updated_by() == "admin");
+  CHECK(base_profile.config().checks(0).interval_seconds() == 60);  // defaults filled
+  auto web_profile = f.Call(
+      "POST", "/api/v1/agent-profiles",
+      R"({"name":"web-tier","tag":"web","priority":10,"config":{"inventoryIntervalSeconds":600,)"
+      R"("serviceInclude":["nginx.service"],)"
+      R"("checks":[{"key":"site","kind":"CHECK_KIND_HTTP","target":"https://web-1/health"}]}})");
+  REQUIRE(web_profile.status == 201);
+
+  auto web_config = As<fleetdesk::v1::AgentConfig>(
+      f.CallWith(oscar, "GET", "/api/v1/hosts/" + std::to_string(web) + "/agent-config"));
+  CHECK(web_config.inventory_interval_seconds() == 600);
+  REQUIRE(web_config.checks_size() == 2);
+  CHECK(web_config.checks(0).key() == "dns");
+  CHECK(web_config.checks(1).key() == "site");
+  CHECK(web_config.service_include(0) == "nginx.service");
+  CHECK(web_config.sources().at("inventoryInterval") == "web-tier");
+  CHECK(web_config.sources().at("checks.dns") == "base");
+  auto db_config = As<fleetdesk::v1::AgentConfig>(
+      f.Call("GET", "/api/v1/hosts/" + std::to_string(db) + "/agent-config"));
+  CHECK(db_config.inventory_interval_seconds() == 7200);
+  CHECK(db_config.checks_size() == 1);
+  CHECK(db_config.service_include().empty());
+
+  // Changed and deleted; each change audited.
+  const auto path = "/api/v1/agent-profiles/" + std::to_string(base_profile.id());
+  auto changed =
+      f.Call("PUT", path, R"({"name":"base","config":{"inventoryIntervalSeconds":3600}})");
+  REQUIRE(changed.status == 200);
+  CHECK(As<fleetdesk::v1::AgentConfig>(
+            f.Call("GET", "/api/v1/hosts/" + std::to_string(db) + "/agent-config"))
+            .inventory_interval_seconds() == 3600);
+  REQUIRE(f.Call("DELETE", path).status == 204);
+  CHECK(f.Call("DELETE", path).status == 404);
+  auto list = As<fleetdesk::v1::AgentProfileList>(f.Call("GET", "/api/v1/agent-profiles"));
+  REQUIRE(list.items_size() == 1);
+  CHECK(list.items(0).name() == "web-tier");
+  auto audit = f.Call("GET", "/api/v1/audit");
+  CHECK_THAT(audit.body, Catch::Contains("agent_profile.create") &&
+                             Catch::Contains("agent_profile.update") &&
+                             Catch::Contains("agent_profile.delete"));
+
+  // What is wrong is named, and nothing changes; operators read but do not write.
+  auto refused = [&](const std::string& body, const std::string& says) {
+    auto r = f.Call("POST", "/api/v1/agent-profiles", body);
+    CHECK(r.status == 400);
+    CHECK_THAT(ErrorOf(r).error().message(), Catch::Contains(says));
+  };
+  refused(R"({"config":{}})", "name is required");
+  auto taken = f.Call("POST", "/api/v1/agent-profiles", R"({"name":"web-tier","config":{}})");
+  CHECK(taken.status == 409);
+  CHECK_THAT(ErrorOf(taken).error().message(), Catch::Contains("already exists"));
+  refused(R"({"name":"x","config":{"reportIntervalSeconds":5}})", "agents.heartbeat_interval");
+  refused(R"({"name":"x","config":{"inventoryIntervalSeconds":5}})", "from 60 to 604800");
+  refused(
+      R"({"name":"x","config":{"checks":[{"key":"a","kind":"CHECK_KIND_TCP","target":"nope"}]}})",
+      "config.checks");
+  refused(R"({"name":"x","tag":"bad tag!","config":{}})", "tag");
+  refused(R"({"name":"x","priority":5000,"config":{}})", "priority is from -1000 to 1000");
+  CHECK(As<fleetdesk::v1::AgentProfileList>(f.Call("GET", "/api/v1/agent-profiles")).items_size() ==
+        1);
+  CHECK(f.CallWith(oscar, "POST", "/api/v1/agent-profiles", R"({"name":"mine","config":{}})")
+            .status == 403);
+  CHECK(f.CallWith(oscar, "GET", "/api/v1/agent-profiles").status == 200);
 }

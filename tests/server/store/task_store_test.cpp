@@ -408,3 +408,50 @@ TEST_CASE("a service incident names the service task acting on that unit when it
   CHECK(tasks == std::vector<std::string>{"task " + std::to_string(restart->id) +
                                           " (service.restart nginx.service by rita, sent)"});
 }
+
+TEST_CASE(
+    "agent profiles are kept in merge order, named once, and a host's tags are read by "
+    "agent",
+    "[server][store][profiles]") {
+  EACH_STORE();
+  auto store = db.Open();
+  Enroll(*store, "a", {"web", "prod"});
+  Enroll(*store, "b");
+  AgentProfileRecord p;
+  p.name = "late";
+  p.priority = 5;
+  p.config = "{}";
+  auto late = store->SaveAgentProfile(p, Operator(), kNow);
+  REQUIRE(late.ok());
+  p.name = "early";
+  p.priority = -5;
+  p.tag = "web";
+  auto early = store->SaveAgentProfile(p, Operator(), kNow);
+  REQUIRE(early.ok());
+  auto list = store->ListAgentProfiles();
+  REQUIRE(list->size() == 2);
+  CHECK(list->at(0).name == "early");
+  CHECK(list->at(1).name == "late");
+  p.name = "late";
+  CHECK(store->SaveAgentProfile(p, Operator(), kNow).error().code == ErrorCode::kAlreadyExists);
+  auto renamed = *late;
+  renamed.name = "later";
+  renamed.config = R"({"inventoryIntervalSeconds":600})";
+  auto saved = store->SaveAgentProfile(renamed, Operator("rita"), kNow + 1);
+  REQUIRE(saved.ok());
+  CHECK(saved->updated_by == "rita");
+  CHECK(saved->created_ms == kNow);
+  CHECK(saved->updated_ms == kNow + 1);
+  renamed.id = 999;
+  CHECK(store->SaveAgentProfile(renamed, Operator(), kNow).error().code == ErrorCode::kNotFound);
+  REQUIRE(store->DeleteAgentProfile(early->id, Operator(), kNow).ok());
+  CHECK(store->DeleteAgentProfile(early->id, Operator(), kNow).error().code ==
+        ErrorCode::kNotFound);
+  CHECK(store->ListAgentProfiles()->size() == 1);
+
+  auto tags = store->AgentTags({"a", "b", "nobody"});
+  REQUIRE(tags.ok());
+  CHECK(tags->at("a") == std::vector<std::string>{"prod", "web"});
+  CHECK(tags->at("b").empty());
+  CHECK_FALSE(tags->contains("nobody"));
+}

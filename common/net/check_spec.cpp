@@ -1,11 +1,11 @@
-#include "agent/checks/spec.hpp"
+#include "common/net/check_spec.hpp"
 
 #include <algorithm>
 #include <regex>
 
 #include "common/net/https_client.hpp"
 
-namespace fleetdesk::agent::checks {
+namespace fleetdesk::checks {
 namespace {
 
 Status Invalid(const fleetdesk::v1::CheckSpec& spec, const std::string& what) {
@@ -112,4 +112,4 @@ Status Normalize(fleetdesk::v1::CheckSpec* spec) {
   return {};
 }
 
-}  // namespace fleetdesk::agent::checks
+}  // namespace fleetdesk::checks
