@@ -131,6 +131,10 @@ awaitable<void> Gateway::Impl::Accept() {
       co_await pause.async_wait(kTuple);
       continue;
     }
+    // Acks and tasks are small messages that must not wait for the agent's delayed ACK of the
+    // one before (Nagle's algorithm): each is a whole message, written at once.
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
     auto session = std::make_shared<Session>(self, std::move(socket));
     co_spawn(executor, session->Run(), asio::detached);
