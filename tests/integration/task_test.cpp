@@ -188,3 +188,31 @@ TEST_CASE(
   REQUIRE(channel->Send(Result(std::to_string(task_id), "TASK_STATE_SUCCEEDED")).ok());
   REQUIRE(WaitFor([&] { return ReadTask(first, task_id).state() == "finished"; }));
 }
+
+TEST_CASE(
+    "on PostgreSQL an agent profile made on one server reaches an agent connected to "
+    "another at once",
+    "[integration][profiles][cluster]") {
+  const std::string database = TestPostgres::Shared().NewDatabase();
+  TestServer first(R"(task_poll_interval = "1h")", database);
+  first.Start();
+  auto second = TestServer::Joining(first, database);
+  second->AddAgentsConfig(R"(task_poll_interval = "1h")");
+  second->Start();
+  TempDir dir;
+  auto id = EnrollRaw(first, dir, "profile-a");
+  auto channel = Connect(id, "profile-a", second->GatewayUrl());
+  // (No profiles yet, and the hello held none: nothing is sent. The raw channels of the other
+  // tests read every message in order, so a stray config would fail them.)
+  auto [status, body] =
+      first.Call("POST", "/api/v1/agent-profiles",
+                 R"({"name":"everyone","config":{"checks":[{"key":"gw","kind":"CHECK_KIND_TCP",)"
+                 R"("target":"127.0.0.1:1"}]}})");
+  REQUIRE(status == 201);
+  auto pushed =
+      NextMessage(*channel, std::chrono::seconds(3), &fleetdesk::v1::ServerMessage::has_config);
+  REQUIRE(pushed.has_value());
+  REQUIRE(pushed->config().checks_size() == 1);
+  CHECK(pushed->config().checks(0).key() == "gw");
+  CHECK(pushed->config().sources().at("checks.gw") == "everyone");
+}
