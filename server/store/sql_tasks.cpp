@@ -93,38 +93,27 @@ Result<std::vector<TaskTarget>> SqlTasks::ResolveTaskTargets(const TaskTargeting
     std::vector<std::int64_t> ids = targeting.host_ids;
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    // Looked up 500 at a time: a task to 10,000 listed hosts is 20 statements.
-    constexpr std::size_t kIdsPerSelect = 500;
-    for (std::size_t first = 0; first < ids.size(); first += kIdsPerSelect) {
-      const std::size_t last = std::min(ids.size(), first + kIdsPerSelect);
-      std::vector<SqlArg> args;
-      std::string in;
-      for (std::size_t k = first; k < last; ++k) {
-        args.emplace_back(ids[k]);
-        in += k == first ? "?" : ", ?";
-      }
-      std::map<std::int64_t, std::pair<std::string, bool>> found;
-      auto done = db_->Run("SELECT h.id, h.hostname, CASE WHEN " + usable +
-                               " THEN 1 ELSE 0 END FROM hosts h WHERE h.id IN (" + in + ")",
-                           args, [&](const SqlRow& r) {
+    std::map<std::int64_t, std::pair<std::string, bool>> found;
+    auto done = RunForKeys("SELECT h.id, h.hostname, CASE WHEN " + usable +
+                               " THEN 1 ELSE 0 END FROM hosts h WHERE "
+                               "h.id IN ",
+                           ids, "", [&](const SqlRow& r) {
                              found[r.Int(0)] = {r.Text(1), r.Int(2) != 0};
                            });
-      if (!done) return done.error();
-      for (std::size_t k = first; k < last; ++k) {
-        const auto id = ids[k];
-        auto host = found.find(id);
-        if (host == found.end()) {
-          return MakeError(ErrorCode::kInvalidArgument,
-                           "hostIds: no host has id " + std::to_string(id));
-        }
-        if (!host->second.second) {
-          return MakeError(ErrorCode::kInvalidArgument,
-                           "hostIds: host " + std::to_string(id) + " (" + host->second.first +
-                               ") has no enrolled agent that may be sent tasks (not enrolled, "
-                               "revoked or archived)");
-        }
-        out.push_back({id, host->second.first, 0});
+    if (!done) return done.error();
+    for (const auto id : ids) {
+      auto host = found.find(id);
+      if (host == found.end()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "hostIds: no host has id " + std::to_string(id));
       }
+      if (!host->second.second) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "hostIds: host " + std::to_string(id) + " (" + host->second.first +
+                             ") has no enrolled agent that may be sent tasks (not enrolled, "
+                             "revoked or archived)");
+      }
+      out.push_back({id, host->second.first, 0});
     }
     return out;
   }
@@ -511,19 +500,9 @@ Result<std::vector<Result<bool>>> SqlTasks::RecordTaskResults(
     for (const auto& r : results) agents.push_back(r.agent_id);
     std::sort(agents.begin(), agents.end());
     agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
-    constexpr std::size_t kAgentsPerSelect = 500;
-    for (std::size_t first = 0; first < agents.size(); first += kAgentsPerSelect) {
-      const std::size_t last = std::min(agents.size(), first + kAgentsPerSelect);
-      std::vector<SqlArg> args;
-      std::string in;
-      for (std::size_t k = first; k < last; ++k) {
-        args.emplace_back(agents[k]);
-        in += k == first ? "?" : ", ?";
-      }
-      auto done = db_->Run("SELECT agent_id, id FROM hosts WHERE agent_id IN (" + in + ")", args,
+    auto done = RunForKeys("SELECT agent_id, id FROM hosts WHERE agent_id IN ", agents, "",
                            [&](const SqlRow& r) { hosts[r.Text(0)] = r.Int(1); });
-      if (!done) return done.error();
-    }
+    if (!done) return done.error();
   }
   // Which results go in: a known host, a state an agent sends; `running` ones first, then the
   // outcomes, each (task, host) once (a repeat in the same round changes nothing anyway).
@@ -878,24 +857,14 @@ Status SqlTasks::DeleteAgentProfile(std::int64_t id, const Actor& actor, std::in
 Result<std::map<std::string, std::vector<std::string>>> SqlTasks::AgentTags(
     const std::vector<std::string>& agent_ids) {
   std::map<std::string, std::vector<std::string>> out;
-  for (std::size_t first = 0; first < agent_ids.size(); first += 500) {
-    const std::size_t last = std::min(agent_ids.size(), first + 500);
-    std::vector<SqlArg> args;
-    std::string in;
-    for (std::size_t k = first; k < last; ++k) {
-      args.emplace_back(agent_ids[k]);
-      in += k == first ? "?" : ", ?";
-    }
-    auto done = db_->Run(
-        "SELECT h.agent_id, t.tag FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id WHERE "
-        "h.archived_ms IS NULL AND h.agent_id IN (" +
-            in + ") ORDER BY h.agent_id, t.tag",
-        args, [&](const SqlRow& r) {
-          auto& tags = out[r.Text(0)];
-          if (!r.IsNull(1)) tags.push_back(r.Text(1));
-        });
-    if (!done) return done.error();
-  }
+  auto done = RunForKeys(
+      "SELECT h.agent_id, t.tag FROM hosts h LEFT JOIN host_tags t ON t.host_id = h.id WHERE "
+      "h.archived_ms IS NULL AND h.agent_id IN ",
+      agent_ids, " ORDER BY h.agent_id, t.tag", [&](const SqlRow& r) {
+        auto& tags = out[r.Text(0)];
+        if (!r.IsNull(1)) tags.push_back(r.Text(1));
+      });
+  if (!done) return done.error();
   return out;
 }
 
