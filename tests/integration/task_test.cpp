@@ -65,6 +65,27 @@ std::optional<std::string> NextAck(WsClient& client, std::chrono::milliseconds w
   return message->task_ack().task_id();
 }
 
+// Two servers on one PostgreSQL that poll once an hour, so only a notification between them is
+// quick, and a hand-driven agent enrolled on the first and connected to the second.
+struct PeerServers {
+  explicit PeerServers(const std::string& machine)
+      : database(TestPostgres::Shared().NewDatabase()),
+        first(R"(task_poll_interval = "1h")", database) {
+    first.Start();
+    second = TestServer::Joining(first, database);
+    second->AddAgentsConfig(R"(task_poll_interval = "1h")");
+    second->Start();
+    id = EnrollRaw(first, dir, machine);
+    channel = Connect(id, machine, second->GatewayUrl());
+  }
+  std::string database;
+  TestServer first;
+  std::unique_ptr<TestServer> second;
+  TempDir dir;
+  fleetdesk::agent::Identity id;
+  std::unique_ptr<WsClient> channel;
+};
+
 std::int64_t HostId(const TestServer& server, const std::string& agent_id) {
   auto [status, body] = server.Get("/api/v1/hosts");
   REQUIRE(status == 200);
@@ -163,16 +184,10 @@ TEST_CASE(
     "on PostgreSQL a task made on one server reaches an agent connected to another at once, "
     "told by NOTIFY",
     "[integration][tasks][cluster]") {
-  const std::string database = TestPostgres::Shared().NewDatabase();
-  // Polls too rare to matter: only the notification can bring the task within the test's time.
-  TestServer first(R"(task_poll_interval = "1h")", database);
-  first.Start();
-  auto second = TestServer::Joining(first, database);
-  second->AddAgentsConfig(R"(task_poll_interval = "1h")");
-  second->Start();
-  TempDir dir;
-  auto id = EnrollRaw(first, dir, "task-c");
-  auto channel = Connect(id, "task-c", second->GatewayUrl());
+  PeerServers servers("task-c");
+  auto& first = servers.first;
+  auto& id = servers.id;
+  auto& channel = servers.channel;
   const auto host = HostId(first, id.agent_id);
   const auto submitted = std::chrono::steady_clock::now();
   auto [status, body] =
@@ -193,15 +208,9 @@ TEST_CASE(
     "on PostgreSQL an agent profile made on one server reaches an agent connected to "
     "another at once",
     "[integration][profiles][cluster]") {
-  const std::string database = TestPostgres::Shared().NewDatabase();
-  TestServer first(R"(task_poll_interval = "1h")", database);
-  first.Start();
-  auto second = TestServer::Joining(first, database);
-  second->AddAgentsConfig(R"(task_poll_interval = "1h")");
-  second->Start();
-  TempDir dir;
-  auto id = EnrollRaw(first, dir, "profile-a");
-  auto channel = Connect(id, "profile-a", second->GatewayUrl());
+  PeerServers servers("profile-a");
+  auto& first = servers.first;
+  auto& channel = servers.channel;
   // (No profiles yet, and the hello held none: nothing is sent. The raw channels of the other
   // tests read every message in order, so a stray config would fail them.)
   auto [status, body] =
