@@ -1,4 +1,5 @@
 // fleetdesk-agent: the verbs of DESIGN.md's command-line contract.
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -216,7 +217,8 @@ int Run(AgentConfig file_config, const std::string& config_path, bool config_giv
   // The server's settings: kept on disk for the next start, laid under the file's, applied.
   channel.SetHoldsServerConfig(server_config.ByteSizeLong() > 0);
   channel.OnServerConfig([&](const fleetdesk::v1::AgentConfig& fresh) {
-    if (fresh.SerializeAsString() == server_config.SerializeAsString()) return;
+    // Compared as messages: the serialized form of a map (sources) is not in a fixed order.
+    if (google::protobuf::util::MessageDifferencer::Equals(fresh, server_config)) return;
     server_config = fresh;
     if (auto s = SaveServerConfig(config.state_dir, server_config); !s) {
       spdlog::warn("cannot keep the server's settings for the next start: {}", s.error().message);
