@@ -99,7 +99,7 @@ cat <<MSG
 
 fleetdesk is running (server pid $(cat "$demo/server.pid"), agent pid $(cat "$demo/agent.pid")).
 
-  Server:     https://localhost:$api_port/  (the web dashboard will be served here)
+  Dashboard:  https://localhost:$api_port/
   Login:      admin / $(cat "$demo/admin-password")
   API token:  $api_token
   CA:         $demo/data/ca.crt ($("${server[@]}" ca-fingerprint))

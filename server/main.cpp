@@ -36,6 +36,7 @@
 #include "server/http/http_server.hpp"
 #include "server/server_config.hpp"
 #include "server/store/sqlite/backup.hpp"
+#include "server/web/web.hpp"
 
 namespace fleetdesk::server {
 namespace {
@@ -395,6 +396,9 @@ int Serve(const ServerConfig& config) {
     gateway.Disconnect(agent_id, reason);
   });
   api.OnTaskSubmitted([&dispatcher] { dispatcher.Wake(); });
+  engine::LiveHub live(stores, config.live_interval);
+  live.Start();
+  api.SetLiveHub(&live);
   http::HttpServerOptions http_options;
   http_options.address = config.api_listen.address;
   http_options.port = config.api_listen.port;
@@ -403,8 +407,10 @@ int Serve(const ServerConfig& config) {
   http_options.larger_bodies = {
       {"/api/v1/hosts/import", api::kMaxImportBytes},
       {"/api/v1/tickets/{id}/attachments", static_cast<std::size_t>(config.attachments.max_bytes)}};
-  http::HttpServer http_server(io, *api_tls, workers, http_options,
-                               [&api](const http::Request& r) { return api.Handle(r); });
+  http::HttpServer http_server(io, *api_tls, workers, http_options, [&api](const http::Request& r) {
+    if (auto page = web::Serve(r)) return std::move(*page);
+    return api.Handle(r);
+  });
   if (auto s = http_server.Start(); !s) return Fail(s.error().message);
 
   spdlog::info("fleetdesk-server {} serving: api https://{}:{} agents wss://{}:{} database {}",
@@ -482,6 +488,7 @@ int Serve(const ServerConfig& config) {
   workers.join();
   dispatcher.Stop();  // records the results the channels handed over
   jobs.Stop();
+  live.Stop();
   writer.Stop();     // commits whatever the channels handed over
   incidents.Stop();  // and what those commits saw
   notifier.Stop();

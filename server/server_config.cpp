@@ -68,6 +68,7 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
   r.Duration("api.session_idle_timeout", &config.session_idle_timeout);
   r.Duration("api.session_max_age", &config.session_max_age);
   r.Duration("api.request_timeout", &config.api_request_timeout);
+  r.Duration("api.live_interval", &config.live_interval);
   r.Int("api.rate_limit", 1, 1'000'000, &config.api_rate_limit);
   r.Int("api.rate_burst", 1, 1'000'000, &config.api_rate_burst);
   r.Int("agents.rate_limit", 1, 1'000'000, &config.agent_rate_limit);
@@ -135,6 +136,11 @@ Result<ServerConfig> ReadServerConfig(config::ConfigReader& r, const std::string
       config.agent_certificate_validity > std::chrono::hours(24 * 3650)) {
     return MakeError(ErrorCode::kInvalidArgument,
                      path + ": agents.certificate_validity must be between 1d and 3650d");
+  }
+  if (config.live_interval < std::chrono::seconds(1) ||
+      config.live_interval > std::chrono::minutes(1)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + ": api.live_interval must be from 1s to 1m");
   }
   if (config.task_poll_interval < std::chrono::seconds(1) ||
       config.task_poll_interval > std::chrono::hours(1)) {

@@ -50,6 +50,8 @@ struct ServerConfig {
   // How often each server's task thread looks for hosts due a task without being woken (by a
   // submission, a connect, a result, or on PostgreSQL another server's notification).
   std::chrono::seconds task_poll_interval{1};
+  // How often each server reads what changed for the dashboard's live updates.
+  std::chrono::seconds live_interval{1};
   // A host silent for this many heartbeat intervals becomes unreachable.
   std::int64_t unreachable_after_intervals = 3;
   // History kept; older is pruned by whichever server runs the fleet jobs.

@@ -17,6 +17,14 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+void FillPermissions(const store::Principal& who, fleetdesk::v1::Session& out) {
+  for (const auto& rule : access::kRules) {
+    if (access::Authorize(who, {rule.resource, rule.action})) {
+      out.add_permissions(std::string(rule.resource) + "." + std::string(rule.action));
+    }
+  }
+}
+
 // Small JSON bodies: a name, a role, a password.
 constexpr std::size_t kMaxAccessBody = 16 * 1024;
 // Passwords: long enough to resist guessing, short enough that hashing one costs what we expect.
@@ -183,6 +191,7 @@ Result<http::Response> Api::SignIn(const Call& call) {
   out.set_csrf_token(session.csrf_token);
   *out.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(session.expires_ms);
   out.set_idle_timeout_seconds(options_.session_idle_timeout.count());
+  FillPermissions(who, out);
   auto response = Json(201, out);
   response.headers.emplace_back("Set-Cookie", SetCookie(token, max_age_s));
   return response;
@@ -207,6 +216,7 @@ Result<http::Response> Api::GetSession(const Call& call) {
     if (!token) return token.error();
     if (*token) *out.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp((*token)->expires_ms);
   }
+  FillPermissions(*call.who, out);
   return Json(200, out);
 }
 

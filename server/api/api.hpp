@@ -11,6 +11,7 @@
 #include "server/api/attachments.hpp"
 #include "server/api/pki.hpp"
 #include "server/engine/incident_rules.hpp"
+#include "server/engine/live.hpp"
 #include "server/engine/metrics.hpp"
 #include "server/engine/notify.hpp"
 #include "server/engine/rate_limit.hpp"
@@ -86,6 +87,9 @@ class Api {
   // Called after a task is submitted, to send it at once rather than at the next round. Set
   // before serving.
   void OnTaskSubmitted(std::function<void()> submitted) { task_submitted_ = std::move(submitted); }
+
+  // Where GET /api/v1/events reads what changed; without one it answers 503.
+  void SetLiveHub(engine::LiveHub* hub) { live_ = hub; }
 
   // Thread-safe. Always answers: errors become the JSON error contract of docs/API.md.
   http::Response Handle(const http::Request& request);
@@ -179,6 +183,9 @@ class Api {
   Result<http::Response> DeleteAgentProfile(const Call& call);
   Result<http::Response> HostAgentConfig(const Call& call);
   // Reports (reports_api.cpp).
+  Result<http::Response> Events(const Call& call);
+  Result<http::Response> Overview(const Call& call);
+
   Result<http::Response> MonthlyReport(const Call& call);
   Result<http::Response> NoiseReport(const Call& call);
   // The ticket of the call's {id}, when the caller may see it (requesters: their own only;
@@ -196,6 +203,7 @@ class Api {
   engine::RateLimiter per_address_{4 * options_.rate_limit, 4 * options_.rate_burst};
   std::function<void(const std::string&, const std::string&)> close_channel_;
   std::function<void()> task_submitted_;
+  engine::LiveHub* live_ = nullptr;
 };
 
 // The query string's parameters, percent-decoded ('+' is a space). Errors: kInvalidArgument for

@@ -1,5 +1,7 @@
 // Ticket reports under /api/v1/reports: monthly counts, times to acknowledge and resolve, SLA
 // breach rates, and the noisiest hosts and failures, as JSON or CSV.
+#include <google/protobuf/util/time_util.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -137,6 +139,60 @@ Result<http::Response> Api::NoiseReport(const Call& call) {
     item->set_label(r.label);
     item->set_incidents(r.incidents);
     item->set_occurrences(r.occurrences);
+  }
+  return Json(200, out);
+}
+
+Result<http::Response> Api::Overview(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query, {"days"}, "the overview"); !s) return s.error();
+  int days = 30;
+  if (auto it = query->find("days"); it != query->end()) {
+    const auto& text = it->second;
+    days = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9' || days > 1000) {
+        days = -1;
+        break;
+      }
+      days = days * 10 + (c - '0');
+    }
+    if (text.empty() || days < 1 || days > 366) {
+      return MakeError(ErrorCode::kInvalidArgument, "days must be a number from 1 to 366");
+    }
+  }
+  constexpr std::int64_t kDayMs = 86'400'000;
+  // Whole days: from the start of the day `days - 1` days before today (UTC).
+  const std::int64_t today = NowMs() / kDayMs;
+  const std::int64_t first = today - days + 1;
+  auto store = stores_.Acquire();
+  if (!store) return store.error();
+  auto overview = (*store)->GetOverview(first * kDayMs);
+  if (!overview) return overview.error();
+  fleetdesk::v1::Overview out;
+  for (const char* status : {"pending", "online", "offline", "unreachable"}) {
+    auto it = overview->hosts.find(status);
+    (*out.mutable_hosts())[status] = it == overview->hosts.end() ? 0 : it->second;
+  }
+  for (int p = 1; p <= 5; ++p) {
+    auto it = overview->open_by_priority.find(p);
+    (*out.mutable_open_by_priority())[std::to_string(p)] =
+        it == overview->open_by_priority.end() ? 0 : it->second;
+  }
+  out.set_open_incidents(overview->open_incidents);
+  out.set_open_breached(overview->open_breached);
+  out.set_tasks_running(overview->tasks_running);
+  auto next = overview->days.begin();
+  for (std::int64_t day = first; day <= today; ++day) {
+    auto* row = out.add_days();
+    const auto at = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(day * kDayMs);
+    row->set_day(google::protobuf::util::TimeUtil::ToString(at).substr(0, 10));
+    while (next != overview->days.end() && next->day < day) ++next;
+    if (next != overview->days.end() && next->day == day) {
+      row->set_opened(next->opened);
+      row->set_resolved(next->resolved);
+    }
   }
   return Json(200, out);
 }

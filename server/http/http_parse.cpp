@@ -21,6 +21,9 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
   out.cookie = std::string(in[bhttp::field::cookie]);
   out.csrf_token = std::string(in["X-CSRF-Token"]);
   out.idempotency_key = std::string(in["Idempotency-Key"]);
+  out.accept_encoding = std::string(in[bhttp::field::accept_encoding]);
+  out.if_none_match = std::string(in[bhttp::field::if_none_match]);
+  out.last_event_id = std::string(in["Last-Event-ID"]);
   out.content_type = std::string(in[bhttp::field::content_type]);
   out.body = in.body();
   out.remote_address = remote;

@@ -9,9 +9,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -33,14 +36,19 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using Stream = asio::ssl::stream<beast::tcp_stream>;
 
-bhttp::response<bhttp::string_body> ToBeast(Response in, unsigned version, bool keep_alive) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
+template <class Body>
+void SetHeaders(bhttp::response<Body>& out, const Response& in) {
   out.set(bhttp::field::server, "fleetdesk");
   out.set(bhttp::field::content_type, in.content_type);
   out.set(bhttp::field::cache_control, "no-store");
   out.set("X-Content-Type-Options", "nosniff");
   out.set(bhttp::field::strict_transport_security, "max-age=31536000");
-  for (auto& [name, value] : in.headers) out.set(name, value);
+  for (const auto& [name, value] : in.headers) out.set(name, value);
+}
+
+bhttp::response<bhttp::string_body> ToBeast(Response in, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(in.status), version};
+  SetHeaders(out, in);
   out.body() = std::move(in.body);
   out.keep_alive(keep_alive);
   out.prepare_payload();
@@ -96,6 +104,45 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
   }
 
+  // Sends the headers, then what the source gives, each piece as a chunk, until it ends, the
+  // server stops or a write fails (the client left: found at the next write, which the source's
+  // keep-alive comments make happen).
+  awaitable<boost::system::error_code> SendStream(Stream& stream, const Response& response,
+                                                  unsigned version) {
+    bhttp::response<bhttp::empty_body> head{static_cast<bhttp::status>(response.status), version};
+    SetHeaders(head, response);
+    head.keep_alive(false);
+    head.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+    auto [ec, ignored] =
+        co_await bhttp::async_write_header(stream, serializer, asio::as_tuple(use_awaitable));
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto& source = *response.stream;
+    while (!ec) {
+      auto next = source.Next();
+      if (!next) break;
+      if (!next->empty()) {
+        beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+        std::tie(ec, std::ignore) = co_await asio::async_write(
+            stream, bhttp::make_chunk(asio::buffer(*next)), asio::as_tuple(use_awaitable));
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) break;
+      }
+      timer.expires_after(source.poll);
+      co_await timer.async_wait(asio::as_tuple(use_awaitable));
+    }
+    if (!ec) {
+      beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream, bhttp::make_chunk_last(),
+                                                             asio::as_tuple(use_awaitable));
+    }
+    co_return ec;
+  }
+
   awaitable<void> Serve(std::shared_ptr<Stream> stream) {
     auto self = shared_from_this();
     {
@@ -147,6 +194,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       Response response = co_await co_spawn(
           workers, [this, &request]() -> awaitable<Response> { co_return handler(request); },
           use_awaitable);
+      if (response.stream) {
+        // An event stream holds its connection to the end.
+        ec = co_await SendStream(*stream, response, version);
+        break;
+      }
       auto out = ToBeast(std::move(response), version, keep_alive);
       beast::get_lowest_layer(*stream).expires_after(options.request_timeout);
       std::tie(ec, std::ignore) =

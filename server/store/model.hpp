@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -204,6 +205,39 @@ struct HostPage {
 
 // One entry of a host's history: a state transition, an inventory change, an attribute edit
 // or a lifecycle step. Ids grow with time across all hosts: a reader can follow them.
+// The fleet and the desk at a glance (GET /api/v1/overview).
+struct Overview {
+  std::map<std::string, std::int64_t> hosts;  // by status
+  std::map<int, std::int64_t> open_by_priority;
+  std::int64_t open_incidents = 0;
+  std::int64_t open_breached = 0;
+  std::int64_t tasks_running = 0;
+  struct Day {
+    std::int64_t day = 0;  // days since 1970-01-01, UTC
+    std::int64_t opened = 0;
+    std::int64_t resolved = 0;
+  };
+  std::vector<Day> days;  // only days with tickets, oldest first
+};
+
+// One change for the dashboard's live updates: a host event or a ticket timeline entry.
+struct Change {
+  enum class Source { kHost, kTicket };
+  Source source = Source::kHost;
+  std::int64_t id = 0;   // of the host event or the timeline entry
+  std::int64_t ref = 0;  // the host or the ticket
+  std::int64_t at_ms = 0;
+  std::string kind;  // the event's kind: "service", "check", "task", "state", "note", ...
+  std::string subject;
+  std::string new_value;
+};
+
+// Where ChangesAfter goes on from: the highest ids already read.
+struct ChangeCursor {
+  std::int64_t host_event = -1;
+  std::int64_t ticket_event = -1;
+};
+
 struct HostEvent {
   std::int64_t id = 0;
   std::int64_t host_id = 0;

@@ -1299,6 +1299,93 @@ class SqlStore final : public SqlTasks {
   }
 
   // History ---------------------------------------------------------------------------------
+  Result<std::vector<Change>> ChangesAfter(ChangeCursor& after, int limit) override {
+    std::vector<Change> out;
+    if (after.host_event < 0 || after.ticket_event < 0) {
+      auto done =
+          Run("SELECT (SELECT COALESCE(MAX(id), 0) FROM host_events), "
+              "(SELECT COALESCE(MAX(id), 0) FROM ticket_events)",
+              {}, [&](const SqlRow& r) {
+                after.host_event = r.Int(0);
+                after.ticket_event = r.Int(1);
+              });
+      if (!done) return done.error();
+      return out;
+    }
+    auto read = [&](const char* sql, std::int64_t& cursor, Change::Source source) -> Status {
+      auto done = Run(sql, {cursor, std::int64_t{limit}}, [&](const SqlRow& r) {
+        out.push_back(
+            Change{source, r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Text(4), r.Text(5)});
+        cursor = std::max(cursor, r.Int(0));
+      });
+      if (!done) return done.error();
+      return {};
+    };
+    if (auto s = read(
+            "SELECT id, host_id, at_ms, kind, subject, new_value FROM host_events WHERE id > ? "
+            "ORDER BY id LIMIT ?",
+            after.host_event, Change::Source::kHost);
+        !s) {
+      return s.error();
+    }
+    if (auto s = read(
+            "SELECT id, ticket_id, at_ms, kind, subject, new_value FROM ticket_events WHERE id > ? "
+            "ORDER BY id LIMIT ?",
+            after.ticket_event, Change::Source::kTicket);
+        !s) {
+      return s.error();
+    }
+    return out;
+  }
+
+  Result<Overview> GetOverview(std::int64_t since_ms) override {
+    Overview out;
+    auto done = Run(
+        "SELECT CASE WHEN h.agent_id IS NULL THEN 'pending' WHEN h.unreachable_since_ms IS NOT "
+        "NULL THEN 'unreachable' WHEN b.connected = ? THEN 'online' ELSE 'offline' END AS status, "
+        "COUNT(*) FROM hosts h LEFT JOIN host_heartbeats b ON b.host_id = h.id WHERE "
+        "h.archived_ms IS NULL GROUP BY status",
+        {true}, [&](const SqlRow& r) { out.hosts[r.Text(0)] = r.Int(1); });
+    if (!done) return done.error();
+    // The open states spelled as the tickets_open index's condition, so the index applies.
+    const std::string open = "state IN ('new', 'assigned', 'in_progress', 'pending')";
+    done =
+        Run("SELECT priority, COUNT(*), SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN response_breached_ms IS NOT NULL OR resolution_breached_ms IS NOT "
+            "NULL THEN 1 ELSE 0 END) FROM tickets WHERE " +
+                open + " GROUP BY priority",
+            {}, [&](const SqlRow& r) {
+              out.open_by_priority[static_cast<int>(r.Int(0))] = r.Int(1);
+              out.open_incidents += r.Int(2);
+              out.open_breached += r.Int(3);
+            });
+    if (!done) return done.error();
+    done = Run("SELECT COUNT(*) FROM tasks WHERE state = 'running'", {},
+               [&](const SqlRow& r) { out.tasks_running = r.Int(0); });
+    if (!done) return done.error();
+    std::map<std::int64_t, Overview::Day> days;
+    done =
+        Run("SELECT created_ms / 86400000 AS day, COUNT(*) FROM tickets WHERE created_ms >= ? "
+            "GROUP BY day",
+            {since_ms}, [&](const SqlRow& r) {
+              auto& d = days[r.Int(0)];
+              d.day = r.Int(0);
+              d.opened = r.Int(1);
+            });
+    if (!done) return done.error();
+    done =
+        Run("SELECT resolved_ms / 86400000 AS day, COUNT(*) FROM tickets WHERE resolved_ms >= ? "
+            "GROUP BY day",
+            {since_ms}, [&](const SqlRow& r) {
+              auto& d = days[r.Int(0)];
+              d.day = r.Int(0);
+              d.resolved = r.Int(1);
+            });
+    if (!done) return done.error();
+    for (auto& [day, d] : days) out.days.push_back(d);
+    return out;
+  }
+
   Result<EventPage> ListEvents(const EventQuery& q) override {
     std::string sql =
         "SELECT id, host_id, at_ms, kind, subject, old_value, new_value, actor FROM host_events "

@@ -83,6 +83,13 @@ class Store : public BatchWriter {
 
   // History -----------------------------------------------------------------------------------
   virtual Result<EventPage> ListEvents(const EventQuery& query) = 0;
+  // What changed since `after`, for the dashboard's live updates: host events and ticket
+  // timeline entries with higher ids, oldest first, at most `limit` of each; `after` moves to
+  // the highest ids read. Without a cursor yet (both ids -1) answers none and sets it to now.
+  virtual Result<std::vector<Change>> ChangesAfter(ChangeCursor& after, int limit) = 0;
+  // Hosts by status, open tickets by priority, breaches, running tasks, and tickets opened and
+  // resolved per day since `since_ms`.
+  virtual Result<Overview> GetOverview(std::int64_t since_ms) = 0;
   virtual Result<std::vector<MetricPoint>> MetricSeries(std::int64_t host_id, std::int64_t from_ms,
                                                         std::int64_t to_ms,
                                                         MetricResolution resolution) = 0;
