@@ -25,7 +25,27 @@ packages=(
   postgresql-15 postgresql-client-15
   # packages
   dpkg-dev file
+  # the dashboard's browser tests (Debian's chromium, driven by playwright-core), with fonts
+  # for its Chinese text
+  chromium fonts-noto-cjk
 )
+
+# The dashboard is built with npm (server/web/package-lock.json); its tools (Vite, playwright-core)
+# need Node.js 20.19 or newer, which this machine's image carries. Debian 12's own nodejs is 18:
+# it is installed when there is no node at all, and the check below then says what to do.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+require_node() {
+  node_ok && return 0
+  echo "setup: the dashboard's build needs Node.js 20.19 or newer, found" \
+    "$(node --version 2>/dev/null || echo none); install it (e.g. from NodeSource) and run this again" >&2
+  exit 1
+}
+node_missing=0
+node_ok || node_missing=1
+if [ $node_missing -eq 1 ] && ! command -v node >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,6 +54,7 @@ for p in "${packages[@]}"; do
   fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  require_node
   exit 0
 fi
 
@@ -43,3 +64,4 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+require_node

@@ -388,6 +388,7 @@ int Serve(const ServerConfig& config) {
   api_options.sla = config.sla;
   api_options.notify = config.notify;
   api_options.assignment = config.incidents.assignment;
+  api_options.rules = config.incidents;
   api_options.notified = notified;
   api_options.attachments = config.attachments;
   api_options.attachments.dir = config.AttachmentDir();

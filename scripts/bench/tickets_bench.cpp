@@ -33,6 +33,7 @@ constexpr std::int64_t kDay = 86'400'000;
 constexpr std::int64_t kSpan = 730 * kDay;  // two years of tickets
 constexpr int kHosts = 2000;
 constexpr int kUsers = 40;
+// Worklog lines of the newest ticket (a job that logs every step), by default.
 constexpr int kHeavyWorklog = 100'000;
 
 // What ops people write, in English and Chinese. Picked with a skew (Pick), so a few words are
@@ -182,7 +183,9 @@ class Loader {
   std::optional<store::postgres::Connection> pg_;
 };
 
-void Load(const std::string& database, int tickets, int docs) {
+// `hosts_loaded`: hosts already in the database (ids 1 to it) to put the tickets on; 0 adds
+// kHosts of its own. `heavy_worklog`: the newest ticket's worklog lines.
+void Load(const std::string& database, int tickets, int docs, int hosts_loaded, int heavy_worklog) {
   std::vector<std::int64_t> users;
   {
     auto db = Must(store::OpenStore(database), "opening");
@@ -206,14 +209,17 @@ void Load(const std::string& database, int tickets, int docs) {
   const std::int64_t start = now - kSpan;
   auto started = Clock::now();
   std::vector<Row> rows;
-  for (int h = 0; h < kHosts; ++h) {
-    rows.push_back({"web-" + std::to_string(h), start});
+  if (hosts_loaded == 0) {
+    for (int h = 0; h < kHosts; ++h) {
+      rows.push_back({"web-" + std::to_string(h), start});
+    }
+    db.Insert("INSERT INTO hosts (hostname, first_seen_ms) VALUES (?, ?)", rows);
+    db.Exec(
+        "INSERT INTO host_heartbeats (host_id, last_seen_ms) SELECT id, first_seen_ms FROM "
+        "hosts");
+    rows.clear();
   }
-  db.Insert("INSERT INTO hosts (hostname, first_seen_ms) VALUES (?, ?)", rows);
-  db.Exec(
-      "INSERT INTO host_heartbeats (host_id, last_seen_ms) SELECT id, first_seen_ms FROM "
-      "hosts");
-  rows.clear();
+  const int hosts = hosts_loaded == 0 ? kHosts : hosts_loaded;
 
   const auto sla = store::DefaultSlaTargets();
   const std::vector<std::string> levels = {"low", "medium", "high", "critical"};
@@ -266,7 +272,7 @@ void Load(const std::string& database, int tickets, int docs) {
     row.push_back(levels[static_cast<std::size_t>(impact)]);
     row.push_back(levels[static_cast<std::size_t>(urgency)]);
     row.push_back(std::int64_t{priority});
-    row.push_back(std::int64_t{1 + text.Int(kHosts)});
+    row.push_back(std::int64_t{1 + text.Int(hosts)});
     row.push_back(at);
     row.push_back(text.Pick(kGroups));
     row.push_back(users[static_cast<std::size_t>(text.Int(kUsers))]);
@@ -340,7 +346,7 @@ void Load(const std::string& database, int tickets, int docs) {
   entries.assign(static_cast<std::size_t>(worklog), {});
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
-    e.ticket = static_cast<int>(i) < kHeavyWorklog ? heavy : ticket_for();
+    e.ticket = static_cast<int>(i) < heavy_worklog ? heavy : ticket_for();
     e.at = e.ticket == heavy ? created[static_cast<std::size_t>(heavy)] + static_cast<int>(i)
                              : when(e.ticket, 240);
   }
@@ -492,6 +498,11 @@ int main(int argc, char** argv) {
   load->add_option("--database", database, "SQLite path or postgresql:// URL")->required();
   load->add_option("--tickets", tickets);
   load->add_option("--docs", docs, "notes and worklog entries");
+  int hosts_loaded = 0;
+  int heavy_worklog = kHeavyWorklog;
+  load->add_option("--hosts-loaded", hosts_loaded,
+                   "put the tickets on the hosts already loaded (ids 1 to N), none of its own");
+  load->add_option("--heavy-worklog", heavy_worklog, "worklog lines of the newest ticket");
   std::string api;
   std::string ca;
   std::string token;
@@ -505,7 +516,7 @@ int main(int argc, char** argv) {
   query->add_flag("--each", each);
   fleetdesk::bench::program = "fleetdesk-tickets-bench";
   CLI11_PARSE(app, argc, argv);
-  if (*load) Load(database, tickets, docs);
+  if (*load) Load(database, tickets, docs, hosts_loaded, heavy_worklog);
   if (*query) Query(api, ca, token, tickets, store_name, each);
   return 0;
 }

@@ -61,6 +61,7 @@ inline constexpr Rule kRules[] = {
     {"reports", "read", true, true, false, true, "ticket reports"},
     {"maintenance", "read", true, true, false, true, "list maintenance windows"},
     {"maintenance", "write", true, true, false, false, "make and end maintenance windows"},
+    {"rules", "read", true, true, false, true, "read the incident, threshold and assignment rules"},
     {"tasks", "read", true, true, false, true, "list and read tasks and their hosts' results"},
     {"tasks", "submit", true, true, false, false, "send a task to hosts (or a dry run)"},
     {"tasks", "cancel", true, true, false, false, "cancel a task's hosts not sent it yet"},

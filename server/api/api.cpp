@@ -178,6 +178,7 @@ const std::vector<Api::Endpoint>& Api::Endpoints() {
       {"POST", "/api/v1/session/password", G::kSignedIn, {}, &Api::ChangeOwnPassword},
       {"GET", "/api/v1/events", G::kSignedIn, {}, &Api::Events},
       {"GET", "/api/v1/overview", G::kPermission, {"hosts", "read"}, &Api::Overview},
+      {"GET", "/api/v1/rules", G::kPermission, {"rules", "read"}, &Api::Rules},
       {"GET", "/api/v1/hosts", G::kPermission, {"hosts", "read"}, &Api::ListHosts},
       {"POST", "/api/v1/hosts", G::kPermission, {"hosts", "write"}, &Api::RegisterHost},
       {"GET", "/api/v1/hosts/export", G::kPermission, {"hosts", "read"}, &Api::ExportHosts},

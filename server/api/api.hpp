@@ -45,6 +45,8 @@ struct ApiOptions {
   // [[incidents.assign]]: a ticket filed with no group goes where they say, by its category and
   // its host's tags (rules naming a unit or check pattern route raised incidents only).
   std::vector<engine::incidents::AssignmentRule> assignment;
+  // Everything [incidents] sets, for GET /api/v1/rules.
+  engine::incidents::IncidentRules rules;
   // Who hears of incidents people resolve or reopen; `notified` wakes the notifier.
   engine::notify::NotifyOptions notify;
   std::function<void()> notified;
@@ -185,6 +187,7 @@ class Api {
   // Reports (reports_api.cpp).
   Result<http::Response> Events(const Call& call);
   Result<http::Response> Overview(const Call& call);
+  Result<http::Response> Rules(const Call& call);
 
   Result<http::Response> MonthlyReport(const Call& call);
   Result<http::Response> NoiseReport(const Call& call);

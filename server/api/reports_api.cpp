@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "fleetdesk/v1/rules.pb.h"
 #include "fleetdesk/v1/tickets.pb.h"
 #include "server/api/api.hpp"
 #include "server/api/csv.hpp"
@@ -194,6 +195,47 @@ Result<http::Response> Api::Overview(const Call& call) {
       row->set_resolved(next->resolved);
     }
   }
+  return Json(200, out);
+}
+
+Result<http::Response> Api::Rules(const Call& call) {
+  auto query = ParseQuery(call.request.query);
+  if (!query) return query.error();
+  if (auto s = OnlyKeys(*query, {}, "the rules"); !s) return s.error();
+  const auto& in = options_.rules;
+  fleetdesk::v1::RuleSet out;
+  for (const auto& r : in.rules) {
+    auto* rule = out.add_rules();
+    rule->set_kind(r.kind);
+    rule->set_name(r.name);
+    for (const auto& tag : r.tags) rule->add_tags(tag);
+    rule->set_category(r.category);
+    rule->set_severity(std::string(engine::tickets::LevelName(r.severity)));
+    rule->set_auto_resolve(r.auto_resolve);
+    rule->set_fail_after(r.fail_after);
+    rule->set_ok_after(r.ok_after);
+  }
+  for (const auto& t : in.thresholds) {
+    auto* threshold = out.add_thresholds();
+    threshold->set_metric(t.metric);
+    threshold->set_above(t.above);
+    for (const auto& tag : t.tags) threshold->add_tags(tag);
+  }
+  for (const auto& a : in.assignment) {
+    auto* rule = out.add_assignment();
+    rule->set_category(a.category);
+    rule->set_name(a.name);
+    for (const auto& tag : a.tags) rule->add_tags(tag);
+    rule->set_group(a.group);
+    rule->set_assignee(a.assignee);
+  }
+  auto* timing = out.mutable_timing();
+  timing->set_fail_after(in.timing.fail_after);
+  timing->set_ok_after(in.timing.ok_after);
+  timing->set_flap_changes(in.timing.flap_changes);
+  timing->set_flap_window_seconds(in.timing.flap_window_ms / 1000);
+  timing->set_quiet_seconds(in.timing.quiet_ms / 1000);
+  timing->set_reopen_seconds(in.timing.reopen_ms / 1000);
   return Json(200, out);
 }
 

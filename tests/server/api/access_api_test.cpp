@@ -53,6 +53,9 @@ const std::vector<Expected> kMatrix = {
     {"GET", "/api/v1/audit", "", kAdmin},
     {"POST", "/api/v1/agents/00000000-0000-0000-0000-000000000000/revoke", "", kAdmin},
     {"GET", "/api/v1/session", "", kAll},
+    {"GET", "/api/v1/events", "", kAll},
+    {"GET", "/api/v1/overview", "", kStaff},
+    {"GET", "/api/v1/rules", "", kStaff},
     {"POST", "/api/v1/session/password", "{}", kAll},  // 400: the gate let it through
     // Ticket 1 is the admin's: requesters get 404 past the gate, not 403.
     {"GET", "/api/v1/tickets", "", kAll},

@@ -10,6 +10,7 @@ const sections: [string, string, () => boolean][] = [
   ['enrollment', 'admin.enrollment', () => can('enrollment_tokens.read')],
   ['agents', 'admin.agents', () => can('agents.revoke')],
   ['maintenance', 'admin.maintenance', () => can('maintenance.read')],
+  ['rules', 'admin.rules', () => can('rules.read')],
   ['profiles', 'admin.profiles', () => can('agent_profiles.read')],
   ['audit', 'admin.audit', () => can('audit.read')],
 ];
@@ -497,6 +498,92 @@ function Profiles() {
   );
 }
 
+interface RuleSet {
+  rules?: { kind: string; name: string; tags?: string[]; category?: string; severity?: string; autoResolve?: boolean; failAfter?: number; okAfter?: number }[];
+  thresholds?: { metric: string; above: number; tags?: string[] }[];
+  assignment?: { category?: string; name?: string; tags?: string[]; group?: string; assignee?: string }[];
+}
+
+// The rules are server.toml's: shown here, changed there.
+function Rules() {
+  const state = useAsync(() => api.get<RuleSet>('/api/v1/rules'), []);
+  return (
+    <Loaded state={state}>
+      {(r) => (
+        <>
+          <p class="muted">{t('admin.rulesFromConfig')}</p>
+          <h2>{t('admin.incidentRules')}</h2>
+          <div class="table-wrap">
+            <table class="list compact">
+              <thead>
+                <tr>
+                  <th>{t('tasks.kind')}</th>
+                  <th>{t('admin.name')}</th>
+                  <th>{t('hosts.tags')}</th>
+                  <th>{t('ticket.category')}</th>
+                  <th>{t('admin.severity')}</th>
+                  <th>{t('admin.autoResolve')}</th>
+                  <th>{t('admin.confirmations')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(r.rules ?? []).map((x) => (
+                  <tr>
+                    <td>{x.kind}</td>
+                    <td>
+                      <code>{x.name}</code>
+                    </td>
+                    <td>{(x.tags ?? []).join(', ')}</td>
+                    <td>{x.category}</td>
+                    <td>{t(`criticality.${x.severity}` as any, {}, x.severity)}</td>
+                    <td>{x.autoResolve ? '✓' : '—'}</td>
+                    <td>
+                      {x.failAfter ?? 1} / {x.okAfter ?? 1}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <h2>{t('admin.thresholds')}</h2>
+          <table class="list compact">
+            <tbody>
+              {(r.thresholds ?? []).map((x) => (
+                <tr>
+                  <td>{x.metric}</td>
+                  <td>&gt; {x.above}</td>
+                  <td>{(x.tags ?? []).join(', ') || t('admin.allHosts')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h2>{t('admin.assignmentRules')}</h2>
+          {(r.assignment ?? []).length === 0 ? (
+            <Empty>{t('admin.noAssignment')}</Empty>
+          ) : (
+            <table class="list compact">
+              <tbody>
+                {(r.assignment ?? []).map((x) => (
+                  <tr>
+                    <td>{x.category || '*'}</td>
+                    <td>
+                      <code>{x.name}</code>
+                    </td>
+                    <td>{(x.tags ?? []).join(', ')}</td>
+                    <td>
+                      → {x.group} {x.assignee}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </Loaded>
+  );
+}
+
 interface AuditEntry {
   id: string;
   at: string;
@@ -579,6 +666,7 @@ export function Admin({ section }: { section: string }) {
         {current === 'enrollment' && <Enrollment />}
         {current === 'agents' && <Agents />}
         {current === 'maintenance' && <Maintenance />}
+        {current === 'rules' && <Rules />}
         {current === 'profiles' && <Profiles />}
         {current === 'audit' && <Audit />}
       </section>

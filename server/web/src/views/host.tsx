@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, type Host, type Page, type Task, type Ticket, type TimelineEntry } from '../api';
+import { api, type Check, type Host, type Page, type Task, type Ticket, type TimelineEntry } from '../api';
 import { Chart, palette } from '../charts';
 import { t } from '../i18n';
 import { useLive } from '../live';
@@ -69,6 +69,36 @@ function Metrics({ id }: { id: string }) {
         }
       </Loaded>
     </section>
+  );
+}
+
+// Where each check's last latency went: name lookup, connect, TLS, first byte.
+function CheckLatency({ checks }: { checks: Check[] }) {
+  const phases = [
+    ['DNS', 'dnsMs'],
+    ['TCP', 'connectMs'],
+    ['TLS', 'tlsMs'],
+    [t('host.firstByte'), 'firstByteMs'],
+  ] as const;
+  return (
+    <Chart
+      label={t('host.latency')}
+      height={70 + 32 * checks.length}
+      option={{
+        color: palette,
+        tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+        legend: { top: 0, data: phases.map(([name]) => name) },
+        grid: { left: 140, right: 24, top: 36, bottom: 24 },
+        xAxis: { type: 'value', name: 'ms' },
+        yAxis: { type: 'category', data: checks.map((c) => c.key ?? '') },
+        series: phases.map(([name, field]) => ({
+          name,
+          type: 'bar',
+          stack: 'phases',
+          data: checks.map((c) => Math.round(((c as Record<string, any>)[field] ?? 0) * 10) / 10),
+        })),
+      }}
+    />
   );
 }
 
@@ -319,7 +349,9 @@ export function HostDetail({ id }: { id: string }) {
               ))}
             {tab === 'checks' &&
               (host.checks?.length ? (
-                <div class="table-wrap">
+                <>
+                  <CheckLatency checks={host.checks} />
+                  <div class="table-wrap">
                   <table class="list">
                     <thead>
                       <tr>
@@ -343,6 +375,7 @@ export function HostDetail({ id }: { id: string }) {
                     </tbody>
                   </table>
                 </div>
+                </>
               ) : (
                 <Empty>{t('host.noChecks')}</Empty>
               ))}

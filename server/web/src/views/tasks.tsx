@@ -43,6 +43,9 @@ function Dispatch() {
     if (batchPercent) rollout.batchPercent = Number(batchPercent);
     if (maxFailures) rollout.maxFailures = Number(maxFailures);
     if (Object.keys(rollout).length) b.rollout = rollout;
+    // Dispatched from a ticket: the task is a change of that ticket, and its timeline says so.
+    const ticket = route.query.get('ticket');
+    if (ticket) b.ticketId = ticket;
     return b;
   };
   const dryRun = async () => {
@@ -67,6 +70,7 @@ function Dispatch() {
   return (
     <form class="panel form" onSubmit={submit} aria-label={t('tasks.dispatch')}>
       <h2>{t('tasks.dispatch')}</h2>
+      {route.query.get('ticket') && <p class="muted">{t('tasks.forTicket', { id: route.query.get('ticket')! })}</p>}
       <label>
         {t('tasks.kind')}
         <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>

@@ -304,6 +304,18 @@ function Worklog({ ticket }: { ticket: Ticket }) {
   );
 }
 
+// A state's value in words of the current language; other values as they are.
+function value(kind: string, text?: string) {
+  if (!text) return '';
+  return kind === 'state' || kind === 'created' ? t(`state.${text}` as any, {}, text) : text;
+}
+
+// A task's entry ("task 42 to 3 hosts") links to the task.
+function taskLink(e: TimelineEntry) {
+  const id = e.kind === 'task' ? /^task (\d+)/.exec(e.newValue ?? '')?.[1] : undefined;
+  return id ? <Link href={`/tasks/${id}`}>{e.newValue}</Link> : undefined;
+}
+
 function Timeline({ ticket }: { ticket: Ticket }) {
   const state = useAsync(() => api.get<Page<TimelineEntry>>(`/api/v1/tickets/${ticket.id}/timeline`, { limit: 100 }), [ticket.id, ticket.updatedAt]);
   return (
@@ -314,8 +326,8 @@ function Timeline({ ticket }: { ticket: Ticket }) {
           <ol class="timeline">
             {page.items.map((e) => (
               <li>
-                <Time at={e.at} /> <strong>{t(`timeline.${e.kind}` as any, {}, e.kind)}</strong> {e.subject}{' '}
-                {e.oldValue && <span class="muted">{e.oldValue} →</span>} {e.newValue} <span class="muted">{e.actor}</span>
+                <Time at={e.at} /> <strong>{t(`timeline.${e.kind}` as any, {}, e.kind)}</strong> {e.kind === 'state' ? t(`action.${e.subject}` as any, {}, e.subject) : e.subject}{' '}
+                {e.oldValue && <span class="muted">{value(e.kind, e.oldValue)} →</span>} {taskLink(e) ?? value(e.kind, e.newValue)} <span class="muted">{e.actor}</span>
               </li>
             ))}
           </ol>
@@ -352,8 +364,12 @@ export function TicketDetail({ id }: { id: string }) {
               <dd>{tk.group || '—'}</dd>
               <dt>{t('ticket.assignee')}</dt>
               <dd>{tk.assignee || t('tickets.nobody')}</dd>
-              <dt>{t('ticket.requester')}</dt>
-              <dd>{tk.requester}</dd>
+              {tk.requester && (
+                <>
+                  <dt>{t('ticket.requester')}</dt>
+                  <dd>{tk.requester}</dd>
+                </>
+              )}
               {tk.occurrences !== undefined && tk.occurrences > 1 && (
                 <>
                   <dt>{t('ticket.occurrences')}</dt>
@@ -372,6 +388,13 @@ export function TicketDetail({ id }: { id: string }) {
           </div>
           {tk.description && <p class="description">{tk.description}</p>}
           <Actions ticket={tk} onDone={state.reload} />
+          {can('tasks.submit') && tk.hostId && tk.hostId !== '0' && (
+            <p>
+              <Link href={`/tasks?host=${tk.hostId}&ticket=${tk.id}`} class="button">
+                {t('ticket.dispatch')}
+              </Link>
+            </p>
+          )}
           <div class="columns">
             <Notes ticket={tk} />
             <Timeline ticket={tk} />
