@@ -30,13 +30,26 @@ const views = [
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 
 async function once(path, selector) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1280, height: 800 },
+  });
   // The session cookie, as a sign-in in this browser sets it.
-  const signIn = await context.request.post(`${args.url}/api/v1/session`, { data: { name: 'admin', password: args.password } });
+  const signIn = await context.request.post(`${args.url}/api/v1/session`, {
+    data: { name: 'admin', password: args.password },
+  });
   if (signIn.status() !== 201) throw new Error(`sign-in answered ${signIn.status()}`);
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
@@ -64,6 +77,8 @@ for (const [name, path, selector] of views) {
   for (let i = 0; i < runs; i++) samples.push(await once(path, selector));
   const ms = samples.map((s) => s.ms);
   const kib = median(samples.map((s) => s.bytes)) / 1024;
-  console.log(`| ${args.store} | ${name} | ${runs} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${kib.toFixed(1)} |`);
+  console.log(
+    `| ${args.store} | ${name} | ${runs} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${kib.toFixed(1)} |`,
+  );
 }
 await browser.close();

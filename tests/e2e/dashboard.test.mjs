@@ -15,7 +15,16 @@ const shots = resolve(root, process.env.SCREENSHOTS ?? 'build/e2e-screenshots');
 mkdirSync(shots, { recursive: true });
 
 // Chromium as root in a container, with nothing that would call out to Google's services.
-const launchArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps'];
+const launchArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+];
 
 let fleet;
 let browser;
@@ -44,8 +53,15 @@ async function shot(p, name) {
 describe('the dashboard', { timeout: 240_000 }, () => {
   before(async () => {
     fleet = await new Fleet().start();
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: launchArgs });
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: launchArgs,
+    });
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 800 },
+      locale: 'en-GB',
+    });
     page = await signIn(context, 'admin', fleet.adminPassword);
   });
 
@@ -116,14 +132,20 @@ describe('the dashboard', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Preview targets' }).click();
     await page.getByText('1 hosts in 1 batches.').waitFor();
     await page.getByRole('button', { name: 'Send' }).click();
-    await page.locator(`tr[data-host="${fleet.host.id}"] .badge`, { hasText: 'succeeded' }).waitFor({ timeout: 20_000 });
+    await page
+      .locator(`tr[data-host="${fleet.host.id}"] .badge`, {
+        hasText: 'succeeded',
+      })
+      .waitFor({ timeout: 20_000 });
     await shot(page, 'task');
   });
 
   test('the search finds the ticket by a word of its note', async () => {
     await page.keyboard.press('Control+k');
     await page.getByPlaceholder('Hosts, services, packages, IPs, tickets…').fill('zanzibar');
-    const hit = page.locator('#search-results li', { hasText: 'nginx.service' });
+    const hit = page.locator('#search-results li', {
+      hasText: 'nginx.service',
+    });
     await hit.waitFor();
     await shot(page, 'search');
     await hit.click();
@@ -154,8 +176,15 @@ describe('the dashboard', { timeout: 240_000 }, () => {
   });
 
   test('a viewer is offered no action they may not take', async () => {
-    await fleet.api('POST', '/api/v1/users', { name: 'vera', role: 'viewer', password: 'viewer-password-1' });
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    await fleet.api('POST', '/api/v1/users', {
+      name: 'vera',
+      role: 'viewer',
+      password: 'viewer-password-1',
+    });
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 800 },
+    });
     const viewer = await signIn(context, 'vera', 'viewer-password-1');
     const tickets = await fleet.api('GET', '/api/v1/tickets?limit=1');
     await viewer.goto(`${fleet.url}/tickets/${tickets.items[0].id}`);
@@ -185,7 +214,11 @@ describe('the dashboard', { timeout: 240_000 }, () => {
   });
 
   test('the dashboard is readable at a phone width', async () => {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 }, isMobile: true });
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+    });
     const phone = await signIn(context, 'admin', fleet.adminPassword);
     await phone.locator('.tile').first().waitFor();
     const width = await phone.evaluate(() => document.documentElement.scrollWidth);

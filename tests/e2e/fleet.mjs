@@ -23,7 +23,10 @@ async function waitFor(what, check, timeoutMs = 20000) {
 
 function start(name, argv, dir, env = {}) {
   const log = join(dir, `${name}.log`);
-  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0], argv.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const keep = (chunk) => {
     text += chunk;
@@ -49,13 +52,30 @@ export class Fleet {
 </busconfig>`,
     );
     this.processes = [];
-    this.processes.push(start('dbus-daemon', ['/usr/bin/dbus-daemon', '--nofork', `--config-file=${join(this.dir, 'bus.conf')}`], this.dir));
+    this.processes.push(
+      start('dbus-daemon', ['/usr/bin/dbus-daemon', '--nofork', `--config-file=${join(this.dir, 'bus.conf')}`], this.dir),
+    );
     await waitFor('the test bus', () => existsSync(bus));
     const busEnv = { DBUS_SYSTEM_BUS_ADDRESS: this.busAddress };
-    this.processes.push(start('dbusmock', ['/usr/bin/python3', '-m', 'dbusmock', '--template', join(root, 'tests/agent/systemd_mock.py')], this.dir, busEnv));
+    this.processes.push(
+      start('dbusmock', ['/usr/bin/python3', '-m', 'dbusmock', '--template', join(root, 'tests/agent/systemd_mock.py')], this.dir, busEnv),
+    );
     await waitFor('dbusmock', () => {
       try {
-        return execFileSync('busctl', [`--address=${this.busAddress}`, 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', 'org.freedesktop.systemd1'], { encoding: 'utf8' }).includes('true');
+        return execFileSync(
+          'busctl',
+          [
+            `--address=${this.busAddress}`,
+            'call',
+            'org.freedesktop.DBus',
+            '/org/freedesktop/DBus',
+            'org.freedesktop.DBus',
+            'NameHasOwner',
+            's',
+            'org.freedesktop.systemd1',
+          ],
+          { encoding: 'utf8' },
+        ).includes('true');
       } catch {
         return false;
       }
@@ -103,10 +123,12 @@ units = ["nginx.service", "postgresql.service"]
     );
     const token = this.cli(['enroll-token', 'create', '--ttl', '1h', '--max-hosts', '1']).trim();
     const fingerprint = this.cli(['ca-fingerprint']).trim();
-    execFileSync(agentBin, ['--config', agentConfig, 'enroll', '--server', this.url, '--token', token, '--ca-fingerprint', fingerprint], { encoding: 'utf8' });
+    execFileSync(agentBin, ['--config', agentConfig, 'enroll', '--server', this.url, '--token', token, '--ca-fingerprint', fingerprint], {
+      encoding: 'utf8',
+    });
     this.agent = start('agent', [agentBin, '--config', agentConfig, 'run'], this.dir, busEnv);
     this.processes.push(this.agent);
-    this.host = await waitFor('the agent\'s host', async () => {
+    this.host = await waitFor("the agent's host", async () => {
       const hosts = await this.api('GET', '/api/v1/hosts');
       return hosts.items.find((h) => h.connected && (h.services ?? []).length >= 0);
     });
@@ -118,11 +140,22 @@ units = ["nginx.service", "postgresql.service"]
   }
 
   cli(args) {
-    return execFileSync(serverBin, ['--config', this.config, ...args], { encoding: 'utf8' });
+    return execFileSync(serverBin, ['--config', this.config, ...args], {
+      encoding: 'utf8',
+    });
   }
 
   busctl(method, signature, ...args) {
-    execFileSync('busctl', [`--address=${this.busAddress}`, 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.DBus.Mock', method, signature, ...args.map(String)]);
+    execFileSync('busctl', [
+      `--address=${this.busAddress}`,
+      'call',
+      'org.freedesktop.systemd1',
+      '/org/freedesktop/systemd1',
+      'org.freedesktop.DBus.Mock',
+      method,
+      signature,
+      ...args.map(String),
+    ]);
   }
 
   addUnit(name, active, sub) {
@@ -137,7 +170,9 @@ units = ["nginx.service", "postgresql.service"]
   async api(method, path, body) {
     const args = ['-s', '--cacert', join(this.dir, 'data/ca.crt'), '-X', method, '-H', `Authorization: Bearer ${this.apiToken}`];
     if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
-    const out = execFileSync('curl', [...args, this.url + path], { encoding: 'utf8' });
+    const out = execFileSync('curl', [...args, this.url + path], {
+      encoding: 'utf8',
+    });
     return out ? JSON.parse(out) : undefined;
   }
 

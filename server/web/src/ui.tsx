@@ -47,9 +47,7 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
     // A CSV import's refusal lists each row's problem with its line.
-    const lines = e.details
-      .filter((d) => d.message)
-      .map((d) => (d.line ? `${d.line}: ${d.message}` : d.message));
+    const lines = e.details.filter((d) => d.message).map((d) => (d.line ? `${d.line}: ${d.message}` : d.message));
     return [e.message, ...lines].join('\n');
   }
   if (e instanceof Error) return e.message;

@@ -322,7 +322,8 @@ export const en = {
   'role.requester': 'requester',
   'role.viewer': 'viewer',
   'admin.rules': 'Rules',
-  'admin.rulesFromConfig': 'These rules come from the server’s configuration file (server.toml); for each kind the first that matches applies.',
+  'admin.rulesFromConfig':
+    'These rules come from the server’s configuration file (server.toml); for each kind the first that matches applies.',
   'admin.incidentRules': 'Incident rules',
   'admin.thresholds': 'Metric thresholds',
   'admin.assignmentRules': 'Assignment rules',

@@ -356,7 +356,10 @@ function Agents() {
                     <td>
                       <button
                         type="button"
-                        onClick={() => confirm(t('admin.revokeAgentConfirm', { name: h.hostname })) && run(() => api.post(`/api/v1/agents/${h.agentId}/revoke`))}
+                        onClick={() =>
+                          confirm(t('admin.revokeAgentConfirm', { name: h.hostname })) &&
+                          run(() => api.post(`/api/v1/agents/${h.agentId}/revoke`))
+                        }
                       >
                         {t('admin.revoke')}
                       </button>
@@ -463,7 +466,11 @@ function Maintenance() {
 }
 
 function Profiles() {
-  const state = useAsync(() => api.get<{ items: { id: string; name: string; tags?: string[]; priority?: number; config?: unknown }[] }>('/api/v1/agent-profiles'), []);
+  const state = useAsync(
+    () =>
+      api.get<{ items: { id: string; name: string; tags?: string[]; priority?: number; config?: unknown }[] }>('/api/v1/agent-profiles'),
+    [],
+  );
   return (
     <Loaded state={state}>
       {(page) =>
@@ -499,7 +506,16 @@ function Profiles() {
 }
 
 interface RuleSet {
-  rules?: { kind: string; name: string; tags?: string[]; category?: string; severity?: string; autoResolve?: boolean; failAfter?: number; okAfter?: number }[];
+  rules?: {
+    kind: string;
+    name: string;
+    tags?: string[];
+    category?: string;
+    severity?: string;
+    autoResolve?: boolean;
+    failAfter?: number;
+    okAfter?: number;
+  }[];
   thresholds?: { metric: string; above: number; tags?: string[] }[];
   assignment?: { category?: string; name?: string; tags?: string[]; group?: string; assignee?: string }[];
 }
@@ -597,7 +613,10 @@ interface AuditEntry {
 
 function Audit() {
   const [cursors, setCursors] = useState<string[]>(['']);
-  const state = useAsync(() => api.get<Page<AuditEntry>>('/api/v1/audit', { limit: 50, cursor: cursors[cursors.length - 1] }), [cursors.length]);
+  const state = useAsync(
+    () => api.get<Page<AuditEntry>>('/api/v1/audit', { limit: 50, cursor: cursors[cursors.length - 1] }),
+    [cursors.length],
+  );
   return (
     <Loaded state={state}>
       {(page) => (
@@ -626,7 +645,11 @@ function Audit() {
                     {a.resource} {a.resourceId}
                   </td>
                   <td class="grow">
-                    <code>{Object.entries(a.after ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}</code>
+                    <code>
+                      {Object.entries(a.after ?? {})
+                        .map(([k, v]) => `${k}=${v}`)
+                        .join(' ')}
+                    </code>
                   </td>
                 </tr>
               ))}

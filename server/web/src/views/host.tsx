@@ -4,7 +4,20 @@ import { Chart, palette } from '../charts';
 import { t } from '../i18n';
 import { useLive } from '../live';
 import { can } from '../session';
-import { Empty, ErrorBox, HostStatus, Link, Loaded, PageTitle, PriorityBadge, StateBadge, Time, errorText, formatBytes, useAsync } from '../ui';
+import {
+  Empty,
+  ErrorBox,
+  HostStatus,
+  Link,
+  Loaded,
+  PageTitle,
+  PriorityBadge,
+  StateBadge,
+  Time,
+  errorText,
+  formatBytes,
+  useAsync,
+} from '../ui';
 
 const ranges: [string, number][] = [
   ['1h', 3600],
@@ -60,7 +73,12 @@ function Metrics({ id }: { id: string }) {
                 yAxis: { type: 'value', max: 100 },
                 series: [
                   { name: 'CPU %', type: 'line', showSymbol: false, data: m.points.map((p) => [p.at, p.cpuPercent ?? 0]) },
-                  { name: t('host.memory') + ' %', type: 'line', showSymbol: false, data: m.points.map((p) => [p.at, p.memoryPercent ?? 0]) },
+                  {
+                    name: t('host.memory') + ' %',
+                    type: 'line',
+                    showSymbol: false,
+                    data: m.points.map((p) => [p.at, p.memoryPercent ?? 0]),
+                  },
                   { name: t('host.disk') + ' %', type: 'line', showSymbol: false, data: m.points.map((p) => [p.at, p.diskPercent ?? 0]) },
                 ],
               }}
@@ -151,7 +169,11 @@ function Attributes({ host, onSaved }: { host: Host; onSaved: () => void }) {
             </>
           ))}
           <dt>{t('hosts.tags')}</dt>
-          <dd>{(host.tags ?? []).map((tag) => <span class="tag">{tag}</span>)}</dd>
+          <dd>
+            {(host.tags ?? []).map((tag) => (
+              <span class="tag">{tag}</span>
+            ))}
+          </dd>
         </dl>
       </section>
     );
@@ -352,29 +374,29 @@ export function HostDetail({ id }: { id: string }) {
                 <>
                   <CheckLatency checks={host.checks} />
                   <div class="table-wrap">
-                  <table class="list">
-                    <thead>
-                      <tr>
-                        <th>{t('host.check')}</th>
-                        <th>{t('host.state')}</th>
-                        <th>{t('host.latency')}</th>
-                        <th class="wide">{t('host.message')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {host.checks.map((c) => (
+                    <table class="list">
+                      <thead>
                         <tr>
-                          <td>{c.key}</td>
-                          <td>
-                            <span class={`badge ${c.up ? 'unit-active' : 'unit-failed'}`}>{c.up ? t('check.up') : t('check.down')}</span>
-                          </td>
-                          <td>{c.latencyMs !== undefined ? `${Math.round(c.latencyMs)} ms` : ''}</td>
-                          <td class="wide">{c.message}</td>
+                          <th>{t('host.check')}</th>
+                          <th>{t('host.state')}</th>
+                          <th>{t('host.latency')}</th>
+                          <th class="wide">{t('host.message')}</th>
                         </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                      </thead>
+                      <tbody>
+                        {host.checks.map((c) => (
+                          <tr>
+                            <td>{c.key}</td>
+                            <td>
+                              <span class={`badge ${c.up ? 'unit-active' : 'unit-failed'}`}>{c.up ? t('check.up') : t('check.down')}</span>
+                            </td>
+                            <td>{c.latencyMs !== undefined ? `${Math.round(c.latencyMs)} ms` : ''}</td>
+                            <td class="wide">{c.message}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  </div>
                 </>
               ) : (
                 <Empty>{t('host.noChecks')}</Empty>
@@ -400,7 +422,10 @@ export function HostDetail({ id }: { id: string }) {
                     <ul class="plain">
                       {page.items.map((tk) => (
                         <li>
-                          <PriorityBadge priority={tk.priority} /> <StateBadge state={tk.state} /> <Link href={`/tickets/${tk.id}`}>#{tk.id} {tk.title}</Link>
+                          <PriorityBadge priority={tk.priority} /> <StateBadge state={tk.state} />{' '}
+                          <Link href={`/tickets/${tk.id}`}>
+                            #{tk.id} {tk.title}
+                          </Link>
                         </li>
                       ))}
                     </ul>
@@ -426,7 +451,10 @@ export function HostDetail({ id }: { id: string }) {
                       <ul class="plain">
                         {page.items.map((r: Task & { taskId?: string }) => (
                           <li>
-                            <StateBadge state={r.state} /> <Link href={`/tasks/${r.taskId ?? r.id}`}>#{r.taskId ?? r.id} {r.kind}</Link>{' '}
+                            <StateBadge state={r.state} />{' '}
+                            <Link href={`/tasks/${r.taskId ?? r.id}`}>
+                              #{r.taskId ?? r.id} {r.kind}
+                            </Link>{' '}
                             <span class="muted">{(r as any).message}</span>
                           </li>
                         ))}

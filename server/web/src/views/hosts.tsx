@@ -122,12 +122,21 @@ export function Hosts() {
           value={filters.q}
           onChange={(e) => set({ q: (e.target as HTMLInputElement).value })}
         />
-        <select aria-label={t('hosts.status')} value={filters.status} onChange={(e) => set({ status: (e.target as HTMLSelectElement).value })}>
+        <select
+          aria-label={t('hosts.status')}
+          value={filters.status}
+          onChange={(e) => set({ status: (e.target as HTMLSelectElement).value })}
+        >
           {statuses.map((s) => (
             <option value={s}>{s ? t(`host.${s}` as any) : t('hosts.anyStatus')}</option>
           ))}
         </select>
-        <input placeholder={t('hosts.tag')} aria-label={t('hosts.tag')} value={filters.tag} onChange={(e) => set({ tag: (e.target as HTMLInputElement).value })} />
+        <input
+          placeholder={t('hosts.tag')}
+          aria-label={t('hosts.tag')}
+          value={filters.tag}
+          onChange={(e) => set({ tag: (e.target as HTMLInputElement).value })}
+        />
         <input
           placeholder={t('hosts.environment')}
           aria-label={t('hosts.environment')}
@@ -182,7 +191,12 @@ export function Hosts() {
                       <tr>
                         {can('hosts.write') && (
                           <td>
-                            <input type="checkbox" aria-label={t('hosts.selectHost', { name: h.hostname })} checked={selected.has(h.id)} onChange={() => toggle(h.id)} />
+                            <input
+                              type="checkbox"
+                              aria-label={t('hosts.selectHost', { name: h.hostname })}
+                              checked={selected.has(h.id)}
+                              onChange={() => toggle(h.id)}
+                            />
                           </td>
                         )}
                         <td>

@@ -26,7 +26,12 @@ export function NewTicket() {
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(undefined);
-    const body: Record<string, unknown> = { title: values.title, description: values.description, category: values.category, urgency: values.urgency };
+    const body: Record<string, unknown> = {
+      title: values.title,
+      description: values.description,
+      category: values.category,
+      urgency: values.urgency,
+    };
     if (staff) {
       body.kind = values.kind;
       body.impact = values.impact;

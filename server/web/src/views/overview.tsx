@@ -33,13 +33,28 @@ export function Overview() {
           <>
             <section class="tiles" aria-label={t('overview.hosts')}>
               <Tile label={t('host.online')} value={o.hosts.online} href="/hosts?status=online" tone="good" />
-              <Tile label={t('host.unreachable')} value={o.hosts.unreachable} href="/hosts?status=unreachable" tone={Number(o.hosts.unreachable) > 0 ? 'bad' : ''} />
+              <Tile
+                label={t('host.unreachable')}
+                value={o.hosts.unreachable}
+                href="/hosts?status=unreachable"
+                tone={Number(o.hosts.unreachable) > 0 ? 'bad' : ''}
+              />
               <Tile label={t('host.offline')} value={o.hosts.offline} href="/hosts?status=offline" />
               <Tile label={t('host.pending')} value={o.hosts.pending} href="/hosts?status=pending" />
             </section>
             <section class="tiles" aria-label={t('overview.desk')}>
-              <Tile label={t('overview.openIncidents')} value={o.openIncidents} href="/tickets?state=open&kind=incident" tone={Number(o.openIncidents) > 0 ? 'warn' : ''} />
-              <Tile label={t('overview.breached')} value={o.openBreached} href="/tickets?state=open&breached=true" tone={Number(o.openBreached) > 0 ? 'bad' : ''} />
+              <Tile
+                label={t('overview.openIncidents')}
+                value={o.openIncidents}
+                href="/tickets?state=open&kind=incident"
+                tone={Number(o.openIncidents) > 0 ? 'warn' : ''}
+              />
+              <Tile
+                label={t('overview.breached')}
+                value={o.openBreached}
+                href="/tickets?state=open&breached=true"
+                tone={Number(o.openBreached) > 0 ? 'bad' : ''}
+              />
               <Tile label={t('overview.tasksRunning')} value={o.tasksRunning} href="/tasks" />
             </section>
             <section class="panel">

@@ -85,9 +85,9 @@ export function Reports() {
                     color: palette,
                     tooltip: { trigger: 'axis' },
                     legend: { top: 0, data: [t('reports.mtta'), t('reports.mttr'), t('reports.p90ttr')] },
-                    grid: { left: 48, right: 16, top: 36, bottom: 28 },
+                    grid: { left: 64, right: 16, top: 36, bottom: 28 },
                     xAxis: { type: 'category', data: m.items.map((r) => r.month) },
-                    yAxis: { type: 'value', name: t('reports.hours') },
+                    yAxis: { type: 'value', axisLabel: { formatter: `{value} ${t('reports.hours')}` } },
                     series: [
                       { name: t('reports.mtta'), type: 'line', data: m.items.map((r) => hours(r.meanTimeToAcknowledgeSeconds)) },
                       { name: t('reports.mttr'), type: 'line', data: m.items.map((r) => hours(r.meanTimeToResolveSeconds)) },
@@ -138,26 +138,44 @@ export function Reports() {
               !n.items.length ? (
                 <Empty>{t('reports.none')}</Empty>
               ) : (
-                <table class="list">
-                  <thead>
-                    <tr>
-                      <th>{t('tickets.host')}</th>
-                      <th>{t('reports.incidents')}</th>
-                      <th>{t('ticket.occurrences')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {n.items.map((r) => (
+                <>
+                  <Chart
+                    label={t('reports.noisy')}
+                    height={60 + 28 * n.items.length}
+                    option={{
+                      color: palette,
+                      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+                      legend: { top: 0, data: [t('reports.incidents'), t('ticket.occurrences')] },
+                      grid: { left: 120, right: 24, top: 36, bottom: 24 },
+                      xAxis: { type: 'value', minInterval: 1 },
+                      yAxis: { type: 'category', inverse: true, data: n.items.map((r) => r.label) },
+                      series: [
+                        { name: t('reports.incidents'), type: 'bar', data: n.items.map((r) => Number(r.incidents ?? 0)) },
+                        { name: t('ticket.occurrences'), type: 'bar', data: n.items.map((r) => Number(r.occurrences ?? 0)) },
+                      ],
+                    }}
+                  />
+                  <table class="list">
+                    <thead>
                       <tr>
-                        <td>
-                          <a href={`/hosts/${r.key}`}>{r.label}</a>
-                        </td>
-                        <td>{formatNumber(r.incidents)}</td>
-                        <td>{formatNumber(r.occurrences)}</td>
+                        <th>{t('tickets.host')}</th>
+                        <th>{t('reports.incidents')}</th>
+                        <th>{t('ticket.occurrences')}</th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
+                    </thead>
+                    <tbody>
+                      {n.items.map((r) => (
+                        <tr>
+                          <td>
+                            <a href={`/hosts/${r.key}`}>{r.label}</a>
+                          </td>
+                          <td>{formatNumber(r.incidents)}</td>
+                          <td>{formatNumber(r.occurrences)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </>
               )
             }
           </Loaded>

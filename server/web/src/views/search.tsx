@@ -54,9 +54,12 @@ export function SearchPalette() {
         const found = can('search.read')
           ? await api.get<{ items: SearchHit[] }>('/api/v1/search', { q: query })
           : {
-              items: (await api.get<{ items: { ticket: { id: string; title: string }; matches?: { snippet: string }[] }[] }>('/api/v1/tickets/search', { q: query })).items.map(
-                (i) => ({ kind: 'ticket', ref: i.ticket.id, title: i.ticket.title, snippet: i.matches?.[0]?.snippet }),
-              ),
+              items: (
+                await api.get<{ items: { ticket: { id: string; title: string }; matches?: { snippet: string }[] }[] }>(
+                  '/api/v1/tickets/search',
+                  { q: query },
+                )
+              ).items.map((i) => ({ kind: 'ticket', ref: i.ticket.id, title: i.ticket.title, snippet: i.matches?.[0]?.snippet })),
             };
         if (stale) return;
         setHits(found.items ?? []);
@@ -106,9 +109,20 @@ export function SearchPalette() {
         {error && <p class="error">{error}</p>}
         <ul id="search-results" role="listbox">
           {hits.map((hit, i) => (
-            <li id={`hit-${i}`} role="option" aria-selected={i === active} class={i === active ? 'active' : ''} onMouseEnter={() => setActive(i)} onClick={() => go(hit)}>
+            <li
+              id={`hit-${i}`}
+              role="option"
+              aria-selected={i === active}
+              class={i === active ? 'active' : ''}
+              onMouseEnter={() => setActive(i)}
+              onClick={() => go(hit)}
+            >
               <span class="badge">{t(`hit.${hit.kind}` as any, {}, hit.kind)}</span> <span class="hit-title">{hit.title}</span>
-              {hit.snippet ? <span class="snippet" dangerouslySetInnerHTML={{ __html: hit.snippet }} /> : hit.detail && <span class="muted"> {hit.detail}</span>}
+              {hit.snippet ? (
+                <span class="snippet" dangerouslySetInnerHTML={{ __html: hit.snippet }} />
+              ) : (
+                hit.detail && <span class="muted"> {hit.detail}</span>
+              )}
             </li>
           ))}
           {query.trim() && !hits.length && !error && <li class="muted">{t('search.none')}</li>}

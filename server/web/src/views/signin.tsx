@@ -48,7 +48,11 @@ export function SignIn() {
         <button type="submit" class="primary" disabled={busy}>
           {t('signin.submit')}
         </button>
-        <select aria-label={t('language')} value={language()} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Language)}>
+        <select
+          aria-label={t('language')}
+          value={language()}
+          onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Language)}
+        >
           <option value="en">English</option>
           <option value="zh-CN">简体中文</option>
         </select>

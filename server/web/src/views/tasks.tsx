@@ -38,7 +38,13 @@ function Dispatch() {
       .map((x) => x.trim())
       .filter(Boolean);
     if (ids.length) b.hostIds = ids;
-    else b.selector = { tags: tags.split(',').map((x) => x.trim()).filter(Boolean) };
+    else
+      b.selector = {
+        tags: tags
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      };
     const rollout: Record<string, number> = {};
     if (batchPercent) rollout.batchPercent = Number(batchPercent);
     if (maxFailures) rollout.maxFailures = Number(maxFailures);
@@ -88,7 +94,12 @@ function Dispatch() {
       {kind === 'command.run' && (
         <label>
           {t('tasks.argv')}
-          <input required placeholder="/usr/bin/systemctl daemon-reload" value={argv} onInput={(e) => setArgv((e.target as HTMLInputElement).value)} />
+          <input
+            required
+            placeholder="/usr/bin/systemctl daemon-reload"
+            value={argv}
+            onInput={(e) => setArgv((e.target as HTMLInputElement).value)}
+          />
         </label>
       )}
       {kind === 'file.write' && (
@@ -109,12 +120,23 @@ function Dispatch() {
       </label>
       <label>
         {t('tasks.tags')}
-        <input placeholder="web, production" disabled={!!hostIds.trim()} value={tags} onInput={(e) => setTags((e.target as HTMLInputElement).value)} />
+        <input
+          placeholder="web, production"
+          disabled={!!hostIds.trim()}
+          value={tags}
+          onInput={(e) => setTags((e.target as HTMLInputElement).value)}
+        />
       </label>
       <div class="inline">
         <label>
           {t('tasks.batchPercent')}
-          <input type="number" min={1} max={100} value={batchPercent} onInput={(e) => setBatchPercent((e.target as HTMLInputElement).value)} />
+          <input
+            type="number"
+            min={1}
+            max={100}
+            value={batchPercent}
+            onInput={(e) => setBatchPercent((e.target as HTMLInputElement).value)}
+          />
         </label>
         <label>
           {t('tasks.maxFailures')}
@@ -125,7 +147,12 @@ function Dispatch() {
       {preview && (
         <div class="notice" role="status">
           {t('tasks.preview', { hosts: preview.hosts ?? 0, batches: preview.batches ?? 1 })}
-          <div class="muted">{(preview.targets ?? []).slice(0, 20).map((h) => h.hostname).join(', ')}</div>
+          <div class="muted">
+            {(preview.targets ?? [])
+              .slice(0, 20)
+              .map((h) => h.hostname)
+              .join(', ')}
+          </div>
         </div>
       )}
       <div class="buttons">
@@ -178,7 +205,10 @@ export function Tasks() {
                         <td>
                           {task.counts?.succeeded ?? 0}/{task.counts?.total ?? 0}
                           {(task.counts?.failed ?? 0) + (task.counts?.timedOut ?? 0) > 0 && (
-                            <span class="bad"> · {t('tasks.failedCount', { count: (task.counts?.failed ?? 0) + (task.counts?.timedOut ?? 0) })}</span>
+                            <span class="bad">
+                              {' '}
+                              · {t('tasks.failedCount', { count: (task.counts?.failed ?? 0) + (task.counts?.timedOut ?? 0) })}
+                            </span>
                           )}
                         </td>
                         <td>
@@ -196,4 +226,3 @@ export function Tasks() {
     </>
   );
 }
-

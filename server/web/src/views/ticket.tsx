@@ -3,7 +3,21 @@ import { api, type Note, type Page, type Ticket, type TimelineEntry, type User, 
 import { t } from '../i18n';
 import { useLive } from '../live';
 import { can } from '../session';
-import { Empty, ErrorBox, Link, Loaded, PageTitle, PriorityBadge, StateBadge, Time, errorText, formatNumber, formatTime, relativeTime, useAsync } from '../ui';
+import {
+  Empty,
+  ErrorBox,
+  Link,
+  Loaded,
+  PageTitle,
+  PriorityBadge,
+  StateBadge,
+  Time,
+  errorText,
+  formatNumber,
+  formatTime,
+  relativeTime,
+  useAsync,
+} from '../ui';
 
 const levels = ['low', 'medium', 'high', 'critical'];
 
@@ -43,7 +57,8 @@ function Actions({ ticket, onDone }: { ticket: Ticket; onDone: () => void }) {
   const [assignee, setAssignee] = useState(ticket.assigneeId && ticket.assigneeId !== '0' ? ticket.assigneeId : '');
   const [error, setError] = useState<string>();
   const users = useAsync(
-    () => (action === 'assign' && can('users.read') ? api.get<{ items: User[] }>('/api/v1/users') : Promise.resolve({ items: [] as User[] })),
+    () =>
+      action === 'assign' && can('users.read') ? api.get<{ items: User[] }>('/api/v1/users') : Promise.resolve({ items: [] as User[] }),
     [action],
   );
   const offered = ticket.actions ?? [];
@@ -69,7 +84,12 @@ function Actions({ ticket, onDone }: { ticket: Ticket; onDone: () => void }) {
     <section class="panel" aria-label={t('ticket.actions')}>
       <div class="buttons">
         {offered.map((a) => (
-          <button type="button" class={action === a ? 'primary' : ''} aria-pressed={action === a} onClick={() => setAction(action === a ? undefined : a)}>
+          <button
+            type="button"
+            class={action === a ? 'primary' : ''}
+            aria-pressed={action === a}
+            onClick={() => setAction(action === a ? undefined : a)}
+          >
             {t(`action.${a}` as any, {}, a)}
           </button>
         ))}
@@ -136,8 +156,8 @@ function Priority({ ticket, onDone }: { ticket: Ticket; onDone: () => void }) {
   if (!editing) {
     return (
       <div class="priority-line">
-        <PriorityBadge priority={ticket.priority} /> {t('ticket.impact')}: {t(`criticality.${ticket.impact}` as any, {}, ticket.impact)} · {t('ticket.urgency')}:{' '}
-        {t(`criticality.${ticket.urgency}` as any, {}, ticket.urgency)}
+        <PriorityBadge priority={ticket.priority} /> {t('ticket.impact')}: {t(`criticality.${ticket.impact}` as any, {}, ticket.impact)} ·{' '}
+        {t('ticket.urgency')}: {t(`criticality.${ticket.urgency}` as any, {}, ticket.urgency)}
         {ticket.priorityReason && <span class="muted"> — {ticket.priorityReason}</span>}
         {can('tickets.edit') && (
           <button type="button" class="link" onClick={() => setEditing(true)}>
@@ -242,7 +262,8 @@ function Notes({ ticket }: { ticket: Ticket }) {
           </label>
           {can('notes.internal') && (
             <label class="check">
-              <input type="checkbox" checked={internal} onChange={(e) => setInternal((e.target as HTMLInputElement).checked)} /> {t('ticket.internalNote')}
+              <input type="checkbox" checked={internal} onChange={(e) => setInternal((e.target as HTMLInputElement).checked)} />{' '}
+              {t('ticket.internalNote')}
             </label>
           )}
           {error && <ErrorBox message={error} />}
@@ -259,7 +280,11 @@ function Notes({ ticket }: { ticket: Ticket }) {
 function Worklog({ ticket }: { ticket: Ticket }) {
   const [cursors, setCursors] = useState<string[]>(['']);
   const page = useAsync(
-    () => api.get<Page<WorklogEntry> & { total?: string }>(`/api/v1/tickets/${ticket.id}/worklog`, { limit: 50, cursor: cursors[cursors.length - 1] }),
+    () =>
+      api.get<Page<WorklogEntry> & { total?: string }>(`/api/v1/tickets/${ticket.id}/worklog`, {
+        limit: 50,
+        cursor: cursors[cursors.length - 1],
+      }),
     [ticket.id, cursors.length],
   );
   return (
@@ -317,7 +342,10 @@ function taskLink(e: TimelineEntry) {
 }
 
 function Timeline({ ticket }: { ticket: Ticket }) {
-  const state = useAsync(() => api.get<Page<TimelineEntry>>(`/api/v1/tickets/${ticket.id}/timeline`, { limit: 100 }), [ticket.id, ticket.updatedAt]);
+  const state = useAsync(
+    () => api.get<Page<TimelineEntry>>(`/api/v1/tickets/${ticket.id}/timeline`, { limit: 100 }),
+    [ticket.id, ticket.updatedAt],
+  );
   return (
     <section class="panel">
       <h2>{t('ticket.timeline')}</h2>
@@ -326,8 +354,10 @@ function Timeline({ ticket }: { ticket: Ticket }) {
           <ol class="timeline">
             {page.items.map((e) => (
               <li>
-                <Time at={e.at} /> <strong>{t(`timeline.${e.kind}` as any, {}, e.kind)}</strong> {e.kind === 'state' ? t(`action.${e.subject}` as any, {}, e.subject) : e.subject}{' '}
-                {e.oldValue && <span class="muted">{value(e.kind, e.oldValue)} →</span>} {taskLink(e) ?? value(e.kind, e.newValue)} <span class="muted">{e.actor}</span>
+                <Time at={e.at} /> <strong>{t(`timeline.${e.kind}` as any, {}, e.kind)}</strong>{' '}
+                {e.kind === 'state' ? t(`action.${e.subject}` as any, {}, e.subject) : e.subject}{' '}
+                {e.oldValue && <span class="muted">{value(e.kind, e.oldValue)} →</span>} {taskLink(e) ?? value(e.kind, e.newValue)}{' '}
+                <span class="muted">{e.actor}</span>
               </li>
             ))}
           </ol>
@@ -382,8 +412,18 @@ export function TicketDetail({ id }: { id: string }) {
               <dd>{formatTime(tk.createdAt)}</dd>
             </dl>
             <div class="slas">
-              <SlaClock label={t('sla.response')} due={tk.sla?.responseDue} breachedAt={tk.sla?.responseBreachedAt} paused={tk.sla?.paused} />
-              <SlaClock label={t('sla.resolution')} due={tk.sla?.resolutionDue} breachedAt={tk.sla?.resolutionBreachedAt} paused={tk.sla?.paused} />
+              <SlaClock
+                label={t('sla.response')}
+                due={tk.sla?.responseDue}
+                breachedAt={tk.sla?.responseBreachedAt}
+                paused={tk.sla?.paused}
+              />
+              <SlaClock
+                label={t('sla.resolution')}
+                due={tk.sla?.resolutionDue}
+                breachedAt={tk.sla?.resolutionBreachedAt}
+                paused={tk.sla?.paused}
+              />
             </div>
           </div>
           {tk.description && <p class="description">{tk.description}</p>}

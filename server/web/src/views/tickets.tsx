@@ -84,13 +84,25 @@ export function Tickets() {
         {t('nav.tickets')}
       </PageTitle>
       <div class="quick" role="group" aria-label={t('tickets.views')}>
-        <button type="button" aria-pressed={filters.state === 'open' && !filters.assignee && !filters.unassigned} onClick={() => set({ state: 'open', assignee: '', unassigned: '' })}>
+        <button
+          type="button"
+          aria-pressed={filters.state === 'open' && !filters.assignee && !filters.unassigned}
+          onClick={() => set({ state: 'open', assignee: '', unassigned: '' })}
+        >
           {t('tickets.open')}
         </button>
-        <button type="button" aria-pressed={filters.assignee === 'me'} onClick={() => set({ assignee: 'me', unassigned: '', state: 'open' })}>
+        <button
+          type="button"
+          aria-pressed={filters.assignee === 'me'}
+          onClick={() => set({ assignee: 'me', unassigned: '', state: 'open' })}
+        >
           {t('tickets.mine')}
         </button>
-        <button type="button" aria-pressed={filters.unassigned === 'true'} onClick={() => set({ unassigned: 'true', assignee: '', state: 'open' })}>
+        <button
+          type="button"
+          aria-pressed={filters.unassigned === 'true'}
+          onClick={() => set({ unassigned: 'true', assignee: '', state: 'open' })}
+        >
           {t('tickets.unassigned')}
         </button>
         <button type="button" aria-pressed={filters.breached === 'true'} onClick={() => set({ breached: filters.breached ? '' : 'true' })}>
@@ -121,14 +133,22 @@ export function Tickets() {
           value={filters.q}
           onChange={(e) => set({ q: (e.target as HTMLInputElement).value })}
         />
-        <select aria-label={t('tickets.state')} value={filters.state} onChange={(e) => set({ state: (e.target as HTMLSelectElement).value })}>
+        <select
+          aria-label={t('tickets.state')}
+          value={filters.state}
+          onChange={(e) => set({ state: (e.target as HTMLSelectElement).value })}
+        >
           <option value="">{t('tickets.anyState')}</option>
           <option value="open">{t('tickets.open')}</option>
           {['new', 'assigned', 'in_progress', 'pending', 'resolved', 'closed'].map((s) => (
             <option value={s}>{t(`state.${s}` as any)}</option>
           ))}
         </select>
-        <select aria-label={t('priority')} value={filters.priority} onChange={(e) => set({ priority: (e.target as HTMLSelectElement).value })}>
+        <select
+          aria-label={t('priority')}
+          value={filters.priority}
+          onChange={(e) => set({ priority: (e.target as HTMLSelectElement).value })}
+        >
           <option value="">{t('tickets.anyPriority')}</option>
           {[1, 2, 3, 4, 5].map((p) => (
             <option value={String(p)}>P{p}</option>
@@ -168,7 +188,9 @@ export function Tickets() {
                         </td>
                         <td class="title-col">
                           <Link href={`/tickets/${tk.id}`}>{tk.title}</Link>
-                          {(tk.sla?.responseBreachedAt || tk.sla?.resolutionBreachedAt) && <span class="badge breach">{t('sla.breached')}</span>}
+                          {(tk.sla?.responseBreachedAt || tk.sla?.resolutionBreachedAt) && (
+                            <span class="badge breach">{t('sla.breached')}</span>
+                          )}
                           {snippet && <div class="snippet" dangerouslySetInnerHTML={{ __html: snippet }} />}
                         </td>
                         <td>
