@@ -156,7 +156,7 @@ Result<http::Response> Api::ListTickets(const Call& call) {
   if (auto s =
           OnlyKeys(*query,
                    {"state", "kind", "priority", "group", "assignee", "unassigned", "requester",
-                    "host", "category", "from", "to", "breached", "limit", "cursor"},
+                    "host", "category", "from", "to", "breached", "sort", "limit", "cursor"},
                    "tickets");
       !s) {
     return s.error();
@@ -166,10 +166,39 @@ Result<http::Response> Api::ListTickets(const Call& call) {
   if (!limit) return limit.error();
   q.limit = *limit;
   if (auto s = ParseTicketFilters(*query, call, q); !s) return s.error();
+  if (auto it = query->find("sort"); it != query->end()) {
+    const auto& sort = it->second;
+    if (sort == "newest") {
+      q.sort = store::TicketSort::kNewest;
+    } else if (sort == "oldest") {
+      q.sort = store::TicketSort::kOldest;
+    } else if (sort == "priority") {
+      q.sort = store::TicketSort::kPriority;
+    } else if (sort == "updated") {
+      q.sort = store::TicketSort::kUpdated;
+    } else {
+      return Invalid("sort must be newest, oldest, priority or updated, not '" + sort + "'");
+    }
+  }
   if (auto it = query->find("cursor"); it != query->end()) {
-    auto before = ParseCursor(it->second);
-    if (!before) return before.error();
-    q.before_id = *before;
+    // newest: the last id; the other orders: "KEY.ID" (oldest: "0.ID"), as nextCursor gives it.
+    if (q.sort == store::TicketSort::kNewest) {
+      auto before = ParseCursor(it->second);
+      if (!before) return before.error();
+      q.before_id = *before;
+    } else {
+      const auto& text = it->second;
+      const auto dot = text.find('.');
+      auto key = dot == std::string::npos ? Result<std::int64_t>(Invalid(""))
+                                          : ParseInt(text.substr(0, dot), "cursor");
+      auto id = dot == std::string::npos ? Result<std::int64_t>(Invalid(""))
+                                         : ParseCursor(text.substr(dot + 1));
+      if (!key || !id || *key < 0) {
+        return Invalid("cursor is not one this server gave out for sort=" +
+                       query->find("sort")->second);
+      }
+      q.after = store::TicketCursor{*key, *id};
+    }
   }
   auto store = stores_.Acquire();
   if (!store) return store.error();
@@ -178,6 +207,9 @@ Result<http::Response> Api::ListTickets(const Call& call) {
   fleetdesk::v1::TicketList out;
   for (const auto& t : page->items) *out.add_items() = engine::TicketProto(t);
   if (page->next_before_id) out.set_next_cursor(std::to_string(*page->next_before_id));
+  if (page->next) {
+    out.set_next_cursor(std::to_string(page->next->key) + "." + std::to_string(page->next->id));
+  }
   return Json(200, out);
 }
 

@@ -397,18 +397,59 @@ Result<TicketPage> SqlTickets::ListTickets(const TicketQuery& q) {
   std::vector<std::string> where;
   std::vector<SqlArg> args;
   Filters(q, where, args);
-  if (q.before_id) {
-    where.push_back("t.id < ?");
-    args.emplace_back(*q.before_id);
+  // Each order is an index's (tickets_priority and tickets_updated, migration 14; the primary
+  // key for the others), and each cursor starts that index's range where the last page ended.
+  std::string order;
+  switch (q.sort) {
+    case TicketSort::kNewest:
+      order = "t.id DESC";
+      if (q.before_id) {
+        where.push_back("t.id < ?");
+        args.emplace_back(*q.before_id);
+      }
+      break;
+    case TicketSort::kOldest:
+      order = "t.id ASC";
+      if (q.after) {
+        where.push_back("t.id > ?");
+        args.emplace_back(q.after->id);
+      }
+      break;
+    case TicketSort::kPriority:
+      order = "t.priority ASC, t.id DESC";
+      if (q.after) {
+        where.push_back("(t.priority > ? OR (t.priority = ? AND t.id < ?))");
+        args.emplace_back(q.after->key);
+        args.emplace_back(q.after->key);
+        args.emplace_back(q.after->id);
+      }
+      break;
+    case TicketSort::kUpdated:
+      order = "t.updated_ms DESC, t.id DESC";
+      if (q.after) {
+        where.push_back("(t.updated_ms, t.id) < (?, ?)");
+        args.emplace_back(q.after->key);
+        args.emplace_back(q.after->id);
+      }
+      break;
   }
   std::string sql = std::string("SELECT ") + kTicketColumns + kTicketFrom;
   for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
-  sql += " ORDER BY t.id DESC LIMIT ?";
+  sql += " ORDER BY " + order + " LIMIT ?";
   args.emplace_back(std::int64_t{q.limit} + 1);
   std::vector<TicketRecord> items;
   auto done = db_->Run(sql, args, [&](const SqlRow& r) { items.push_back(ReadTicketRow(r)); });
   if (!done) return done.error();
-  return Cut(std::move(items), q.limit);
+  auto page = Cut(std::move(items), q.limit);
+  if (page.next_before_id && q.sort != TicketSort::kNewest) {
+    const auto& last = page.items.back();
+    const std::int64_t key = q.sort == TicketSort::kPriority  ? last.priority
+                             : q.sort == TicketSort::kUpdated ? last.updated_ms
+                                                              : 0;
+    page.next = TicketCursor{key, last.id};
+    page.next_before_id.reset();
+  }
+  return page;
 }
 
 Result<TicketRecord> SqlTickets::ActOnTicket(std::int64_t id, const TicketAction& a,

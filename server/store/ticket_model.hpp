@@ -202,8 +202,25 @@ struct WorklogEntry {
   std::string actor;
 };
 
+// The orders a ticket list comes in; every one ends with the id, so pages never overlap.
+enum class TicketSort {
+  kNewest,    // id descending
+  kOldest,    // id ascending
+  kPriority,  // P1 first, then newest
+  kUpdated,   // most recently changed first
+};
+
+// Where a page of a sorted list goes on: the last ticket's sort value (its priority or
+// updated_ms; unused for kNewest and kOldest) and id.
+struct TicketCursor {
+  std::int64_t key = 0;
+  std::int64_t id = 0;
+};
+
 struct TicketQuery {
-  std::optional<std::int64_t> before_id;  // cursor: newest first, page after page
+  std::optional<std::int64_t> before_id;  // cursor of kNewest: newest first, page after page
+  TicketSort sort = TicketSort::kNewest;
+  std::optional<TicketCursor> after;  // cursor of the other sorts
   int limit = 50;
   // Filters; empty means any.
   std::vector<std::string> states;  // "open" stands for every state before resolved
@@ -224,6 +241,7 @@ template <typename T>
 struct Page {
   std::vector<T> items;  // newest first
   std::optional<std::int64_t> next_before_id;
+  std::optional<TicketCursor> next;  // ListTickets in another order than kNewest
 };
 
 using TicketPage = Page<TicketRecord>;

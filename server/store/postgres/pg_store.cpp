@@ -13,7 +13,7 @@ namespace {
 
 // The same numbered migrations as the SQLite store, in PostgreSQL's dialect: each version means
 // the same tables and columns in both. A shipped migration is never edited, only followed.
-constexpr std::array<const char*, 13> kMigrations = {
+constexpr std::array<const char*, 14> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -557,6 +557,12 @@ CREATE TABLE agent_profiles (
   created_ms BIGINT NOT NULL,
   updated_ms BIGINT NOT NULL
 );
+)sql",
+    // 14: the ticket list in the dashboard's other orders: by priority (P1 first, newest first
+    // within one) and by last change, each read along its index from the page's cursor.
+    R"sql(
+CREATE INDEX tickets_priority ON tickets (priority, id DESC);
+CREATE INDEX tickets_updated ON tickets (updated_ms, id);
 )sql",
 };
 

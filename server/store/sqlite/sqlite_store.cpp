@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 13> kMigrations = {
+constexpr std::array<const char*, 14> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -568,6 +568,12 @@ CREATE TABLE agent_profiles (
   created_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL
 );
+)sql",
+    // 14: the ticket list in the dashboard's other orders: by priority (P1 first, newest first
+    // within one) and by last change, each read along its index from the page's cursor.
+    R"sql(
+CREATE INDEX tickets_priority ON tickets (priority, id DESC);
+CREATE INDEX tickets_updated ON tickets (updated_ms, id);
 )sql",
 };
 

@@ -567,3 +567,38 @@ TEST_CASE("a ticket's notifications say what was sent where, without a webhook's
   CHECK(list.items(1).has_next_attempt_at());
   CHECK(f.Call("GET", "/api/v1/tickets/404/notifications").status == 404);
 }
+
+TEST_CASE("the ticket list takes a sort, pages it with its own cursor, and refuses a wrong one",
+          "[server][api][tickets]") {
+  Fixture f;
+  for (const char* urgency : {"low", "critical", "medium"}) {
+    REQUIRE(f.Call("POST", "/api/v1/tickets",
+                   std::string(R"({"title":"t","impact":"high","urgency":")") + urgency + "\"}")
+                .status == 201);
+  }
+  auto first =
+      As<fleetdesk::v1::TicketList>(f.Call("GET", "/api/v1/tickets?sort=priority&limit=2"));
+  REQUIRE(first.items_size() == 2);
+  CHECK(first.items(0).id() == 2);  // the critical one
+  CHECK(first.items(0).priority() <= first.items(1).priority());
+  REQUIRE_FALSE(first.next_cursor().empty());
+  auto second = As<fleetdesk::v1::TicketList>(
+      f.Call("GET", "/api/v1/tickets?sort=priority&limit=2&cursor=" + first.next_cursor()));
+  REQUIRE(second.items_size() == 1);
+  CHECK(second.items(0).id() == 1);  // the low one, last
+  CHECK(second.next_cursor().empty());
+
+  auto oldest = As<fleetdesk::v1::TicketList>(f.Call("GET", "/api/v1/tickets?sort=oldest"));
+  REQUIRE(oldest.items_size() == 3);
+  CHECK(oldest.items(0).id() == 1);
+
+  auto bad = f.Call("GET", "/api/v1/tickets?sort=loudest");
+  CHECK(bad.status == 400);
+  CHECK_THAT(ErrorOf(bad).error().message(), Catch::Contains("loudest"));
+  for (const char* cursor : {"7", "x.3", "3.", "-1.4", "2.0"}) {
+    CAPTURE(cursor);
+    auto wrong = f.Call("GET", std::string("/api/v1/tickets?sort=priority&cursor=") + cursor);
+    CHECK(wrong.status == 400);
+    CHECK_THAT(ErrorOf(wrong).error().message(), Catch::Contains("sort=priority"));
+  }
+}

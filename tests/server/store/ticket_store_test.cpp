@@ -626,3 +626,72 @@ TEST_CASE("two connections raising one fingerprint at once make one incident",
   }
   CHECK(opened == 20);
 }
+
+TEST_CASE("the ticket list comes in each order page by page, without a ticket twice or missed",
+          "[server][store][tickets]") {
+  EACH_STORE();
+  auto store = db.Open();
+  const auto sla = DefaultSlaTargets();
+  auto oscar = AddUser(*store, "oscar", "operator");
+  // Seven tickets of three urgencies; the fourth is changed last.
+  const std::vector<std::string> urgencies = {"low",  "critical", "medium", "low",
+                                              "high", "critical", "medium"};
+  std::vector<std::int64_t> ids;
+  for (std::size_t i = 0; i < urgencies.size(); ++i) {
+    NewTicket n;
+    n.title = "ticket " + std::to_string(i);
+    n.urgency = urgencies[i];
+    n.impact = "high";
+    auto t = store->CreateTicket(n, sla, Person("oscar", oscar),
+                                 kNow + static_cast<std::int64_t>(i) * kMinute);
+    REQUIRE(t.ok());
+    ids.push_back(t->id);
+  }
+  TicketAction assign = Act("assign");
+  assign.assignee_id = oscar;
+  REQUIRE(store->ActOnTicket(ids[3], assign, Person("oscar", oscar), kNow + 60 * kMinute).ok());
+
+  auto all = [&](TicketSort sort) {
+    TicketQuery q;
+    q.sort = sort;
+    q.limit = 2;
+    std::vector<TicketRecord> out;
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = store->ListTickets(q);
+      REQUIRE(page.ok());
+      out.insert(out.end(), page->items.begin(), page->items.end());
+      if (sort == TicketSort::kNewest) {
+        if (!page->next_before_id) break;
+        q.before_id = page->next_before_id;
+      } else {
+        if (!page->next) break;
+        q.after = page->next;
+      }
+    }
+    return out;
+  };
+  auto idsOf = [](const std::vector<TicketRecord>& tickets) {
+    std::vector<std::int64_t> out;
+    for (const auto& t : tickets) out.push_back(t.id);
+    return out;
+  };
+
+  auto newest = idsOf(all(TicketSort::kNewest));
+  CHECK(newest == std::vector<std::int64_t>(ids.rbegin(), ids.rend()));
+  CHECK(idsOf(all(TicketSort::kOldest)) == ids);
+
+  auto by_priority = all(TicketSort::kPriority);
+  REQUIRE(by_priority.size() == ids.size());
+  for (std::size_t i = 1; i < by_priority.size(); ++i) {
+    const auto& a = by_priority[i - 1];
+    const auto& b = by_priority[i];
+    CAPTURE(i, a.priority, b.priority, a.id, b.id);
+    CHECK((a.priority < b.priority || (a.priority == b.priority && a.id > b.id)));
+  }
+
+  auto by_update = idsOf(all(TicketSort::kUpdated));
+  REQUIRE(by_update.size() == ids.size());
+  CHECK(by_update.front() == ids[3]);
+  CHECK(std::vector<std::int64_t>(by_update.begin() + 1, by_update.end()) ==
+        std::vector<std::int64_t>{ids[6], ids[5], ids[4], ids[2], ids[1], ids[0]});
+}

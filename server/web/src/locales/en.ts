@@ -334,4 +334,8 @@ export const en = {
   'host.firstByte': 'First byte',
   'ticket.dispatch': 'Dispatch a task for this ticket',
   'tasks.forTicket': 'For ticket #{id}: its timeline records the task.',
+  'tickets.sortNewest': 'Newest first',
+  'tickets.sortPriority': 'Priority',
+  'tickets.sortUpdated': 'Last changed',
+  'tickets.sortOldest': 'Oldest first',
 };

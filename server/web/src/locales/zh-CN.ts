@@ -335,4 +335,8 @@ export const zhCN: Record<keyof typeof en, string> = {
   'host.firstByte': '首字节',
   'ticket.dispatch': '为此工单下发任务',
   'tasks.forTicket': '属于工单 #{id}：其时间线会记录此任务。',
+  'tickets.sortNewest': '最新优先',
+  'tickets.sortPriority': '按优先级',
+  'tickets.sortUpdated': '最近变更',
+  'tickets.sortOldest': '最早优先',
 };

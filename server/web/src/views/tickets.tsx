@@ -6,7 +6,7 @@ import { navigate, useRoute } from '../router';
 import { can } from '../session';
 import { Empty, Link, Loaded, PageTitle, PriorityBadge, StateBadge, Time, useAsync } from '../ui';
 
-const filterKeys = ['state', 'priority', 'kind', 'assignee', 'unassigned', 'breached', 'group', 'host', 'q'] as const;
+const filterKeys = ['state', 'priority', 'kind', 'assignee', 'unassigned', 'breached', 'group', 'host', 'sort', 'q'] as const;
 type Filters = Record<(typeof filterKeys)[number], string>;
 
 interface SavedView {
@@ -40,10 +40,12 @@ export function Tickets() {
     setMore([]);
     navigate(`/tickets?${next.toString() || 'state='}`, true);
   };
-  const { q, ...listFilters } = filters;
+  // The search ranks by relevance and takes no sort.
+  const { q, sort, ...searchFilters } = filters;
+  const listFilters = { ...searchFilters, sort };
   const state = useAsync(async () => {
     if (q) {
-      const found = await api.get<SearchResult>('/api/v1/tickets/search', { ...listFilters, q, limit: 50 });
+      const found = await api.get<SearchResult>('/api/v1/tickets/search', { ...searchFilters, q, limit: 50 });
       return { items: found.items.map((i) => ({ ticket: i.ticket, snippet: i.matches?.[0]?.snippet })), next: '' };
     }
     const first = await api.get<Page<Ticket>>('/api/v1/tickets', { ...listFilters, limit: 50 });
@@ -153,6 +155,17 @@ export function Tickets() {
           {[1, 2, 3, 4, 5].map((p) => (
             <option value={String(p)}>P{p}</option>
           ))}
+        </select>
+        <select
+          aria-label={t('sort')}
+          value={filters.sort}
+          disabled={!!filters.q}
+          onChange={(e) => set({ sort: (e.target as HTMLSelectElement).value })}
+        >
+          <option value="">{t('tickets.sortNewest')}</option>
+          <option value="priority">{t('tickets.sortPriority')}</option>
+          <option value="updated">{t('tickets.sortUpdated')}</option>
+          <option value="oldest">{t('tickets.sortOldest')}</option>
         </select>
         <select aria-label={t('tickets.kind')} value={filters.kind} onChange={(e) => set({ kind: (e.target as HTMLSelectElement).value })}>
           <option value="">{t('tickets.anyKind')}</option>
