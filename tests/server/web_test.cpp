@@ -78,6 +78,16 @@ TEST_CASE("a bundle is sent compressed to a client that takes gzip, plain to one
   }
 }
 
+TEST_CASE("the page itself is never sent compressed", "[server][web]") {
+  for (const char* path : {"/", "/index.html", "/tickets/12"}) {
+    CAPTURE(path);
+    auto r = web::Serve(Get(path, "gzip"));
+    REQUIRE(r);
+    CHECK(Header(*r, "Content-Encoding").empty());
+    CHECK(r->body.find("<div id=\"app\">") != std::string::npos);
+  }
+}
+
 TEST_CASE("a file the client holds already answers 304 to its ETag", "[server][web]") {
   auto first = web::Serve(Get("/"));
   REQUIRE(first);

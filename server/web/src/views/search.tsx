@@ -41,7 +41,7 @@ export function SearchPalette() {
     };
   }, []);
   useEffect(() => {
-    if (open) setTimeout(() => input.current?.focus(), 0);
+    if (open) input.current?.focus();
   }, [open]);
   useEffect(() => {
     if (!query.trim()) {
