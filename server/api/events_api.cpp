@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "common/codec.hpp"
+#include "fleetdesk/v1/live.pb.h"
 #include "server/api/api.hpp"
 #include "server/engine/clock.hpp"
 
@@ -23,30 +24,6 @@ constexpr auto kStreamLife = std::chrono::minutes(5);
 constexpr auto kKeepAlive = std::chrono::seconds(15);
 // Events sent in one write at most; the rest follow at the next.
 constexpr std::size_t kBatch = 200;
-
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : codec::Utf8Text(text)) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 class EventStream final : public http::StreamSource {
  public:
@@ -85,13 +62,15 @@ class EventStream final : public http::StreamSource {
         type = "host";
       }
       if (type == nullptr) continue;
-      out += "id: " + Id(entry.seq) + "\nevent: " + type + "\ndata: {\"id\":\"" +
-             std::to_string(c.ref) + "\",\"kind\":" + JsonString(c.kind) +
-             ",\"subject\":" + JsonString(c.subject) + ",\"value\":" + JsonString(c.new_value) +
-             ",\"at\":\"" +
-             google::protobuf::util::TimeUtil::ToString(
-                 google::protobuf::util::TimeUtil::MillisecondsToTimestamp(c.at_ms)) +
-             "\"}\n\n";
+      fleetdesk::v1::LiveEvent event;
+      event.set_id(c.ref);
+      event.set_kind(codec::Utf8Text(c.kind));
+      event.set_subject(codec::Utf8Text(c.subject));
+      event.set_value(codec::Utf8Text(c.new_value));
+      *event.mutable_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(c.at_ms);
+      // One line: protobuf's JSON printer escapes newlines inside strings.
+      out += "id: " + Id(entry.seq) + "\nevent: " + type + "\ndata: " + codec::ToApiJson(event) +
+             "\n\n";
     }
     if (out.empty() && now - last_write_ > kKeepAlive) out = ": ping\n\n";
     if (!out.empty()) last_write_ = now;
