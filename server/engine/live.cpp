@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "server/engine/clock.hpp"
+
 namespace fleetdesk::server::engine {
 namespace {
 
@@ -58,6 +60,15 @@ void LiveHub::PollOnce() {
   if (!store) {
     spdlog::warn("live updates: {}", store.error().message);
     return;
+  }
+  // An id missing below the newest read is waited for this long, then taken for rolled back.
+  constexpr std::int64_t kGapWaitMs = 60'000;
+  const auto now = NowMs();
+  for (auto* gaps : {&cursor_.host_gaps, &cursor_.ticket_gaps}) {
+    for (auto it = gaps->begin(); it != gaps->end();) {
+      if (it->second == 0) it->second = now;
+      it = now - it->second > kGapWaitMs ? gaps->erase(it) : std::next(it);
+    }
   }
   for (;;) {
     auto changes = (*store)->ChangesAfter(cursor_, kReadLimit);

@@ -232,10 +232,15 @@ struct Change {
   std::string new_value;
 };
 
-// Where ChangesAfter goes on from: the highest ids already read.
+// Where ChangesAfter goes on from: the highest ids already read, and the ids below them not
+// seen yet. On PostgreSQL a transaction may take an id and commit after a later id was read;
+// such a gap is asked for again until the reader drops it (it was rolled back).
 struct ChangeCursor {
   std::int64_t host_event = -1;
   std::int64_t ticket_event = -1;
+  std::map<std::int64_t, std::int64_t> host_gaps;  // id -> when first missed (the reader's ms;
+                                                   // 0 from the store: not dated yet)
+  std::map<std::int64_t, std::int64_t> ticket_gaps;
 };
 
 struct HostEvent {

@@ -1312,26 +1312,44 @@ class SqlStore final : public SqlTasks {
       if (!done) return done.error();
       return out;
     }
-    auto read = [&](const char* sql, std::int64_t& cursor, Change::Source source) -> Status {
-      auto done = Run(sql, {cursor, std::int64_t{limit}}, [&](const SqlRow& r) {
+    // A gap wider than this (ids taken by a bulk insert that failed) is not waited for.
+    constexpr std::int64_t kMaxGap = 1000;
+    auto read = [&](const char* columns, const char* table, std::int64_t& cursor,
+                    std::map<std::int64_t, std::int64_t>& gaps, Change::Source source) -> Status {
+      const std::string select = std::string("SELECT ") + columns + " FROM " + table;
+      auto row = [&](const SqlRow& r) {
         out.push_back(
             Change{source, r.Int(0), r.Int(1), r.Int(2), r.Text(3), r.Text(4), r.Text(5)});
-        cursor = std::max(cursor, r.Int(0));
-      });
+      };
+      if (!gaps.empty()) {
+        std::vector<std::int64_t> keys;
+        for (const auto& [id, since] : gaps) keys.push_back(id);
+        const auto first = out.size();
+        auto found = RunForKeys(select + " WHERE id IN ", keys, "", row);
+        if (!found) return found.error();
+        for (auto i = first; i < out.size(); ++i) gaps.erase(out[i].id);
+      }
+      const auto first = out.size();
+      auto done =
+          Run(select + " WHERE id > ? ORDER BY id LIMIT ?", {cursor, std::int64_t{limit}}, row);
       if (!done) return done.error();
+      for (auto i = first; i < out.size(); ++i) {
+        const auto id = out[i].id;
+        if (id - cursor > 1 && id - cursor <= kMaxGap) {
+          // Stamped 0: the reader dates and drops them.
+          for (auto missing = cursor + 1; missing < id; ++missing) gaps.emplace(missing, 0);
+        }
+        cursor = id;
+      }
       return {};
     };
-    if (auto s = read(
-            "SELECT id, host_id, at_ms, kind, subject, new_value FROM host_events WHERE id > ? "
-            "ORDER BY id LIMIT ?",
-            after.host_event, Change::Source::kHost);
+    if (auto s = read("id, host_id, at_ms, kind, subject, new_value", "host_events",
+                      after.host_event, after.host_gaps, Change::Source::kHost);
         !s) {
       return s.error();
     }
-    if (auto s = read(
-            "SELECT id, ticket_id, at_ms, kind, subject, new_value FROM ticket_events WHERE id > ? "
-            "ORDER BY id LIMIT ?",
-            after.ticket_event, Change::Source::kTicket);
+    if (auto s = read("id, ticket_id, at_ms, kind, subject, new_value", "ticket_events",
+                      after.ticket_event, after.ticket_gaps, Change::Source::kTicket);
         !s) {
       return s.error();
     }
