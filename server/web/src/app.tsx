@@ -2,11 +2,11 @@
 // connection's indicator, the search palette (Ctrl-K) and the view of the current path.
 import { useEffect, useState } from 'preact/hooks';
 import { whenSignedOut } from './api';
-import { language, setLanguage, t, type Language } from './i18n';
+import { language, t } from './i18n';
 import { useLiveState } from './live';
 import { navigate, useRoute } from './router';
 import { can, loadSession, signedOut, signOut, useSession } from './session';
-import { ErrorBox, Link, Loading, errorText } from './ui';
+import { ErrorBox, LanguageSelect, Link, Loading, errorText } from './ui';
 import { SearchPalette } from './views/search';
 import { SignIn } from './views/signin';
 import { Overview } from './views/overview';
@@ -83,14 +83,7 @@ function Nav() {
           {t('search.open')} <kbd>Ctrl K</kbd>
         </button>
         <LiveIndicator />
-        <select
-          aria-label={t('language')}
-          value={language()}
-          onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Language)}
-        >
-          <option value="en">English</option>
-          <option value="zh-CN">简体中文</option>
-        </select>
+        <LanguageSelect />
         <span class="who" title={session?.user.role}>
           {session?.user.name}
         </span>

@@ -3,7 +3,7 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
-import { language, t, type Key } from './i18n';
+import { language, setLanguage, t, type Key, type Language } from './i18n';
 import { onLink } from './router';
 
 export interface Async<T> {
@@ -171,5 +171,14 @@ export function PageTitle({ children, actions }: { children: ComponentChildren; 
       <h1>{children}</h1>
       {actions && <div class="actions">{actions}</div>}
     </div>
+  );
+}
+
+export function LanguageSelect() {
+  return (
+    <select aria-label={t('language')} value={language()} onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Language)}>
+      <option value="en">English</option>
+      <option value="zh-CN">简体中文</option>
+    </select>
   );
 }

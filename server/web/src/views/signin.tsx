@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
-import { language, setLanguage, t, type Language } from '../i18n';
+import { t } from '../i18n';
 import { signIn } from '../session';
-import { errorText } from '../ui';
+import { LanguageSelect, errorText } from '../ui';
 
 export function SignIn() {
   const [name, setName] = useState('');
@@ -48,14 +48,7 @@ export function SignIn() {
         <button type="submit" class="primary" disabled={busy}>
           {t('signin.submit')}
         </button>
-        <select
-          aria-label={t('language')}
-          value={language()}
-          onChange={(e) => setLanguage((e.target as HTMLSelectElement).value as Language)}
-        >
-          <option value="en">English</option>
-          <option value="zh-CN">简体中文</option>
-        </select>
+        <LanguageSelect />
       </form>
     </main>
   );
