@@ -96,6 +96,11 @@ describe('the dashboard', { timeout: 240_000 }, () => {
     await page.getByRole('link', { name: fleet.host.hostname, exact: true }).click();
     await page.locator('tr[data-unit="nginx.service"]').getByText('active').waitFor();
     await shot(page, 'host');
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Owner').fill('team-web');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('dd', { hasText: 'team-web' }).waitFor();
+    assert.equal((await fleet.api('GET', `/api/v1/hosts/${fleet.host.id}`)).owner, 'team-web');
   });
 
   test('a unit that fails on the host appears as an incident without a reload', async () => {

@@ -182,3 +182,17 @@ export function LanguageSelect() {
     </select>
   );
 }
+
+// The two buttons that end an edit form: submit to save, or drop the edit.
+export function SaveCancel({ onCancel }: { onCancel: () => void }) {
+  return (
+    <div class="buttons">
+      <button type="submit" class="primary">
+        {t('save')}
+      </button>
+      <button type="button" onClick={onCancel}>
+        {t('cancel')}
+      </button>
+    </div>
+  );
+}

@@ -17,6 +17,7 @@ import {
   errorText,
   formatBytes,
   useAsync,
+  SaveCancel,
 } from '../ui';
 
 const ranges: [string, number][] = [
@@ -203,14 +204,7 @@ function Attributes({ host, onSaved }: { host: Host; onSaved: () => void }) {
         <input value={values.tags} onInput={(e) => setValues({ ...values, tags: (e.target as HTMLInputElement).value })} />
       </label>
       {error && <ErrorBox message={error} />}
-      <div class="buttons">
-        <button type="submit" class="primary">
-          {t('save')}
-        </button>
-        <button type="button" onClick={() => setEditing(false)}>
-          {t('cancel')}
-        </button>
-      </div>
+      <SaveCancel onCancel={() => setEditing(false)} />
     </form>
   );
 }

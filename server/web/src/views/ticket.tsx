@@ -17,6 +17,7 @@ import {
   formatTime,
   relativeTime,
   useAsync,
+  SaveCancel,
 } from '../ui';
 
 const levels = ['low', 'medium', 'high', 'critical'];
@@ -201,14 +202,7 @@ function Priority({ ticket, onDone }: { ticket: Ticket; onDone: () => void }) {
         </label>
       )}
       {error && <ErrorBox message={error} />}
-      <div class="buttons">
-        <button type="submit" class="primary">
-          {t('save')}
-        </button>
-        <button type="button" onClick={() => setEditing(false)}>
-          {t('cancel')}
-        </button>
-      </div>
+      <SaveCancel onCancel={() => setEditing(false)} />
     </form>
   );
 }
