@@ -203,16 +203,20 @@ std::vector<Agent> Enroll(const Options& o, const std::string& ca_pem) {
   return agents;
 }
 
-// The sequence an ack frame acknowledges; 0 for other frames (config, tasks).
-std::uint64_t AckedSeq(bool text, const std::string& frame) {
+// The sequence an ack frame acknowledges; 0 for other frames (config, tasks). `scratch` is
+// reused from frame to frame.
+std::uint64_t AckedSeq(bool text, const beast::flat_buffer& frame,
+                       fleetdesk::v1::ServerMessage& scratch) {
+  const auto data = frame.cdata();
   if (text) {
-    fleetdesk::v1::ServerMessage message;
-    if (!fleetdesk::codec::FromJson(frame, &message) || !message.has_ack()) return 0;
-    return message.ack().seq();
+    const std::string_view json(static_cast<const char*>(data.data()), data.size());
+    if (!fleetdesk::codec::FromJson(json, &scratch) || !scratch.has_ack()) return 0;
+    return scratch.ack().seq();
   }
-  fleetdesk::v1::ServerMessage message;
-  if (!message.ParseFromString(frame) || !message.has_ack()) return 0;
-  return message.ack().seq();
+  if (!scratch.ParseFromArray(data.data(), static_cast<int>(data.size())) || !scratch.has_ack()) {
+    return 0;
+  }
+  return scratch.ack().seq();
 }
 
 awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
@@ -274,7 +278,8 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
     while (!ec) {
       std::tie(ec, std::ignore) = co_await ws.async_read(buffer, kTuple);
       if (ec) break;
-      auto acked = AckedSeq(ws.got_text(), beast::buffers_to_string(buffer.data()));
+      fleetdesk::v1::ServerMessage incoming;
+      auto acked = AckedSeq(ws.got_text(), buffer, incoming);
       buffer.consume(buffer.size());
       if (acked >= seq) break;
     }
@@ -328,29 +333,29 @@ awaitable<void> RunAgent(const Options& o, Agent agent, Stats& stats, int index,
   auto reader = [&]() -> awaitable<void> {
     reading = true;
     beast::flat_buffer in;
+    fleetdesk::v1::ServerMessage incoming;
     for (;;) {
       auto [rec, n] = co_await ws.async_read(in, kTuple);
       if (rec) break;
-      auto acked = AckedSeq(ws.got_text(), beast::buffers_to_string(in.data()));
+      auto acked = AckedSeq(ws.got_text(), in, incoming);
       in.consume(in.size());
       if (acked == 0) continue;
       auto now = Clock::now();
-      std::vector<double> local;
-      std::vector<std::pair<double, double>> slow;
+      const bool measuring = stats.measuring.load();
+      std::unique_lock lock(stats.mutex, std::defer_lock);
+      if (measuring) lock.lock();
       while (!in_flight.empty() && in_flight.front().first <= acked) {
         const auto sent_at = in_flight.front().second;
-        local.push_back(std::chrono::duration<double, std::milli>(now - sent_at).count());
-        if (local.back() > 100) {
-          slow.emplace_back(std::chrono::duration<double>(sent_at - stats.window_start).count(),
-                            local.back());
+        const double ms = std::chrono::duration<double, std::milli>(now - sent_at).count();
+        if (measuring) {
+          stats.latencies_ms.push_back(ms);
+          if (ms > 100) {
+            stats.slow.emplace_back(
+                std::chrono::duration<double>(sent_at - stats.window_start).count(), ms);
+          }
         }
         in_flight.pop_front();
-      }
-      stats.acked += local.size();
-      if (stats.measuring.load()) {
-        std::lock_guard lock(stats.mutex);
-        stats.latencies_ms.insert(stats.latencies_ms.end(), local.begin(), local.end());
-        stats.slow.insert(stats.slow.end(), slow.begin(), slow.end());
+        ++stats.acked;
       }
     }
     reading = false;
@@ -555,11 +560,15 @@ int main(int argc, char** argv) {
   auto enrolled = SampleProcess(o.server_pid);
 
   Stats stats;
-  asio::io_context io;
+  // With one thread (the default) every agent runs on it in turn, and a strand per agent
+  // would only add a lock and a queue to each step.
+  asio::io_context io(o.threads);
   asio::steady_timer start_reporting(io, Clock::time_point::max());
   auto connect_start = Clock::now();
   for (int i = 0; i < o.agents; ++i) {
-    asio::co_spawn(asio::make_strand(io),
+    asio::any_io_executor executor = io.get_executor();
+    if (o.threads > 1) executor = asio::make_strand(io);
+    asio::co_spawn(executor,
                    RunAgent(o, agents[static_cast<std::size_t>(i)], stats, i, start_reporting),
                    asio::detached);
   }

@@ -242,7 +242,8 @@ std::uint32_t Mix(std::uint64_t value) {
 
 }  // namespace
 
-SimHost::SimHost(int index) : index_(index), random_(static_cast<unsigned>(index) * 7919U + 1) {
+SimHost::SimHost(int index)
+    : index_(index), hostname_(Hostname(index)), random_(static_cast<unsigned>(index) * 7919U + 1) {
   units_.assign(kBaseUnits.begin(), kBaseUnits.end());
   for (const char* unit : kRoleUnits[static_cast<std::size_t>(index) % kRoleUnits.size()]) {
     units_.push_back(unit);
@@ -263,7 +264,7 @@ std::string SimHost::Serial(int index) { return fmt::format("CZ{:08X}", Mix(inde
 
 void SimHost::AddHeartbeat(fleetdesk::v1::Report& report) {
   auto* heartbeat = report.mutable_heartbeat();
-  heartbeat->set_hostname(Hostname(index_));
+  heartbeat->set_hostname(hostname_);
   auto* os = heartbeat->mutable_os();
   os->set_name("Debian GNU/Linux");
   os->set_version("12");

@@ -40,6 +40,7 @@ class SimHost {
   void AddCheck(fleetdesk::v1::Report& report, int check);
 
   int index_;
+  std::string hostname_;
   std::mt19937 random_;
   std::vector<std::string> units_;
   std::vector<bool> failed_;
