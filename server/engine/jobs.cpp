@@ -124,6 +124,13 @@ void FleetJobs::Tick() {
       spdlog::info("fleet jobs: rolled up the reports of {}", *rolled);
     }
   }
+  // A build takes a few seconds for 200,000 entries; at most one a tick.
+  auto rolled = store_->RollSearchIndexes(options_.search_recent_entries);
+  if (!rolled) {
+    spdlog::warn("fleet jobs: search indexes: {}", rolled.error().message);
+  } else if (!rolled->empty()) {
+    spdlog::info("fleet jobs: indexed the newest search entries of {}", *rolled);
+  }
   const auto steady = std::chrono::steady_clock::now();
   if (steady < next_prune_) return;
   next_prune_ = steady + options_.prune_every;

@@ -37,6 +37,9 @@ struct JobOptions {
   // wakes the notifier.
   notify::NotifyOptions notify;
   std::function<void()> notified;
+  // PostgreSQL: the newest entries of each searched table that a search's own GIN index covers
+  // (Store::RollSearchIndexes); 0: none.
+  std::int64_t search_recent_entries = 200'000;
 };
 
 class FleetJobs {

@@ -170,6 +170,7 @@ class SqlTickets : public SqlAccess {
   Result<WorklogPage> ListWorklog(std::int64_t ticket_id, std::optional<std::int64_t> before_id,
                                   int limit) override;
   Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) override;
+  Result<std::string> RollSearchIndexes(std::int64_t recent_entries) override;
 
   Result<IncidentOutcome> RaiseIncident(const IncidentSignal& signal,
                                         const SlaTargets& sla) override;

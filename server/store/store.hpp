@@ -218,6 +218,12 @@ class Store : public BatchWriter {
   // and worklogs, English or CJK, within the filters; ranked, best first, with snippets.
   // Errors: kInvalidArgument for a query with nothing to search for.
   virtual Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) = 0;
+  // PostgreSQL: keeps a second GIN index over the newest `recent_entries` to 2 x that many of each
+  // searched table (tickets, notes, worklog), for searches that want the newest matches; builds
+  // at most one index a call, concurrently with writes. Answers what it built ("ticket_notes
+  // after 1800000"), or empty when nothing was due. The leader calls it each tick. SQLite: none
+  // needed (FTS5 gives matches newest first); answers empty.
+  virtual Result<std::string> RollSearchIndexes(std::int64_t recent_entries) = 0;
 
   // Incidents: what the incident engine does to tickets -------------------------------------
   // In one transaction: suppressed by a maintenance window of the host (or of a tag it has) or,

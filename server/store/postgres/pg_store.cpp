@@ -13,7 +13,7 @@ namespace {
 
 // The same numbered migrations as the SQLite store, in PostgreSQL's dialect: each version means
 // the same tables and columns in both. A shipped migration is never edited, only followed.
-constexpr std::array<const char*, 14> kMigrations = {
+constexpr std::array<const char*, 15> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -563,6 +563,16 @@ CREATE TABLE agent_profiles (
     R"sql(
 CREATE INDEX tickets_priority ON tickets (priority, id DESC);
 CREATE INDEX tickets_updated ON tickets (updated_ms, id);
+)sql",
+    // 15: the boundary of each searched table's index of its newest entries (RollSearchIndexes):
+    // a partial GIN index over the entries with ids above it, which the leader builds anew as
+    // the table grows.
+    R"sql(
+CREATE TABLE search_recent (
+  source TEXT PRIMARY KEY,
+  boundary BIGINT NOT NULL,
+  index_name TEXT NOT NULL
+);
 )sql",
 };
 

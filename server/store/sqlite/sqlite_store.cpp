@@ -13,7 +13,7 @@ namespace fleetdesk::server::store::sqlite {
 namespace {
 
 // Numbered migrations; a shipped migration is never edited, only followed by a new one.
-constexpr std::array<const char*, 14> kMigrations = {
+constexpr std::array<const char*, 15> kMigrations = {
     // 1: hosts, enrollment tokens, users, API tokens.
     R"sql(
 CREATE TABLE hosts (
@@ -574,6 +574,15 @@ CREATE TABLE agent_profiles (
     R"sql(
 CREATE INDEX tickets_priority ON tickets (priority, id DESC);
 CREATE INDEX tickets_updated ON tickets (updated_ms, id);
+)sql",
+    // 15: PostgreSQL's record of its indexes of the newest entries; FTS5 needs none (it gives
+    // matches newest first), and the table stays empty here.
+    R"sql(
+CREATE TABLE search_recent (
+  source TEXT PRIMARY KEY,
+  boundary INTEGER NOT NULL,
+  index_name TEXT NOT NULL
+);
 )sql",
 };
 

@@ -128,6 +128,8 @@ TEST_CASE("tickets are found by words of their title, notes and worklog, English
   CHECK(Found(*store, "pg_dump 42") == std::vector<std::int64_t>{backup});
   CHECK(Found(*store, "checksum ok ").size() == 1);
   CHECK(Found(*store, "nothing-like-this ").empty());
+  // Tables this small need no index of their newest entries; SQLite never does.
+  CHECK(store->RollSearchIndexes(1000)->empty());
 
   // Internal notes only for those who may read them.
   CHECK(Found(*store, "vendor").empty());
@@ -168,18 +170,12 @@ TEST_CASE("search takes the list's filters, and an edited title is found by its 
   CHECK(Found(*store, "disk full ") == std::vector<std::int64_t>{b});
 }
 
-TEST_CASE(
-    "on PostgreSQL a search past the newest entries and the filters' newest tickets still finds "
-    "every match of a rare word, and the newest of a common one",
-    "[server][store][search]") {
-  fleetdesk::testing::TestDatabase db("postgresql");
-  auto store = db.Open();
-  // More entries than the first window along the key and more tickets than a filter searched
-  // from the tickets' side: 30,000 tickets (the even ones closed), a note on each of tickets
-  // 2-25,001, and one ticket's worklog of 25,000 lines, more than a walk reads of one ticket.
-  auto pg = postgres::Connection::Open(db.url());
-  REQUIRE(pg.ok());
-  REQUIRE(pg->Exec(R"(
+namespace {
+
+// 30,000 tickets (the even ones closed), a note on each of tickets 2-25,001, and one ticket's
+// worklog of 25,000 lines: more entries than the first window along the key, more tickets than a
+// filter searched from the tickets' side, and more lines of one ticket than a walk reads.
+constexpr const char* kManyEntries = R"(
 INSERT INTO tickets (kind, title, state, impact, urgency, priority, last_seen_ms, created_ms,
                      updated_ms, response_target_ms, resolution_target_ms)
 SELECT 'incident', 'ticket ' || i || CASE WHEN i % 7 = 0 THEN ' zebra' ELSE '' END
@@ -192,8 +188,11 @@ FROM generate_series(1, 25000) i;
 INSERT INTO ticket_worklog (ticket_id, at_ms, task, note, actor)
 SELECT 30000, i, 'job', 'line ' || i || CASE WHEN i % 5003 = 0 THEN ' numbat' ELSE '' END, 'bot'
 FROM generate_series(1, 25000) i;
-ANALYZE)")
-              .ok());
+ANALYZE)";
+
+// What kManyEntries must answer: every match of a rare word, however old, and the newest
+// matches of a common one.
+void CheckRareAndCommonWords(Store& store) {
   auto sorted = [](std::vector<std::int64_t> ids) {
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -210,23 +209,84 @@ ANALYZE)")
     wombats.push_back(i + 1);
     if ((i + 1) % 2 == 0) closed_wombats.push_back(i + 1);
   }
-  CHECK(sorted(Found(*store, "wombat ", all)) == wombats);
-  CHECK(sorted(Found(*store, "wombat ", closed)) == closed_wombats);
+  CHECK(sorted(Found(store, "wombat ", all)) == wombats);
+  CHECK(sorted(Found(store, "wombat ", closed)) == closed_wombats);
   std::vector<std::int64_t> quokkas;
   for (std::int64_t i = 1000; i <= 30000; i += 1000) quokkas.push_back(i);
-  CHECK(sorted(Found(*store, "quokka ", closed)) == quokkas);
+  CHECK(sorted(Found(store, "quokka ", closed)) == quokkas);
   // Only in the huge worklog's older lines, which the walk does not read.
-  CHECK(Found(*store, "numbat ", closed) == std::vector<std::int64_t>{30000});
+  CHECK(Found(store, "numbat ", closed) == std::vector<std::int64_t>{30000});
 
   // A common word: the newest matches, ranked alike, newest first.
   std::vector<std::int64_t> zebras;
   for (std::int64_t i = 29995; zebras.size() < 20; i -= 7) zebras.push_back(i);
   TicketSearchQuery page;
-  CHECK(Found(*store, "zebra ", page) == zebras);
+  CHECK(Found(store, "zebra ", page) == zebras);
   std::vector<std::int64_t> closed_zebras;
   for (std::int64_t i = 29988; closed_zebras.size() < 20; i -= 14) closed_zebras.push_back(i);
   page.filters.states = {"closed"};
-  CHECK(Found(*store, "zebra ", page) == closed_zebras);
+  CHECK(Found(store, "zebra ", page) == closed_zebras);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "on PostgreSQL a search past the newest entries and the filters' newest tickets still finds "
+    "every match of a rare word and the newest of a common one, with or without the index of "
+    "the newest entries, which the leader builds one a call",
+    "[server][store][search]") {
+  fleetdesk::testing::TestDatabase db("postgresql");
+  auto store = db.Open();
+  auto pg = postgres::Connection::Open(db.url());
+  REQUIRE(pg.ok());
+  REQUIRE(pg->Exec(kManyEntries).ok());
+  CheckRareAndCommonWords(*store);
+  auto indexes = [&] {
+    auto rows = pg->Query(
+        "SELECT c.relname || (CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END) FROM pg_index "
+        "i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE '%search_after%' "
+        "ORDER BY 1");
+    REQUIRE(rows.ok());
+    std::vector<std::string> names;
+    for (int r = 0; r < rows->size(); ++r) names.push_back(rows->Text(r, 0));
+    return names;
+  };
+  // Tables of no more than twice the window are searched whole.
+  CHECK(store->RollSearchIndexes(20'000)->empty());
+  CHECK(indexes().empty());
+
+  CHECK(*store->RollSearchIndexes(5'000) == "tickets after 25000");
+  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes after 20000");
+  CHECK(*store->RollSearchIndexes(5'000) == "ticket_worklog after 20000");
+  CHECK(store->RollSearchIndexes(5'000)->empty());  // nothing due
+  CHECK(indexes() == std::vector<std::string>{"ticket_notes_search_after_20000",
+                                              "ticket_worklog_search_after_20000",
+                                              "tickets_search_after_25000"});
+  CheckRareAndCommonWords(*store);
+  // The newest notes' own words, found through the new index alone.
+  std::vector<std::int64_t> newest_notes;
+  for (std::int64_t i = 25 * 997; i + 1 >= 20'002; i -= 997) newest_notes.push_back(i + 1);
+  TicketSearchQuery recent;
+  recent.text = "wombat ";
+  recent.limit = 50;
+  recent.filters.from_ms = 20'002;  // created after the boundary: tickets 20,002 on
+  auto hits = store->SearchTickets(recent);
+  REQUIRE(hits.ok());
+  std::vector<std::int64_t> found;
+  for (const auto& h : *hits) found.push_back(h.ticket.id);
+  std::sort(found.rbegin(), found.rend());
+  CHECK(found == newest_notes);
+
+  // Once twice the window lies past the boundary, the index is built anew and the old one goes.
+  REQUIRE(pg->Exec("INSERT INTO ticket_notes (ticket_id, at_ms, author, body) SELECT 7, i, 'o', "
+                   "'later ' || i FROM generate_series(1, 5001) i")
+              .ok());
+  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes after 25001");
+  CHECK(indexes() == std::vector<std::string>{"ticket_notes_search_after_25001",
+                                              "ticket_worklog_search_after_20000",
+                                              "tickets_search_after_25000"});
+  CHECK(Found(*store, "\"later 5001\"") == std::vector<std::int64_t>{7});
+  CheckRareAndCommonWords(*store);
 }
 
 TEST_CASE(
