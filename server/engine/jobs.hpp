@@ -39,7 +39,7 @@ struct JobOptions {
   std::function<void()> notified;
   // PostgreSQL: the newest entries of each searched table that a search's own GIN index covers
   // (Store::RollSearchIndexes); 0: none.
-  std::int64_t search_recent_entries = 200'000;
+  std::int64_t search_recent_entries = store::Store::kSearchRecentEntries;
 };
 
 class FleetJobs {

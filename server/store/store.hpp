@@ -224,6 +224,9 @@ class Store : public BatchWriter {
   // after 1800000"), or empty when nothing was due. The leader calls it each tick. SQLite: none
   // needed (FTS5 gives matches newest first); answers empty.
   virtual Result<std::string> RollSearchIndexes(std::int64_t recent_entries) = 0;
+  // The window the leader keeps: 200,000 to 400,000 of the newest entries, a tenth or less of a
+  // large table's, and a few seconds' build.
+  static constexpr std::int64_t kSearchRecentEntries = 200'000;
 
   // Incidents: what the incident engine does to tickets -------------------------------------
   // In one transaction: suppressed by a maintenance window of the host (or of a tag it has) or,
