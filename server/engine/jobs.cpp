@@ -124,12 +124,13 @@ void FleetJobs::Tick() {
       spdlog::info("fleet jobs: rolled up the reports of {}", *rolled);
     }
   }
-  // A build takes a few seconds for 200,000 entries; at most one a tick.
+  // An index of a range of the newest search entries, or the drop of those passed; a build
+  // takes seconds (it scans the table), so one a tick.
   auto rolled = store_->RollSearchIndexes(options_.search_recent_entries);
   if (!rolled) {
     spdlog::warn("fleet jobs: search indexes: {}", rolled.error().message);
   } else if (!rolled->empty()) {
-    spdlog::info("fleet jobs: indexed the newest search entries of {}", *rolled);
+    spdlog::info("fleet jobs: search indexes: {}", *rolled);
   }
   const auto steady = std::chrono::steady_clock::now();
   if (steady < next_prune_) return;

@@ -170,7 +170,7 @@ class SqlTickets : public SqlAccess {
   Result<WorklogPage> ListWorklog(std::int64_t ticket_id, std::optional<std::int64_t> before_id,
                                   int limit) override;
   Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) override;
-  Result<std::string> RollSearchIndexes(std::int64_t recent_entries) override;
+  Result<std::string> RollSearchIndexes(std::int64_t segment) override;
 
   Result<IncidentOutcome> RaiseIncident(const IncidentSignal& signal,
                                         const SlaTargets& sla) override;
@@ -204,6 +204,15 @@ class SqlTickets : public SqlAccess {
                const std::string& new_value, const std::string& actor);
 
  private:
+  // A range of a searched table's ids with a GIN index of its own (PostgreSQL): above `above`,
+  // up to `up_to` (none: the newest entries).
+  struct SearchSegment {
+    std::int64_t above = 0;
+    std::optional<std::int64_t> up_to;
+    bool operator==(const SearchSegment&) const = default;
+  };
+  // The ranges of each table (by name), newest first.
+  Status ReadSearchSegments(std::map<std::string, std::vector<SearchSegment>, std::less<>>& out);
   // The ticket's row; inside a write transaction locked against other servers (PostgreSQL).
   Result<std::optional<TicketRecord>> ReadTicket(std::int64_t id, bool lock);
   Result<TicketRecord> MustRead(std::int64_t id, bool lock);

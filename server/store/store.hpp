@@ -218,14 +218,15 @@ class Store : public BatchWriter {
   // and worklogs, English or CJK, within the filters; ranked, best first, with snippets.
   // Errors: kInvalidArgument for a query with nothing to search for.
   virtual Result<std::vector<TicketSearchHit>> SearchTickets(const TicketSearchQuery& query) = 0;
-  // PostgreSQL: keeps a second GIN index over the newest `recent_entries` to 2 x that many of each
-  // searched table (tickets, notes, worklog), for searches that want the newest matches; builds
-  // at most one index a call, concurrently with writes. Answers what it built ("ticket_notes
-  // after 1800000"), or empty when nothing was due. The leader calls it each tick. SQLite: none
-  // needed (FTS5 gives matches newest first); answers empty.
-  virtual Result<std::string> RollSearchIndexes(std::int64_t recent_entries) = 0;
-  // The window the leader keeps: 200,000 to 400,000 of the newest entries, a tenth or less of a
-  // large table's, and a few seconds' build.
+  // PostgreSQL: keeps GIN indexes of ranges of each searched table's (tickets, notes, worklog)
+  // newest ids, besides its whole one, for searches that want the newest matches: the newest
+  // `segment` to 2 x `segment` entries, and four ranges of `segment` ids before them. Does one
+  // step a call: builds one index (concurrently with writes), or drops those no longer wanted.
+  // Answers what it did ("ticket_notes id > 1800000"), or empty when nothing was due. The
+  // leader calls it each tick. SQLite: none needed (FTS5 gives matches newest first); answers
+  // empty.
+  virtual Result<std::string> RollSearchIndexes(std::int64_t segment) = 0;
+  // The ranges the leader keeps: a tenth or less of a large table each, a few seconds' build.
   static constexpr std::int64_t kSearchRecentEntries = 200'000;
 
   // Incidents: what the incident engine does to tickets -------------------------------------

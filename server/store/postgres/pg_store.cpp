@@ -564,14 +564,15 @@ CREATE TABLE agent_profiles (
 CREATE INDEX tickets_priority ON tickets (priority, id DESC);
 CREATE INDEX tickets_updated ON tickets (updated_ms, id);
 )sql",
-    // 15: the boundary of each searched table's index of its newest entries (RollSearchIndexes):
-    // a partial GIN index over the entries with ids above it, which the leader builds anew as
-    // the table grows.
+    // 15: the partial GIN indexes over ranges of each searched table's newest entries
+    // (RollSearchIndexes): the entries with ids above `above` and up to `up_to` (none: the
+    // newest), which the leader builds and drops as the table grows.
     R"sql(
-CREATE TABLE search_recent (
-  source TEXT PRIMARY KEY,
-  boundary BIGINT NOT NULL,
-  index_name TEXT NOT NULL
+CREATE TABLE search_segments (
+  index_name TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  above BIGINT NOT NULL,
+  up_to BIGINT
 );
 )sql",
 };

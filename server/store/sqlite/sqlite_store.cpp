@@ -575,13 +575,14 @@ CREATE TABLE agent_profiles (
 CREATE INDEX tickets_priority ON tickets (priority, id DESC);
 CREATE INDEX tickets_updated ON tickets (updated_ms, id);
 )sql",
-    // 15: PostgreSQL's record of its indexes of the newest entries; FTS5 needs none (it gives
-    // matches newest first), and the table stays empty here.
+    // 15: PostgreSQL's record of its indexes of ranges of the newest entries; FTS5 needs none
+    // (it gives matches newest first), and the table stays empty here.
     R"sql(
-CREATE TABLE search_recent (
-  source TEXT PRIMARY KEY,
-  boundary INTEGER NOT NULL,
-  index_name TEXT NOT NULL
+CREATE TABLE search_segments (
+  index_name TEXT PRIMARY KEY,
+  source TEXT NOT NULL,
+  above INTEGER NOT NULL,
+  up_to INTEGER
 );
 )sql",
 };

@@ -232,8 +232,8 @@ void CheckRareAndCommonWords(Store& store) {
 
 TEST_CASE(
     "on PostgreSQL a search past the newest entries and the filters' newest tickets still finds "
-    "every match of a rare word and the newest of a common one, with or without the index of "
-    "the newest entries, which the leader builds one a call",
+    "every match of a rare word and the newest of a common one, with or without the indexes of "
+    "ranges of the newest entries, which the leader builds one a call and drops when passed",
     "[server][store][search]") {
   fleetdesk::testing::TestDatabase db("postgresql");
   auto store = db.Open();
@@ -244,24 +244,29 @@ TEST_CASE(
   auto indexes = [&] {
     auto rows = pg->Query(
         "SELECT c.relname || (CASE WHEN i.indisvalid THEN '' ELSE ' (invalid)' END) FROM pg_index "
-        "i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE '%search_after%' "
-        "ORDER BY 1");
+        "i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname ~ '_search_[0-9]' ORDER BY 1");
     REQUIRE(rows.ok());
     std::vector<std::string> names;
     for (int r = 0; r < rows->size(); ++r) names.push_back(rows->Text(r, 0));
     return names;
   };
-  // Tables of no more than twice the window are searched whole.
+  // Tables of no more than twice a range are searched whole.
   CHECK(store->RollSearchIndexes(20'000)->empty());
   CHECK(indexes().empty());
 
-  CHECK(*store->RollSearchIndexes(5'000) == "tickets after 25000");
-  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes after 20000");
-  CHECK(*store->RollSearchIndexes(5'000) == "ticket_worklog after 20000");
-  CHECK(store->RollSearchIndexes(5'000)->empty());  // nothing due
-  CHECK(indexes() == std::vector<std::string>{"ticket_notes_search_after_20000",
-                                              "ticket_worklog_search_after_20000",
-                                              "tickets_search_after_25000"});
+  // One build a call: each table's newest range, then four before it, on whole ranges.
+  CHECK(*store->RollSearchIndexes(5'000) == "tickets id > 25000");
+  CHECK(*store->RollSearchIndexes(5'000) == "tickets id > 20000 AND id <= 25000");
+  std::vector<std::string> steps;
+  for (std::string step; !(step = *store->RollSearchIndexes(5'000)).empty();) {
+    steps.push_back(step);
+  }
+  CHECK(steps.size() == 13);
+  CHECK(steps.back() == "ticket_worklog id > 0 AND id <= 5000");
+  auto built = indexes();
+  CHECK(built.size() == 15);
+  CHECK(std::count(built.begin(), built.end(), "ticket_notes_search_20000_up") == 1);
+  CHECK(std::count(built.begin(), built.end(), "tickets_search_5000_10000") == 1);
   CheckRareAndCommonWords(*store);
   // The newest notes' own words, found through the new index alone.
   std::vector<std::int64_t> newest_notes;
@@ -269,7 +274,7 @@ TEST_CASE(
   TicketSearchQuery recent;
   recent.text = "wombat ";
   recent.limit = 50;
-  recent.filters.from_ms = 20'002;  // created after the boundary: tickets 20,002 on
+  recent.filters.from_ms = 20'002;  // tickets 20,002 on: their notes are in the newest range
   auto hits = store->SearchTickets(recent);
   REQUIRE(hits.ok());
   std::vector<std::int64_t> found;
@@ -277,14 +282,20 @@ TEST_CASE(
   std::sort(found.rbegin(), found.rend());
   CHECK(found == newest_notes);
 
-  // Once twice the window lies past the boundary, the index is built anew and the old one goes.
+  // The newest range moves on whole ranges; the index of the one before it is built, and those
+  // no longer wanted go.
   REQUIRE(pg->Exec("INSERT INTO ticket_notes (ticket_id, at_ms, author, body) SELECT 7, i, 'o', "
                    "'later ' || i FROM generate_series(1, 5001) i")
               .ok());
-  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes after 25001");
-  CHECK(indexes() == std::vector<std::string>{"ticket_notes_search_after_25001",
-                                              "ticket_worklog_search_after_20000",
-                                              "tickets_search_after_25000"});
+  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes id > 25000");
+  CHECK(*store->RollSearchIndexes(5'000) == "ticket_notes id > 20000 AND id <= 25000");
+  CHECK(*store->RollSearchIndexes(5'000) ==
+        "ticket_notes dropped ticket_notes_search_20000_up, ticket_notes_search_0_5000");
+  CHECK(store->RollSearchIndexes(5'000)->empty());
+  built = indexes();
+  CHECK(built.size() == 15);
+  CHECK(std::count(built.begin(), built.end(), "ticket_notes_search_25000_up") == 1);
+  CHECK(std::count(built.begin(), built.end(), "ticket_notes_search_0_5000") == 0);
   CHECK(Found(*store, "\"later 5001\"") == std::vector<std::int64_t>{7});
   CheckRareAndCommonWords(*store);
 }
