@@ -37,8 +37,8 @@ struct JobOptions {
   // wakes the notifier.
   notify::NotifyOptions notify;
   std::function<void()> notified;
-  // PostgreSQL: the newest entries of each searched table that a search's own GIN index covers
-  // (Store::RollSearchIndexes); 0: none.
+  // PostgreSQL: the size of the ranges of each searched table's newest ids that have a GIN
+  // index of their own (Store::RollSearchIndexes); 0: none.
   std::int64_t search_recent_entries = store::Store::kSearchRecentEntries;
 };
 
