@@ -210,7 +210,12 @@ void WalCheckpointer::Committed(sqlite3* db, int frames) {
     // Copying the last frames here is what lets the WAL restart: the background thread never
     // catches a writer that keeps committing.
     if (!idle || frames < limits_.restart || uncopied > limits_.catch_up) {
-      if (idle && uncopied >= limits_.start) {
+      // Below `restart` the thread copies in passes of at least `start` frames: a page written
+      // again within a pass is copied once. Past it, it copies whenever idle, to bring the
+      // uncopied frames within `catch_up` soon.
+      const bool due =
+          uncopied >= limits_.start || (frames >= limits_.restart && uncopied > limits_.catch_up);
+      if (idle && due) {
         wanted_ = true;
         wake_.notify_one();
       }
