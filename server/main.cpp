@@ -312,6 +312,7 @@ int Serve(const ServerConfig& config) {
   gateway_options.rate_burst = static_cast<double>(config.agent_rate_burst);
   gateway_options.ca = pki->ca;
   gateway_options.certificate_validity = config.agent_certificate_validity;
+  gateway_options.network_threads = threads;
   gateway::Gateway gateway(io, *agent_tls, gateway_options, engine, writer, metrics);
   // Configuration tasks: sent to this server's channels and their results recorded, on a thread
   // of its own; on SQLite through the writer's connection (see SharedStore).

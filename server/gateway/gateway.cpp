@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -62,7 +63,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
         engine(engine),
         writer(writer),
         metrics(metrics),
-        acceptor(asio::make_strand(io)) {}
+        acceptor(asio::make_strand(io)),
+        idle_timer(acceptor.get_executor()) {}
 
   asio::io_context& io;
   std::shared_ptr<asio::ssl::context> tls;
@@ -71,6 +73,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   engine::Writer& writer;
   ServerMetrics& metrics;
   tcp::acceptor acceptor;
+  asio::steady_timer idle_timer;  // WatchIdle's; on the acceptor's strand
 
   std::mutex mutex;
   // The open channel of each agent; a newer channel of the same agent replaces the older.
@@ -82,6 +85,29 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   std::function<void(const std::string&, bool)> on_connected;
 
   awaitable<void> Accept();
+  // Pings channels that have been silent for half their idle limit and closes those silent for
+  // all of it; runs every half heartbeat interval.
+  awaitable<void> WatchIdle();
+
+  // A channel's executor: its own strand, or with one network thread the io_context itself.
+  asio::any_io_executor ChannelExecutor() {
+    if (options.network_threads == 1) return io.get_executor();
+    return asio::make_strand(io);
+  }
+
+  // Acks of committed reports, handed over by the writer thread. One handler per batch drains
+  // them on a network thread, rather than one posted handler per report.
+  struct PendingAck {
+    std::shared_ptr<Session> session;
+    std::uint64_t seq;
+    std::chrono::steady_clock::time_point received;
+  };
+  std::mutex acks_mutex;
+  std::vector<PendingAck> pending_acks;
+  bool acks_posted = false;
+  void QueueAck(std::shared_ptr<Session> session, std::uint64_t seq,
+                std::chrono::steady_clock::time_point received);
+  void DrainAcks();
 };
 
 // One agent connection. Everything on it runs on its strand: the read loop (a coroutine) and the
@@ -105,6 +131,16 @@ struct Session : std::enable_shared_from_this<Session> {
   std::optional<websocket::close_reason> close_reason;
   bool renewing = false;  // a RenewRequest is being recorded
   std::optional<std::chrono::steady_clock::time_point> renewed_at;
+  // When the agent was last heard (any frame, pongs included), for WatchIdle: read from another
+  // strand, hence a count of steady_clock ticks in an atomic.
+  std::atomic<std::chrono::steady_clock::rep> last_heard{0};
+  std::atomic<bool> open{false};  // past the hello: WatchIdle's to watch
+  bool pinging = false;
+  void Heard() {
+    last_heard.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                     std::memory_order_relaxed);
+  }
+  void CheckIdle(std::chrono::steady_clock::time_point now);
 
   awaitable<void> Run();
   awaitable<Status> Handshake();
@@ -121,7 +157,7 @@ struct Session : std::enable_shared_from_this<Session> {
 awaitable<void> Gateway::Impl::Accept() {
   auto self = shared_from_this();
   for (;;) {
-    tcp::socket socket(asio::make_strand(io));
+    tcp::socket socket(ChannelExecutor());
     auto [ec] = co_await acceptor.async_accept(socket, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -180,13 +216,16 @@ awaitable<Status> Session::Handshake() {
     co_await beast::http::async_write(ws.next_layer(), res, kTuple);
     co_return MakeError(ErrorCode::kNotFound, "request for " + std::string(req.target()));
   }
-  // From here the WebSocket's own timeouts apply: a ping after half the idle time, and the
-  // channel closes when nothing at all (reports, pongs) arrived for three heartbeat intervals.
+  // The WebSocket's own timer bounds the handshake and the closing handshake. Idle channels are
+  // watched by WatchIdle instead: Beast re-arms its idle timer on every read (a timer cancelled,
+  // its handler run, a new one queued: per report, on 10,000 channels), while one sweep over
+  // the channels every half interval costs next to nothing.
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = gateway->options.handshake_timeout;
-  timeouts.idle_timeout = gateway->options.heartbeat_interval * 3;
-  timeouts.keep_alive_pings = true;
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
   ws.set_option(timeouts);
+  ws.control_callback([this](websocket::frame_type, beast::string_view) { Heard(); });
   // The read loop enforces max_message_bytes itself; this only bounds the hello.
   ws.read_message_max(gateway->options.max_message_bytes);
   ws.auto_fragment(false);
@@ -312,6 +351,8 @@ awaitable<void> Session::Run() {
   spdlog::debug("agent {} ({}) connected from {}, encoding {}", agent_id, connected->row.hostname,
                 remote, use_binary ? kProtobufEncoding : "json");
 
+  Heard();
+  open.store(true, std::memory_order_relaxed);
   ws.read_message_max(0);  // from here the loop below counts
   engine::TokenBucket bucket(gateway->options.rate_limit, gateway->options.rate_burst);
   asio::steady_timer pace(ws.get_executor());
@@ -323,6 +364,7 @@ awaitable<void> Session::Run() {
     auto [read_ec, bytes] = co_await ws.async_read_some(buffer, 64 * 1024, kTuple);
     end = read_ec;
     if (read_ec) break;
+    Heard();
     if (buffer.size() > max_bytes) {
       metrics.agent_protocol_errors_total.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("agent {} at {}: message larger than {} bytes; closing its channel", agent_id,
@@ -404,7 +446,9 @@ Status Session::HandleMessage(std::string_view payload, bool text,
         gateway->writer.Submit(
             std::move(outcome->row),
             [self = shared_from_this(), seq, received](const Status& status) {
-              // On the writer thread: record the commit, then hop to the channel's strand to ack.
+              // On the writer thread: record the commit, then hand the ack to a network thread.
+              // A failure overtaking acks queued before it loses nothing: the agent resends
+              // those reports, and the server acks them as already committed.
               auto& engine = self->gateway->engine;
               if (!status) {
                 engine.ForgetUncommitted(self->agent_id);
@@ -420,8 +464,7 @@ Status Session::HandleMessage(std::string_view payload, bool text,
                 return;
               }
               auto committed = engine.MarkCommitted(self->agent_id, seq);
-              asio::post(self->ws.get_executor(),
-                         [self, committed, received] { self->Ack(committed, received); });
+              self->gateway->QueueAck(self, committed, received);
             },
             std::move(*delta));
       }
@@ -551,6 +594,27 @@ void Session::WriteNext() {
                  });
 }
 
+void Session::CheckIdle(std::chrono::steady_clock::time_point now) {
+  if (closing || !ws.is_open()) return;
+  const auto heard = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(last_heard.load(std::memory_order_relaxed)));
+  const auto interval = gateway->options.heartbeat_interval;
+  if (now - heard >= interval * 3) {
+    // As Beast's own idle timeout does: the socket goes, and the read loop ends on it.
+    spdlog::info("agent {} at {}: nothing heard for {} s; closing its channel", agent_id, remote,
+                 std::chrono::duration_cast<std::chrono::seconds>(now - heard).count());
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws).close(ignored);
+    return;
+  }
+  if (now - heard >= interval * 3 / 2 && !pinging) {
+    // The agent's WebSocket answers with a pong, which the control callback counts as heard.
+    pinging = true;
+    ws.async_ping(
+        {}, [self = shared_from_this()](boost::system::error_code) { self->pinging = false; });
+  }
+}
+
 void Session::Close(websocket::close_code code, const std::string& reason) {
   if (closing) return;
   closing = true;
@@ -560,6 +624,64 @@ void Session::Close(websocket::close_code code, const std::string& reason) {
   // write is in flight, its completion sends the close.
   if (outbox.empty()) {
     ws.async_close(*close_reason, [self = shared_from_this()](boost::system::error_code) {});
+  }
+}
+
+awaitable<void> Gateway::Impl::WatchIdle() {
+  auto self = shared_from_this();
+  // Half an interval between sweeps: a channel is pinged 1.5 to 2 intervals after it was last
+  // heard, and closed 3 to 3.5 intervals after.
+  const auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::max<std::chrono::milliseconds>(options.heartbeat_interval / 2,
+                                          std::chrono::milliseconds(100)));
+  for (;;) {
+    idle_timer.expires_after(period);
+    auto [ec] = co_await idle_timer.async_wait(kTuple);
+    if (ec) co_return;
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) co_return;
+      open.reserve(sessions.size());
+      for (auto& [ptr, weak] : sessions) {
+        if (!ptr->open.load(std::memory_order_relaxed)) continue;
+        if (auto session = weak.lock()) open.push_back(std::move(session));
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& session : open) {
+      auto executor = session->ws.get_executor();
+      asio::dispatch(executor, [session = std::move(session), now] { session->CheckIdle(now); });
+    }
+  }
+}
+
+void Gateway::Impl::QueueAck(std::shared_ptr<Session> session, std::uint64_t seq,
+                             std::chrono::steady_clock::time_point received) {
+  std::lock_guard lock(acks_mutex);
+  pending_acks.push_back({std::move(session), seq, received});
+  if (acks_posted) return;
+  acks_posted = true;
+  asio::post(io, [self = shared_from_this()] { self->DrainAcks(); });
+}
+
+void Gateway::Impl::DrainAcks() {
+  std::vector<PendingAck> acks;
+  {
+    std::lock_guard lock(acks_mutex);
+    acks.swap(pending_acks);
+    pending_acks.reserve(acks.size());
+    acks_posted = false;
+  }
+  for (auto& ack : acks) {
+    if (options.network_threads == 1) {
+      // The channel's handlers all run on this thread: answer in place.
+      ack.session->Ack(ack.seq, ack.received);
+    } else {
+      auto executor = ack.session->ws.get_executor();
+      asio::dispatch(executor, [session = std::move(ack.session), seq = ack.seq,
+                                received = ack.received] { session->Ack(seq, received); });
+    }
   }
 }
 
@@ -576,6 +698,7 @@ Status Gateway::Start() {
   if (auto s = net::Listen(acceptor, impl_->options.address, impl_->options.port, "agents"); !s)
     return s;
   co_spawn(acceptor.get_executor(), impl_->Accept(), asio::detached);
+  co_spawn(acceptor.get_executor(), impl_->WatchIdle(), asio::detached);
   return {};
 }
 
@@ -643,6 +766,7 @@ void Gateway::Stop() {
   asio::dispatch(impl->acceptor.get_executor(), [impl] {
     boost::system::error_code ec;
     impl->acceptor.close(ec);
+    impl->idle_timer.cancel();
   });
   std::vector<std::shared_ptr<Session>> sessions;
   {

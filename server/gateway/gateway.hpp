@@ -45,6 +45,9 @@ struct GatewayOptions {
   // Signs renewed agent certificates (RenewRequest); without a key, renewals are refused.
   crypto::KeyAndCertificate ca;
   std::chrono::seconds certificate_validity{std::chrono::hours(24 * 365)};
+  // How many threads run the io_context. With one, a channel needs no strand: its handlers run
+  // in turn on that thread already, and skipping the strand saves a queue per handler.
+  int network_threads = 1;
 };
 
 class Gateway {

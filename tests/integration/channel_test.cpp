@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "agent/identity.hpp"
@@ -199,6 +200,44 @@ TEST_CASE("an oversized message closes that channel with 'too big'", "[integrati
   REQUIRE(other->Send(Report(1)).ok());
   CHECK(*other->Read() == Ack(1));
   CHECK(MetricValue(server, "fleetdesk_agent_protocol_errors_total") == 1);
+}
+
+TEST_CASE(
+    "a silent channel is pinged and kept while it answers, and closed after three quiet "
+    "intervals when it does not",
+    "[integration]") {
+  TestServer server;  // heartbeat interval 1 s
+  server.Start();
+  TempDir dir;
+  auto quiet_id = EnrollRaw(server, dir, "m-quiet");
+  auto deaf_id = EnrollRaw(server, dir, "m-deaf");
+  auto quiet = ConnectRaw(quiet_id, "m-quiet");
+  auto deaf = ConnectRaw(deaf_id, "m-deaf");
+  // Neither sends anything for four and a half intervals; the quiet one reads, so its WebSocket
+  // answers the server's pings, and the deaf one reads nothing.
+  auto listened = quiet->Listen(std::chrono::milliseconds(4500));
+  INFO((listened.ok() ? std::string() : listened.error().message));
+  REQUIRE(listened.ok());
+  std::vector<std::string> closed_as_idle;
+  {
+    std::istringstream log(server.process().Log());
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("nothing heard for") != std::string::npos) closed_as_idle.push_back(line);
+    }
+  }
+  REQUIRE(closed_as_idle.size() == 1);
+  CHECK_THAT(closed_as_idle.front(), Catch::Contains(deaf_id.agent_id));
+  REQUIRE(WaitFor([&] {
+    auto h = FindHost(server, deaf_id.agent_id);
+    return h && !h->connected();
+  }));
+  auto kept = FindHost(server, quiet_id.agent_id);
+  REQUIRE(kept);
+  CHECK(kept->connected());
+  REQUIRE(quiet->Send(Report(1)).ok());
+  CHECK(*quiet->Read() == Ack(1));
+  // The deaf one finds its channel gone.
+  CHECK_FALSE(deaf->Read(std::chrono::seconds(2)).ok());
 }
 
 TEST_CASE("reports are acked after commit and a repeated sequence is not stored twice",

@@ -24,6 +24,20 @@ struct WsClient::Impl {
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<websocket::stream<asio::ssl::stream<beast::tcp_stream>>> ws;
   beast::flat_buffer buffer;
+  // The read in flight, which may outlive a call (Listen leaves it pending).
+  bool read_pending = false;
+  bool read_done = false;
+  boost::system::error_code read_ec;
+
+  void StartRead() {
+    if (read_pending) return;
+    read_pending = true;
+    read_done = false;
+    ws->async_read(buffer, [this](boost::system::error_code e, std::size_t) {
+      read_ec = e;
+      read_done = true;
+    });
+  }
 
   // Runs the io_context until `done` or the timeout; on timeout closes the socket.
   bool RunUntil(const bool& done, std::chrono::milliseconds timeout) {
@@ -114,13 +128,11 @@ Status WsClient::Write(Impl& impl, const std::string& text) {
 }
 
 Result<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
-  bool done = false;
-  boost::system::error_code ec;
-  impl_->ws->async_read(impl_->buffer, [&](boost::system::error_code e, std::size_t) {
-    ec = e;
-    done = true;
-  });
-  if (!impl_->RunUntil(done, timeout)) return MakeError(ErrorCode::kUnavailable, "read: timed out");
+  impl_->StartRead();
+  const bool in_time = impl_->RunUntil(impl_->read_done, timeout);
+  impl_->read_pending = false;
+  if (!in_time) return MakeError(ErrorCode::kUnavailable, "read: timed out");
+  const auto ec = impl_->read_ec;
   if (ec == websocket::error::closed) {
     return MakeError(ErrorCode::kUnavailable,
                      "closed: " + std::string(impl_->ws->reason().reason.c_str()));
@@ -129,6 +141,18 @@ Result<std::string> WsClient::Read(std::chrono::milliseconds timeout) {
   auto text = beast::buffers_to_string(impl_->buffer.data());
   impl_->buffer.consume(impl_->buffer.size());
   return text;
+}
+
+Status WsClient::Listen(std::chrono::milliseconds duration) {
+  impl_->StartRead();
+  impl_->io.restart();
+  impl_->io.run_for(duration);
+  if (!impl_->read_done) return {};
+  impl_->read_pending = false;
+  if (impl_->read_ec)
+    return MakeError(ErrorCode::kUnavailable, "read: " + impl_->read_ec.message());
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "a message arrived: " + beast::buffers_to_string(impl_->buffer.data()));
 }
 
 }  // namespace fleetdesk::testing

@@ -26,6 +26,10 @@ class WsClient {
   bool last_was_text() const;
   // The next message; an error when the channel closed ("closed: <reason>") or on timeout.
   Result<std::string> Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads for `duration` expecting nothing but control frames (pings are answered, as a real
+  // agent's WebSocket does); an error when a message arrived or the channel ended. The read stays
+  // pending for the next Read.
+  Status Listen(std::chrono::milliseconds duration);
 
   struct Impl;
 
